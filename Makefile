@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Both set up .venv/ from the lock file first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export ALIBABA_CLOUD_ECS_METADATA_DISABLED := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test lint typecheck pytest run bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	  || $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared emulator functions tests bench
+	$(BIN)/ruff format --check shared emulator functions tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+run: $(STAMP)
+	$(BIN)/ram-delegate demo
+
+$(VENV)/.bench-installed: requirements-bench.lock $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-bench.lock
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info shared/*.egg-info

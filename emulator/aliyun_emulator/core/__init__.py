@@ -1,0 +1,1 @@
+"""The emulator's small core: clock, identities, requests, errors, signing, routing, authorization."""
