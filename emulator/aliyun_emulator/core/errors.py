@@ -19,7 +19,11 @@ class ApiError(Exception):
 
 
 def missing_parameter(name: str) -> ApiError:
-    return ApiError("MissingParameter", f"The input parameter {name} that is mandatory for processing this request is not supplied.", 400)
+    return ApiError(
+        "MissingParameter",
+        f"The input parameter {name} that is mandatory for processing this request is not supplied.",
+        400,
+    )
 
 
 def invalid_parameter(name: str, reason: str, code: str | None = None) -> ApiError:

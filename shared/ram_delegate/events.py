@@ -1,0 +1,197 @@
+"""The events that drive ram-delegate, parsed at the edge into typed, validated objects.
+
+Every event is a CloudEvents 1.0 JSON envelope. ``data`` is strict (unknown keys are refused, so a typo such as
+``expire_at`` is a 400, not a silently ignored field); the envelope tolerates CloudEvents extension attributes.
+Contextual rules (the owner's own account, known profiles, the maximum grant length, "now") are checked by the
+handlers, which know the settings and the clock; this module checks only what the event says about itself.
+The published JSON Schema (``schemas/partner-access-event.schema.json``) is generated from these models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ram_delegate.errors import InvalidInputError, Problem
+
+ACCOUNT_ID_PATTERN = r"^[0-9]{16}$"
+RAM_USER_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+REGION_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]+){1,3}$"
+RESOURCE_GROUP_PATTERN = r"^rg-[A-Za-z0-9]{1,64}$"
+TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$"
+ROLE_ARN_PATTERN = r"^acs:ram::[0-9]{16}:role/[A-Za-z0-9.-]{1,64}$"
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$"
+
+APPROVED = "partner.access.approved"
+REVOKED = "partner.access.revoked"
+GRANTED = "partner.access.granted"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Partner(_Strict):
+    """The partner company and the one RAM user of theirs that gets access."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    account_id: Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN, description="The partner's 16-digit account id.")]
+    user: Annotated[str, Field(pattern=RAM_USER_NAME_PATTERN, description="RAM user name in the partner account.")]
+
+
+class Access(_Strict):
+    """What the partner may do: a named access profile, in one region, account-wide or in one resource group."""
+
+    profile: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    region: Annotated[str, Field(pattern=REGION_PATTERN)]
+    resource_group_id: Annotated[str | None, Field(pattern=RESOURCE_GROUP_PATTERN)] = None
+
+
+class ApprovedData(_Strict):
+    """A ticket approved: grant, or change the existing grant of the same ticket."""
+
+    ticket: Annotated[str, Field(pattern=TICKET_PATTERN)]
+    partner: Partner
+    access: Access
+    expires_at: AwareDatetime
+    requested_by: Annotated[str, Field(min_length=1, max_length=128)]
+    approved_by: Annotated[str, Field(min_length=1, max_length=128)]
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _four_eyes(self) -> ApprovedData:
+        if self.requested_by.strip().casefold() == self.approved_by.strip().casefold():
+            raise ValueError("approved_by must differ from requested_by (no self-approval)")
+        return self
+
+
+class RevokedData(_Strict):
+    """A ticket's access revoked now."""
+
+    ticket: Annotated[str, Field(pattern=TICKET_PATTERN)]
+    partner: Partner | None = None
+    reason: Annotated[str | None, Field(max_length=512)] = None
+    requested_by: Annotated[str | None, Field(max_length=128)] = None
+
+
+class GrantedData(_Strict):
+    """Sent by the owner to the partner once the role exists: everything the partner side needs."""
+
+    ticket: Annotated[str, Field(pattern=TICKET_PATTERN)]
+    owner_account_id: Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN)]
+    partner: Partner
+    access: Access
+    role_arn: Annotated[str, Field(pattern=ROLE_ARN_PATTERN)]
+    external_id: Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN)]
+    expires_at: AwareDatetime
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+
+class _Envelope(BaseModel):
+    """CloudEvents 1.0 required attributes (extension attributes are tolerated and ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    source: Annotated[str, Field(min_length=1, max_length=1024)]
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] | None = None
+    subject: Annotated[str | None, Field(max_length=1024)] = None
+
+    @field_validator("time")
+    @classmethod
+    def _time_in_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+
+class ApprovedEvent(_Envelope):
+    type: Literal["partner.access.approved"]
+    data: ApprovedData
+
+
+class RevokedEvent(_Envelope):
+    type: Literal["partner.access.revoked"]
+    data: RevokedData
+
+
+class GrantedEvent(_Envelope):
+    type: Literal["partner.access.granted"]
+    data: GrantedData
+
+
+PartnerAccessEvent = Annotated[Union[ApprovedEvent, RevokedEvent, GrantedEvent], Field(discriminator="type")]  # noqa: UP007
+EVENT_ADAPTER: TypeAdapter[ApprovedEvent | RevokedEvent | GrantedEvent] = TypeAdapter(PartnerAccessEvent)
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in (APPROVED, REVOKED, GRANTED):
+            continue  # the discriminator's branch name is noise in a field path
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    """Pydantic's errors as (path, reason) problems, every one of them."""
+    return [Problem(_path(tuple(item["loc"])), item["msg"]) for item in error.errors(include_url=False)]
+
+
+def parse_event(raw: bytes | str | Mapping[str, Any]) -> ApprovedEvent | RevokedEvent | GrantedEvent:
+    """Parse and validate one event; raises InvalidInputError listing every problem."""
+    if isinstance(raw, (bytes, str)):
+        try:
+            document = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInputError("the body is not valid JSON", problems=[Problem("", str(exc))]) from None
+    else:
+        document = raw
+    if not isinstance(document, Mapping):
+        raise InvalidInputError("the body must be a JSON object", problems=[Problem("", "expected an object")])
+    try:
+        return EVENT_ADAPTER.validate_python(document)
+    except ValidationError as exc:
+        raise InvalidInputError("the event is invalid", problems=problems_of(exc)) from None
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema published in ``schemas/`` (regenerated by a test that compares it with the file)."""
+    schema = EVENT_ADAPTER.json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/ram-delegate/ram-delegate/schemas/partner-access-event.schema.json"
+    schema["title"] = "ram-delegate partner access event (CloudEvents 1.0)"
+    return schema
+
+
+def to_json_bytes(event: ApprovedEvent | RevokedEvent | GrantedEvent) -> bytes:
+    """Serialise an event for sending (the bytes that get signed)."""
+    return event.model_dump_json(exclude_none=True).encode()

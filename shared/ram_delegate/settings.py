@@ -1,0 +1,140 @@
+"""Settings: the one place that reads environment variables.
+
+Precedence (as Powertools and Chalice do it): explicit arguments > environment > defaults. Functions build one
+``Settings`` at cold start with ``Settings.from_env()``; tests and the local host pass a dict instead of
+``os.environ``. Every variable name is a constant here so template.yml, the README and the code agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ram_delegate.errors import ConfigurationError, Problem
+
+ENV_SIDE = "RAM_DELEGATE_SIDE"
+ENV_ACCOUNT_ID = "RAM_DELEGATE_ACCOUNT_ID"
+ENV_FC_ACCOUNT_ID = "FC_ACCOUNT_ID"
+ENV_REGION = "RAM_DELEGATE_REGION"
+ENV_FC_REGION = "FC_REGION"
+ENV_WEBHOOK_SECRET = "RAM_DELEGATE_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+ENV_HUB_SECRET = "RAM_DELEGATE_HUB_SECRET"  # noqa: S105 (a variable name)
+ENV_PARTNER_ENDPOINT = "RAM_DELEGATE_PARTNER_ENDPOINT"
+ENV_PARTNER_SECRET = "RAM_DELEGATE_PARTNER_SECRET"  # noqa: S105 (a variable name)
+ENV_VERIFIER_ROLE = "RAM_DELEGATE_VERIFIER_ROLE"
+ENV_MAX_GRANT_DAYS = "RAM_DELEGATE_MAX_GRANT_DAYS"
+ENV_TOMBSTONE_HOURS = "RAM_DELEGATE_TOMBSTONE_HOURS"
+ENV_ALLOW_BROAD_ASSUME = "RAM_DELEGATE_ALLOW_BROAD_ASSUME"
+ENV_ALERT_WEBHOOK = "RAM_DELEGATE_ALERT_WEBHOOK"
+ENV_PROFILES_FILE = "RAM_DELEGATE_PROFILES_FILE"
+ENV_ALLOWED_PARTNERS = "RAM_DELEGATE_ALLOWED_PARTNERS"
+ENV_ENDPOINT = "RAM_DELEGATE_ENDPOINT"
+ENV_PROTOCOL = "RAM_DELEGATE_PROTOCOL"
+ENV_VERIFY_CONCURRENCY = "RAM_DELEGATE_VERIFY_CONCURRENCY"
+ENV_ASSUME_RATE = "RAM_DELEGATE_ASSUME_RATE"
+ENV_DRY_RUN = "RAM_DELEGATE_DRY_RUN"
+ENV_SDK_DEBUG = "DEBUG"
+
+_SECRET_SPLIT = re.compile(r"[\s,]+")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class Settings(BaseModel):
+    """Everything a function needs to know about its deployment. Secrets never appear in ``repr``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    side: Literal["owner", "partner"] = "owner"
+    account_id: Annotated[str | None, Field(pattern=r"^[0-9]{16}$")] = None
+    region: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[a-z0-9]+){1,3}$")] = "cn-hangzhou"
+    webhook_secrets: Annotated[tuple[str, ...], Field(repr=False)] = ()
+    hub_secrets: Annotated[tuple[str, ...], Field(repr=False)] = ()
+    partner_endpoint: str | None = None
+    partner_secret: Annotated[str | None, Field(repr=False)] = None
+    verifier_role: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9.-]{1,64}$")] = None
+    max_grant_days: Annotated[int, Field(ge=1, le=365)] = 90
+    tombstone_hours: Annotated[int, Field(ge=76, le=24 * 365)] = 96
+    allow_broad_assume: bool = False
+    alert_webhook: str | None = None
+    profiles_file: str | None = None
+    allowed_partners: tuple[str, ...] = ()
+    endpoint: str | None = None
+    protocol: Literal["https", "http"] = "https"
+    verify_concurrency: Annotated[int, Field(ge=1, le=64)] = 16
+    assume_rate_per_second: Annotated[float, Field(gt=0, le=100)] = 80.0
+    dry_run: bool = False
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
+    webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
+
+    @field_validator("webhook_secrets", "hub_secrets")
+    @classmethod
+    def _no_empty_secret(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not secret for secret in value):
+            raise ValueError("empty secret")
+        return value
+
+    @property
+    def partner_signing_secret(self) -> str | None:
+        """The secret that signs owner -> partner events: its own, else the first webhook secret."""
+        return self.partner_secret or (self.webhook_secrets[0] if self.webhook_secrets else None)
+
+    def endpoint_for(self, product: Literal["ram", "sts", "slb", "resourcemanager"]) -> str:
+        """The API endpoint of one product: the override (the local emulator serves all four), else the real one."""
+        if self.endpoint:
+            return self.endpoint
+        if product == "slb":
+            return f"slb.{self.region}.aliyuncs.com"
+        if product == "sts":
+            return f"sts.{self.region}.aliyuncs.com"
+        if product == "resourcemanager":
+            return "resourcemanager.aliyuncs.com"
+        return "ram.aliyuncs.com"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables (``os.environ`` unless given); raise ConfigurationError."""
+        source = os.environ if env is None else env
+        if source.get(ENV_SDK_DEBUG, "").lower() == "sdk":
+            raise ConfigurationError("DEBUG=sdk makes the SDK log request headers with security tokens; unset it")
+        values: dict[str, object] = {}
+
+        def put(key: str, name: str) -> None:
+            raw = source.get(name, "").strip()
+            if raw:
+                values[key] = raw
+
+        put("side", ENV_SIDE)
+        put("account_id", ENV_FC_ACCOUNT_ID)
+        put("account_id", ENV_ACCOUNT_ID)
+        put("region", ENV_FC_REGION)
+        put("region", ENV_REGION)
+        put("partner_endpoint", ENV_PARTNER_ENDPOINT)
+        put("partner_secret", ENV_PARTNER_SECRET)
+        put("verifier_role", ENV_VERIFIER_ROLE)
+        put("max_grant_days", ENV_MAX_GRANT_DAYS)
+        put("tombstone_hours", ENV_TOMBSTONE_HOURS)
+        put("alert_webhook", ENV_ALERT_WEBHOOK)
+        put("profiles_file", ENV_PROFILES_FILE)
+        put("endpoint", ENV_ENDPOINT)
+        put("protocol", ENV_PROTOCOL)
+        put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
+        put("assume_rate_per_second", ENV_ASSUME_RATE)
+        for key, name in ((("webhook_secrets", ENV_WEBHOOK_SECRET)), ("hub_secrets", ENV_HUB_SECRET)):
+            raw = source.get(name, "").strip()
+            if raw:
+                values[key] = tuple(part for part in _SECRET_SPLIT.split(raw) if part)
+        partners = source.get(ENV_ALLOWED_PARTNERS, "").strip()
+        if partners:
+            values["allowed_partners"] = tuple(part for part in _SECRET_SPLIT.split(partners) if part)
+        values["allow_broad_assume"] = source.get(ENV_ALLOW_BROAD_ASSUME, "").strip().lower() in _TRUE
+        values["dry_run"] = source.get(ENV_DRY_RUN, "").strip().lower() in _TRUE
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+            raise ConfigurationError("invalid settings", problems=problems) from None
