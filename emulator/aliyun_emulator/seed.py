@@ -170,9 +170,8 @@ def _parse_group(raw: Any, path: str) -> SeedResourceGroup:
 def _parse_load_balancer(raw: Any, path: str, group_ids: set[str]) -> SeedLoadBalancer:
     obj = _object(raw, path, required=("id", "name", "region"), optional=("resource_group_id",))
     group_id = obj.get("resource_group_id")
-    if group_id is not None:
-        if not isinstance(group_id, str) or group_id not in group_ids:
-            raise ValueError(f"{path}.resource_group_id: must name one of this account's resource groups")
+    if group_id is not None and (not isinstance(group_id, str) or group_id not in group_ids):
+        raise ValueError(f"{path}.resource_group_id: must name one of this account's resource groups")
     return SeedLoadBalancer(
         id=_matching(obj, "id", _LOAD_BALANCER_ID, path, "'lb-' followed by 4-64 letters, digits or hyphens"),
         name=_non_empty(obj, "name", path),

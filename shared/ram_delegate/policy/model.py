@@ -8,7 +8,9 @@ in equality: ``"Action": "ecs:*"`` and ``"Action": ["ecs:*"]`` mean the same thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 PolicyKind = Literal["custom", "session", "trust", "system"]
 Effect = Literal["Allow", "Deny"]
 ConditionValue = str | int | float | bool
+# What a request context may hold: list values are multi-valued keys.
+ContextValue = str | bool | int | float | datetime | Sequence[str]
 
 POLICY_VERSION = "1"
 

@@ -1,0 +1,102 @@
+"""What a product handler gets: the request, its parameters, the caller's account and the rest of the cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, authorize, is_allowed, request_context
+from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.params import Params
+from aliyun_emulator.ram.models import RamStore
+from aliyun_emulator.resourcemanager.models import ResourceManagerStore
+from aliyun_emulator.seed import SeedAccount
+from aliyun_emulator.slb.models import LoadBalancer, load_balancers
+from aliyun_emulator.sts.models import SessionStore
+from ram_delegate.policy import ContextValue
+
+
+class AccountState:
+    """One account: its seed entry, RAM entities, resource groups with their grants, and load balancers."""
+
+    def __init__(self, seed: SeedAccount) -> None:
+        self.seed = seed
+        self.uid = seed.uid
+        self.ram = RamStore(seed.uid, dict(seed.quotas))
+        self.rm = ResourceManagerStore(seed)
+        self.load_balancers: dict[str, LoadBalancer] = load_balancers(seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ram": self.ram.to_dict(), "resource_manager_grants": self.rm.to_dict()}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.ram = RamStore.from_dict(self.uid, dict(self.seed.quotas), data["ram"])
+        self.rm.load(data["resource_manager_grants"])
+
+
+@dataclass
+class Call:
+    """One call in progress. ``grants`` is computed on first use (root callers never need it)."""
+
+    request: ApiRequest
+    account: AccountState
+    accounts: Mapping[str, AccountState]
+    sessions: SessionStore
+    grants_of: Callable[[], Grants | None]
+    params: Params = field(init=False)
+    _context: dict[str, ContextValue] | None = field(default=None, init=False)
+    _grants: Grants | None = field(default=None, init=False)
+    _grants_loaded: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.params = Params(self.request.params)
+
+    @property
+    def context(self) -> dict[str, ContextValue]:
+        if self._context is None:
+            self._context = request_context(self.request)
+        return self._context
+
+    @property
+    def grants(self) -> Grants | None:
+        if not self._grants_loaded:
+            self._grants = self.grants_of()
+            self._grants_loaded = True
+        return self._grants
+
+    def authorize(
+        self,
+        action: str,
+        resource: str,
+        *,
+        resource_group_id: str | None = None,
+        denial_code: str = RAM_DENIAL,
+        resource_account: str | None = None,
+        cross_account: bool = False,
+        context: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        principal = self.request.principal
+        authorize(
+            principal,
+            None if principal.kind == "root" else self.grants,
+            action,
+            resource,
+            resource_account=resource_account or self.account.uid,
+            context=context or self.context,
+            resource_group_id=resource_group_id,
+            denial_code=denial_code,
+            cross_account=cross_account,
+        )
+
+    def allows(self, action: str, resource: str, *, resource_group_id: str | None = None) -> bool:
+        principal = self.request.principal
+        return is_allowed(
+            principal,
+            None if principal.kind == "root" else self.grants,
+            action,
+            resource,
+            resource_account=self.account.uid,
+            context=self.context,
+            resource_group_id=resource_group_id,
+        )

@@ -1,0 +1,96 @@
+"""The request log: every API call the emulator answered, with per-action counts (benchmarks count calls with it)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+DEFAULT_MAX_ENTRIES = 100_000
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One answered API call. ``code`` is empty on success; ``action``/``product`` are empty if unreadable."""
+
+    time: datetime
+    request_id: str
+    product: str
+    action: str
+    account_id: str
+    principal_arn: str
+    status: int
+    code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "request_id": self.request_id,
+            "product": self.product,
+            "action": self.action,
+            "account_id": self.account_id,
+            "principal_arn": self.principal_arn,
+            "status": self.status,
+            "code": self.code,
+        }
+
+
+class RequestLog:
+    """Thread-safe; keeps the last ``max_entries`` entries, while counts and total cover every call since clear()."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._entries: deque[RequestLogEntry] = deque(maxlen=max_entries)
+        self._by_action: Counter[str] = Counter()
+        self._by_product: Counter[str] = Counter()
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def record(self, entry: RequestLogEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self._total += 1
+            if entry.action:
+                self._by_action[entry.action] += 1
+                self._by_product[f"{entry.product}:{entry.action}"] += 1
+
+    @property
+    def entries(self) -> list[RequestLogEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return self._total
+
+    def counts(self) -> dict[str, int]:
+        """Calls per action name, e.g. ``{"CreateRole": 2}`` (failed calls included)."""
+        with self._lock:
+            return dict(self._by_action)
+
+    def counts_by_product(self) -> dict[str, int]:
+        """Calls per ``product:Action``, e.g. ``{"ram:CreateRole": 2}``."""
+        with self._lock:
+            return dict(self._by_product)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._by_action.clear()
+            self._by_product.clear()
+            self._total = 0
+
+    def snapshot(self, limit: int | None = None) -> dict[str, Any]:
+        """The control interface's view: totals, counts and the most recent ``limit`` entries (all if None)."""
+        with self._lock:
+            entries = list(self._entries)
+            if limit is not None:
+                entries = entries[-limit:] if limit > 0 else []
+            return {
+                "total": self._total,
+                "counts": dict(self._by_action),
+                "counts_by_product": dict(self._by_product),
+                "entries": [entry.to_dict() for entry in entries],
+            }

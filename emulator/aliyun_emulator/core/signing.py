@@ -1,0 +1,342 @@
+"""Reading and verifying signed Alibaba Cloud RPC requests: ACS3-HMAC-SHA256 (SDK default) and legacy HMAC-SHA1 (v2).
+
+``parse_signed_request`` turns the bytes received into a ``SignedClaim`` (who claims to sign, which action, when,
+with which nonce) or refuses malformed input with an ``ApiError``; ``signature_matches`` then recomputes the
+signature with the secret of the claimed AccessKey. Neither needs a clock or a server, so the SDK captures in the
+reference replay against them directly. Clock skew and nonce reuse are checked by the server with ``NonceCache``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+from urllib.parse import parse_qsl, quote
+
+from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
+
+ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
+V2_SIGNATURE_METHOD = "HMAC-SHA1"
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_QUERY_FIELDS = 500
+MAX_NONCE_LENGTH = 128
+
+PROTOCOL_PARAMETERS = frozenset(
+    {
+        "Action",
+        "Version",
+        "Format",
+        "Timestamp",
+        "SignatureNonce",
+        "SignatureMethod",
+        "SignatureVersion",
+        "SignatureType",
+        "AccessKeyId",
+        "Signature",
+        "SecurityToken",
+    }
+)
+"""Query keys that belong to the protocol, not to the API call (removed from ``SignedClaim.params``)."""
+
+_REQUIRED_SIGNED_HEADERS = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce")
+_SIGNED_WHEN_PRESENT = ("x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id")
+_AUTHORIZATION = re.compile(
+    r"^(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?Signature=([0-9a-f]{64})$"
+)
+_SIGNED_HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+_PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A request as received: method, raw path and query, headers by lower-cased name (wire order kept), body."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, tuple[str, ...]]
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The one value of a protocol header; sending it twice is ambiguous and refused."""
+        values = self.headers.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise ApiError("InvalidParameter", f"The header {name} must be sent once.", 400)
+        return values[0]
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    """What a request says about itself, before its signature is checked."""
+
+    scheme: Literal["ACS3", "v2"]
+    access_key_id: str
+    signature: str
+    timestamp: datetime
+    nonce: str
+    action: str
+    version: str
+    params: Mapping[str, str]
+    """API parameters only (query plus form body, protocol keys removed)."""
+    security_token: str | None = None
+    query_pairs: tuple[tuple[str, str], ...] = ()
+    """Decoded query pairs (ACS3 canonical query)."""
+    signed_parameters: tuple[tuple[str, str], ...] = ()
+    """Every parameter but ``Signature`` (v2 string to sign)."""
+    signed_headers: tuple[str, ...] = field(default=())
+
+
+def parse_signed_request(raw: RawRequest) -> SignedClaim:
+    """Read the claim of an ACS3 request (``Authorization`` header) or a legacy v2 one (``Signature`` parameter)."""
+    query_pairs = parse_pairs(raw.query)
+    content_type = (raw.header("content-type") or "").split(";", 1)[0].strip().lower()
+    form_pairs: list[tuple[str, str]] = []
+    if raw.body and content_type == "application/x-www-form-urlencoded":
+        try:
+            form_text = raw.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError("InvalidParameter", "The form body is not valid UTF-8.", 400) from None
+        form_pairs = parse_pairs(form_text)
+    everything = unique_parameters([*query_pairs, *form_pairs])
+    authorization = raw.header("authorization")
+    if authorization is not None:
+        return _parse_acs3(raw, authorization, query_pairs, everything)
+    if "Signature" in everything:
+        return _parse_v2(raw, everything)
+    raise ApiError(
+        "MissingParameter",
+        "The request is not signed: send an ACS3 Authorization header or the legacy Signature parameter.",
+        400,
+    )
+
+
+def signature_matches(raw: RawRequest, claim: SignedClaim, secret: str) -> bool:
+    """Recompute the claim's signature with ``secret``; constant-time comparison."""
+    if claim.scheme == "ACS3":
+        expected = acs3_signature(
+            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw), secret
+        )
+    else:
+        expected = v2_signature(raw.method, claim.signed_parameters, secret)
+    return hmac.compare_digest(expected.encode("utf-8"), claim.signature.encode("utf-8"))
+
+
+def acs3_signature(
+    method: str,
+    path: str,
+    query_pairs: tuple[tuple[str, str], ...],
+    headers: Mapping[str, tuple[str, ...]],
+    signed_headers: tuple[str, ...],
+    content_sha256: str,
+    secret: str,
+) -> str:
+    """Lower-case hex HMAC-SHA256 of the ACS3 string to sign (wire protocol reference §4.1)."""
+    canonical_query = "&".join(f"{key}={quote(value, safe='~')}" for key, value in sorted(query_pairs))
+    canonical_headers = "".join(
+        f"{name}:{','.join(sorted(value.strip() for value in headers.get(name, ())))}\n" for name in signed_headers
+    )
+    canonical_request = (
+        f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
+    )
+    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
+    string_to_sign = f"{ACS3_ALGORITHM}\n{digest}"
+    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def v2_signature(method: str, parameters: tuple[tuple[str, str], ...], secret: str) -> str:
+    """Base64 HMAC-SHA1 of ``METHOD&%2F&pct(canonical query)`` keyed with ``secret + "&"`` (reference §5.1)."""
+    canonical = "&".join(f"{quote(key, safe='~')}={quote(value, safe='~')}" for key, value in sorted(parameters))
+    string_to_sign = f"{method}&%2F&{quote(canonical, safe='~')}"
+    digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """Decode ``a=1&b=2`` strictly (UTF-8, ``+`` as space); malformed input is a 400, never an exception."""
+    if not text:
+        return []
+    try:
+        return parse_qsl(
+            text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS
+        )
+    except ValueError as error:
+        raise ApiError("InvalidParameter", f"The query string is malformed: {error}.", 400) from None
+
+
+def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Parameters by name; a repeated name is refused rather than guessed at."""
+    parameters: dict[str, str] = {}
+    for key, value in pairs:
+        if key in parameters:
+            raise _bad_parameter(key, "it is repeated")
+        parameters[key] = value
+    return parameters
+
+
+def parse_timestamp(value: str, name: str) -> datetime:
+    """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime."""
+    match = _TIMESTAMP.match(value)
+    if match is None:
+        raise ApiError("InvalidTimeStamp.Format", f"The {name} must be in the format yyyy-MM-ddTHH:mm:ssZ.", 400)
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:
+        raise ApiError("InvalidTimeStamp.Format", f"The {name} is not a valid date and time.", 400) from None
+
+
+class NonceCache:
+    """Signature nonces seen within the skew window, per AccessKey: a replayed request is refused.
+
+    Entries older than the window are dropped lazily; a request that old fails the clock-skew check anyway.
+    """
+
+    def __init__(self, window: timedelta = MAX_CLOCK_SKEW, prune_every: int = 4096) -> None:
+        self._window = window
+        self._prune_every = prune_every
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._inserts = 0
+        self._lock = threading.Lock()
+
+    def remember(self, access_key_id: str, nonce: str, timestamp: datetime, now: datetime) -> bool:
+        """Record the nonce; False if it was already used with this AccessKey."""
+        key = (access_key_id, nonce)
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = timestamp
+            self._inserts += 1
+            if self._inserts >= self._prune_every:
+                self._inserts = 0
+                horizon = now - self._window
+                self._seen = {seen: when for seen, when in self._seen.items() if when >= horizon}
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            self._inserts = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+
+def _parse_acs3(
+    raw: RawRequest, authorization: str, query_pairs: list[tuple[str, str]], everything: dict[str, str]
+) -> SignedClaim:
+    match = _AUTHORIZATION.match(authorization.strip())
+    if match is None:
+        raise ApiError("IncompleteSignature", "The Authorization header is malformed.", 400)
+    algorithm, access_key_id, signed_header_list, signature = match.groups()
+    if algorithm != ACS3_ALGORITHM:
+        raise ApiError("InvalidSignatureMethod", f"The signature algorithm {algorithm} is not supported.", 400)
+    content_sha256 = raw.header("x-acs-content-sha256")
+    if content_sha256 is None:
+        raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
+    if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
+        raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
+    signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
+    if len(set(signed_headers)) != len(signed_headers) or not all(map(_SIGNED_HEADER_NAME.match, signed_headers)):
+        raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
+    for name in (*_REQUIRED_SIGNED_HEADERS, *(name for name in _SIGNED_WHEN_PRESENT if name in raw.headers)):
+        if name not in signed_headers:
+            raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
+    for name in signed_headers:
+        if name not in raw.headers:
+            raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
+    timestamp = parse_timestamp(raw.header("x-acs-date") or "", "x-acs-date")
+    nonce = _valid_nonce(raw.header("x-acs-signature-nonce") or "")
+    key_header = raw.header("x-acs-accesskey-id")
+    if key_header is not None and key_header != access_key_id:
+        raise ApiError("IncompleteSignature", "The header x-acs-accesskey-id does not match the Credential.", 400)
+    action = raw.header("x-acs-action") or everything.get("Action") or ""
+    version = raw.header("x-acs-version") or everything.get("Version") or ""
+    token = raw.header("x-acs-security-token")
+    return SignedClaim(
+        scheme="ACS3",
+        access_key_id=access_key_id,
+        signature=signature,
+        timestamp=timestamp,
+        nonce=nonce,
+        action=_required(action, "Action"),
+        version=_required(version, "Version"),
+        params=_api_parameters(everything),
+        security_token=token if token is not None else everything.get("SecurityToken"),
+        query_pairs=tuple(query_pairs),
+        signed_headers=signed_headers,
+    )
+
+
+def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
+    method = everything.get("SignatureMethod")
+    if method is None:
+        raise missing_parameter("SignatureMethod")
+    if method != V2_SIGNATURE_METHOD:
+        raise ApiError("InvalidSignatureMethod", f"The signature method {method} is not supported.", 400)
+    if everything.get("SignatureVersion", "1.0") != "1.0":
+        raise invalid_parameter("SignatureVersion", "only 1.0 is supported")
+    if everything.get("Format", "JSON").upper() != "JSON":
+        raise invalid_parameter("Format", "the emulator answers in JSON only")
+    token = everything.get("SecurityToken")
+    return SignedClaim(
+        scheme="v2",
+        access_key_id=_required(everything.get("AccessKeyId", ""), "AccessKeyId"),
+        signature=_required(everything["Signature"], "Signature"),
+        timestamp=parse_timestamp(_required(everything.get("Timestamp", ""), "Timestamp"), "Timestamp"),
+        nonce=_valid_nonce(_required(everything.get("SignatureNonce", ""), "SignatureNonce")),
+        action=_required(everything.get("Action", ""), "Action"),
+        version=_required(everything.get("Version", ""), "Version"),
+        params=_api_parameters(everything),
+        security_token=token if token is not None else raw.header("x-acs-security-token"),
+        signed_parameters=tuple((key, value) for key, value in everything.items() if key != "Signature"),
+    )
+
+
+def _api_parameters(everything: Mapping[str, str]) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for key, value in everything.items():
+        if key in PROTOCOL_PARAMETERS:
+            continue
+        if not _PARAMETER_NAME.match(key):
+            raise _bad_parameter(key, "the name is not a parameter name")
+        parameters[key] = value
+    return parameters
+
+
+def _required(value: str, name: str) -> str:
+    if not value:
+        raise missing_parameter(name)
+    return value
+
+
+def _valid_nonce(nonce: str) -> str:
+    if not nonce:
+        raise missing_parameter("SignatureNonce")
+    if len(nonce) > MAX_NONCE_LENGTH:
+        raise invalid_parameter("SignatureNonce", f"at most {MAX_NONCE_LENGTH} characters")
+    return nonce
+
+
+def _bad_parameter(name: str, reason: str) -> ApiError:
+    # Echo the name in the code only when it looks like a parameter name; fuzzed bytes stay in the message.
+    if _PARAMETER_NAME.match(name):
+        return invalid_parameter(name, reason)
+    return ApiError("InvalidParameter", f"A parameter name is invalid: {reason}.", 400)
+
+
+def _body_sha256(raw: RawRequest) -> str:
+    return hashlib.sha256(raw.body).hexdigest()
+
+
+def _content_sha256(raw: RawRequest) -> str:
+    return (raw.header("x-acs-content-sha256") or "").strip()

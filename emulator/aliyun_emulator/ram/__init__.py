@@ -1,0 +1,1 @@
+"""The ram product of the emulator."""

@@ -1,0 +1,1 @@
+"""The resourcemanager product of the emulator."""

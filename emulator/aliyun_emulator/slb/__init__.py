@@ -1,0 +1,1 @@
+"""The slb product of the emulator."""

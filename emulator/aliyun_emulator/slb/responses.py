@@ -1,0 +1,83 @@
+"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aliyun_emulator.context import Call
+from aliyun_emulator.core.authorization import PRODUCT_DENIAL
+from aliyun_emulator.core.errors import ApiError, invalid_parameter
+from aliyun_emulator.params import page_params
+
+Body = dict[str, Any]
+MAX_IDS = 20
+
+
+def describe_load_balancers(call: Call) -> Body:
+    """A caller scoped to a resource group must name it in ResourceGroupId and sees only that group."""
+    params = call.params
+    region = params.required("RegionId")
+    group = params.optional("ResourceGroupId")
+    page_number, page_size = page_params(params, default_size=10, max_size=100)
+    ids_text = params.optional("LoadBalancerId")
+    ids = [item.strip() for item in ids_text.split(",")] if ids_text else []
+    if len(ids) > MAX_IDS or any(not item for item in ids):
+        raise invalid_parameter("LoadBalancerId", f"give 1-{MAX_IDS} comma-separated ids")
+    name = params.optional("LoadBalancerName")
+    call.authorize(
+        "slb:DescribeLoadBalancers",
+        f"acs:slb:{region}:{call.account.uid}:loadbalancer/*",
+        resource_group_id=group,
+        denial_code=PRODUCT_DENIAL,
+    )
+    matches = [
+        lb
+        for lb in call.account.load_balancers.values()
+        if lb.seed.region == region
+        and (group is None or lb.seed.resource_group_id == group)
+        and (not ids or lb.seed.id in ids)
+        and (name is None or lb.seed.name == name)
+    ]
+    start = (page_number - 1) * page_size
+    return {
+        "LoadBalancers": {"LoadBalancer": [lb.summary() for lb in matches[start : start + page_size]]},
+        "PageNumber": page_number,
+        "PageSize": page_size,
+        "TotalCount": len(matches),
+    }
+
+
+def describe_load_balancer_attribute(call: Call) -> Body:
+    params = call.params
+    lb_id = params.required("LoadBalancerId")
+    region = params.optional("RegionId")
+    lb = call.account.load_balancers.get(lb_id)
+    if lb is None or (region is not None and lb.seed.region != region):
+        raise ApiError("InvalidLoadBalancerId.NotFound", f"The specified LoadBalancerId does not exist: {lb_id}.", 404)
+    call.authorize(
+        "slb:DescribeLoadBalancerAttribute",
+        lb.arn,
+        resource_group_id=lb.seed.resource_group_id,
+        denial_code=PRODUCT_DENIAL,
+    )
+    summary = lb.summary()
+    return {
+        **summary,
+        "AutoReleaseTime": 0,
+        "BackendServers": {"BackendServer": []},
+        "EndTime": "2999-09-08T16:00:00Z",
+        "EndTimeStamp": 32493801600000,
+        "ListenerPorts": {"ListenerPort": []},
+        "ListenerPortsAndProtocal": {"ListenerPortAndProtocal": []},
+        "ListenerPortsAndProtocol": {"ListenerPortAndProtocol": []},
+        "RenewalCycUnit": "",
+        "RenewalDuration": 0,
+        "RenewalStatus": "",
+    }
+
+
+HANDLERS = {
+    "DescribeLoadBalancers": describe_load_balancers,
+    "DescribeLoadBalancerAttribute": describe_load_balancer_attribute,
+}
+READ_ONLY = frozenset(HANDLERS)

@@ -1,0 +1,1 @@
+"""The sts product of the emulator."""

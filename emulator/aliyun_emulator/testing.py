@@ -1,0 +1,158 @@
+"""Helpers for tests that talk to the emulator through the official SDK clients.
+
+``DEFAULT_TEST_SEED`` is the two-account world the pytest plugin starts with; the ``*_client`` constructors build
+unmodified SDK clients pointed at an emulator (plain HTTP, no proxy, either signing mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from alibabacloud_ram20150501.client import Client as RamClient
+    from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
+    from alibabacloud_slb20140515.client import Client as SlbClient
+    from alibabacloud_sts20150401.client import Client as StsClient
+    from alibabacloud_tea_openapi.models import Config
+
+    from aliyun_emulator.emulator import Emulator
+
+Signing = Literal["v3", "v2"]
+
+ENTERPRISE_A_UID = "1111111111111111"
+ENTERPRISE_B_UID = "2222222222222222"
+PROD_RESOURCE_GROUP_ID = "rg-aaaaaaaaaaaaa1"
+
+DEFAULT_TEST_SEED: Mapping[str, Any] = {
+    "accounts": [
+        {
+            "uid": ENTERPRISE_A_UID,
+            "alias": "enterprise-a",
+            "access_key_id": "AKIDENTERPRISEA0000001",
+            "access_key_secret": "secret-a",
+            "resource_groups": [
+                {"id": "rg-aaaaaaaaaaaaa0", "name": "default"},
+                {"id": PROD_RESOURCE_GROUP_ID, "name": "prod"},
+            ],
+            "load_balancers": [
+                {
+                    "id": "lb-bp1prod000000000001",
+                    "name": "prod-web",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "lb-bp1prod000000000002",
+                    "name": "prod-api",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "lb-bp1dflt000000000001",
+                    "name": "staging-web",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+                {
+                    "id": "lb-uf6dflt000000000001",
+                    "name": "shanghai-web",
+                    "region": "cn-shanghai",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+        },
+        {
+            "uid": ENTERPRISE_B_UID,
+            "alias": "enterprise-b",
+            "access_key_id": "AKIDENTERPRISEB0000001",
+            "access_key_secret": "secret-b",
+            "resource_groups": [{"id": "rg-bbbbbbbbbbbbb0", "name": "default"}],
+            "load_balancers": [
+                {
+                    "id": "lb-bp1partner00000000001",
+                    "name": "partner-web",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-bbbbbbbbbbbbb0",
+                }
+            ],
+        },
+    ]
+}
+
+
+def sdk_config(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> Config:
+    """An SDK ``Config`` for the emulator: plain HTTP, proxies bypassed, ACS3 ("v3") or legacy HMAC-SHA1 ("v2")."""
+    from alibabacloud_tea_openapi.models import Config
+
+    endpoint = emulator if isinstance(emulator, str) else emulator.endpoint
+    host = endpoint.rsplit(":", 1)[0]
+    config = Config(
+        endpoint=endpoint,
+        protocol="http",
+        region_id=region_id,
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        security_token=security_token,
+        no_proxy=host,
+        connect_timeout=5000,
+        read_timeout=10000,
+    )
+    if signing == "v2":
+        config.signature_algorithm = "v2"
+    return config
+
+
+def ram_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+) -> RamClient:
+    from alibabacloud_ram20150501.client import Client
+
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
+
+
+def sts_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+) -> StsClient:
+    from alibabacloud_sts20150401.client import Client
+
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
+
+
+def slb_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+) -> SlbClient:
+    from alibabacloud_slb20140515.client import Client
+
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
+
+
+def rm_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+) -> ResourceManagerClient:
+    from alibabacloud_resourcemanager20200331.client import Client
+
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))

@@ -1,0 +1,11 @@
+"""owner-expire: the Function Compute handler; the logic lives in ram_delegate.app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ram_delegate.app import owner_expire
+
+
+def handler(event: bytes, context: object) -> dict[str, Any]:
+    return owner_expire(event, context)

@@ -1,0 +1,11 @@
+"""partner-expire: the Function Compute handler; the logic lives in ram_delegate.app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ram_delegate.app import partner_expire
+
+
+def handler(event: bytes, context: object) -> dict[str, Any]:
+    return partner_expire(event, context)

@@ -1,0 +1,271 @@
+"""The five function entry points: FC event in, handler call, FC answer out.
+
+Each builds its ``Deps`` once per cold start (settings from the environment, the function role's credentials, the
+HTTP notifier, the audit log, the access profiles) and reuses them; tests and the local host pass ``deps=``.
+"Now" is the event's time (the HTTP trigger's request time, the timer's triggerTime), so the webhook tolerance and
+every expiry decision follow the platform's clock, which the local stack drives from the emulator.
+
+HTTP answers: 200 done, duplicate, stale or unchanged (never 409: senders retry it); 400 invalid payload with every
+problem; 401 any signature problem, with one generic message; 413 body over the cap (checked before hashing);
+422 guardrail refusal; 503 with Retry-After when the cloud stays unavailable after retries (ticketing systems retry
+5xx); 500 with a generic message for anything unexpected. Timer functions return their report and let errors
+propagate, so FC's asynchronous retry runs them again.
+
+The owner endpoint accepts ``partner.access.approved`` and ``partner.access.revoked``. The partner endpoint accepts
+``partner.access.granted``, and acknowledges the ``partner.access.revoked`` the owner forwards without changing
+anything: once the owner's role is gone the partner's assume policy grants nothing, and the partner sweep removes it
+at its expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from ram_delegate.audit import AuditLog, install_redaction
+from ram_delegate.errors import (
+    CloudError,
+    ConfigurationError,
+    GuardrailError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    Problem,
+    RamDelegateError,
+    RetryableCloudError,
+    SignatureError,
+)
+from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, parse_event
+from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
+from ram_delegate.settings import ENV_HUB_SECRET, ENV_WEBHOOK_SECRET, Settings
+from ram_delegate.webhook import HUB_HEADERS, decode_secret, verify_hub_signature, verify_standard_webhook
+
+if TYPE_CHECKING:
+    from ram_delegate.deps import Deps
+    from ram_delegate.outcome import Outcome
+
+logger = logging.getLogger(__name__)
+
+Side = Literal["owner", "partner"]
+GENERIC_SIGNATURE_MESSAGE = "the webhook signature could not be verified"
+GENERIC_ERROR_MESSAGE = "internal error; the request was logged"
+ACCEPTED_TYPES: Mapping[Side, frozenset[str]] = {
+    "owner": frozenset({APPROVED, REVOKED}),
+    "partner": frozenset({GRANTED, REVOKED}),
+}
+
+_cache_lock = threading.Lock()
+_cached_deps: dict[Side, Deps] = {}
+
+
+def _utc_now() -> datetime:
+    """The host clock: only a fallback for a timer invoked by hand, with no triggerTime."""
+    return datetime.now(timezone.utc)
+
+
+def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None, *, webhook: bool) -> Deps:
+    """Everything a function needs, from its environment and FC context; ConfigurationError when unusable."""
+    from ram_delegate.cloud import CloudClients
+    from ram_delegate.deps import Deps
+    from ram_delegate.notify import HttpNotifier
+    from ram_delegate.policy import load_profiles
+
+    source = os.environ if env is None else env
+    settings = Settings.from_env(source, side=side)
+    if webhook:
+        _check_webhook_secrets(settings)
+    credentials = resolve_credentials(source, context)
+    return Deps(
+        settings=settings,
+        cloud=CloudClients(settings, credentials),
+        clock=_utc_now,
+        notifier=HttpNotifier(),
+        audit=AuditLog(),
+        profiles=load_profiles(settings.profiles_file),
+    )
+
+
+def _check_webhook_secrets(settings: Settings) -> None:
+    """An endpoint that cannot authenticate its callers must not start."""
+    if not settings.webhook_secrets and not settings.hub_secrets:
+        raise ConfigurationError(f"no webhook secret configured ({ENV_WEBHOOK_SECRET} or {ENV_HUB_SECRET})")
+    for index, secret in enumerate(settings.webhook_secrets):
+        try:
+            decode_secret(secret)
+        except ValueError as exc:
+            problem = Problem(f"webhook_secrets[{index}]", str(exc))
+            raise ConfigurationError("unusable webhook secret", problems=[problem]) from None
+
+
+def _deps_for(side: Side, context: object, *, webhook: bool) -> Deps:
+    with _cache_lock:
+        deps = _cached_deps.get(side)
+        if deps is None:
+            deps = _cached_deps[side] = build_deps(side, context, webhook=webhook)
+        return deps
+
+
+def _at(deps: Deps, now: datetime) -> Deps:
+    """The same dependencies with the clock pinned to this invocation's time."""
+    return replace(deps, clock=lambda: now)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP endpoints
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def owner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+    """owner-onboard: approved -> converge the grant and tell the partner; revoked -> shut the door."""
+    return _serve_webhook("owner", event, context, deps)
+
+
+def partner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+    """partner-onboard: granted -> the partner user and its assume policy."""
+    return _serve_webhook("partner", event, context, deps)
+
+
+def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None) -> dict[str, Any]:
+    install_redaction()
+    try:
+        deps = deps or _deps_for(side, context, webhook=True)
+    except ConfigurationError as exc:
+        logger.error("%s-onboard cannot start: %s %s", side, exc.message, [str(p) for p in exc.problems])
+        return http_response(500, {"code": exc.code, "message": "the function is misconfigured"})
+    request_id = ""
+    try:
+        request = HttpRequest.parse(event, max_body_bytes=deps.settings.max_body_bytes)
+        request_id = request.request_id
+        if request.method and request.method != "POST":
+            return http_response(
+                405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
+            )
+        _authenticate(request, deps.settings)
+        outcome = _dispatch(side, request, _at(deps, request.now))
+    except SignatureError as exc:
+        logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)
+        return http_response(401, {"code": exc.code, "message": GENERIC_SIGNATURE_MESSAGE})
+    except RetryableCloudError as exc:
+        retry_after = str(deps.cloud.retry.retry_after_seconds())
+        logger.warning("%s-onboard %s: 503 %s %s", side, request_id, exc.cloud_code, exc.message)
+        return http_response(503, exc.to_dict(), {"retry-after": retry_after})
+    except (InvalidInputError, PayloadTooLargeError, GuardrailError) as exc:
+        logger.info("%s-onboard %s: %s %s", side, request_id, exc.status, exc.code)
+        return http_response(exc.status, exc.to_dict())
+    except CloudError as exc:
+        logger.error("%s-onboard %s: 502 %s %s (%s)", side, request_id, exc.cloud_code, exc.action, exc.request_id)
+        return http_response(502, {"code": exc.code, "message": exc.message, "request_id": exc.request_id})
+    except RamDelegateError as exc:
+        logger.error("%s-onboard %s: 500 %s", side, request_id, exc.code)
+        return http_response(500, {"code": exc.code, "message": GENERIC_ERROR_MESSAGE})
+    except Exception as exc:
+        logger.error("%s-onboard %s: 500 unexpected %s", side, request_id, type(exc).__name__, exc_info=True)
+        return http_response(500, {"code": "InternalError", "message": GENERIC_ERROR_MESSAGE})
+    logger.info("%s-onboard %s: 200 %s %s", side, request_id, outcome.status, outcome.ticket)
+    return http_response(200, outcome.to_dict())
+
+
+def _authenticate(request: HttpRequest, settings: Settings) -> None:
+    """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature."""
+    hub_signed = any(name in request.headers for name in HUB_HEADERS)
+    if settings.hub_secrets and hub_signed and "webhook-signature" not in request.headers:
+        verify_hub_signature(request.headers, request.body, settings.hub_secrets)
+        return
+    verify_standard_webhook(
+        request.headers,
+        request.body,
+        settings.webhook_secrets,
+        now=request.now,
+        tolerance=settings.webhook_tolerance_seconds,
+    )
+
+
+def _dispatch(side: Side, request: HttpRequest, deps: Deps) -> Outcome:
+    try:
+        event = parse_event(request.body)
+    except RecursionError:
+        raise InvalidInputError("the body is nested too deeply", problems=[Problem("", "nesting")]) from None
+    if event.type not in ACCEPTED_TYPES[side]:
+        accepted = ", ".join(sorted(ACCEPTED_TYPES[side]))
+        raise InvalidInputError(
+            f"this endpoint does not accept {event.type}", problems=[Problem("type", f"expected one of: {accepted}")]
+        )
+    now = request.now
+    dry_run = deps.settings.dry_run
+    if isinstance(event, GrantedEvent):
+        from ram_delegate.partner import handle_granted
+
+        return handle_granted(event, deps, now=now, dry_run=dry_run)
+    if side == "partner":
+        from ram_delegate.outcome import Outcome
+
+        reason = "the owner's role is gone; the partner sweep removes the assume policy at its expiry"
+        return Outcome("unchanged", event.data.ticket, detail={"reason": reason})
+    from ram_delegate.owner import handle_approved, handle_revoked
+
+    if isinstance(event, ApprovedEvent):
+        return handle_approved(event, deps, now=now, dry_run=dry_run)
+    return handle_revoked(event, deps, now=now, dry_run=dry_run)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timer functions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+    """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones."""
+    from ram_delegate.owner import sweep_owner
+
+    def sweep(current: Deps, now: datetime) -> dict[str, Any]:
+        return sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+
+    return _run_timer("owner", "owner-expire", event, context, deps, sweep)
+
+
+def partner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+    """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created."""
+    from ram_delegate.partner import sweep_partner
+
+    def sweep(current: Deps, now: datetime) -> dict[str, Any]:
+        return sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+
+    return _run_timer("partner", "partner-expire", event, context, deps, sweep)
+
+
+def partner_verify(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+    """partner-verify (hourly): prove active grants work and expired or revoked ones are refused."""
+    from ram_delegate.verify import verify_grants
+
+    def verify(current: Deps, now: datetime) -> dict[str, Any]:
+        return verify_grants(current, now=now).to_dict()
+
+    return _run_timer("partner", "partner-verify", event, context, deps, verify)
+
+
+def _run_timer(
+    side: Side,
+    name: str,
+    event: bytes,
+    context: object,
+    deps: Deps | None,
+    job: Callable[[Deps, datetime], dict[str, Any]],
+) -> dict[str, Any]:
+    install_redaction()
+    try:
+        deps = deps or _deps_for(side, context, webhook=False)
+        timer = TimerEvent.parse(event)
+        now = timer.now or deps.clock()
+        report = job(_at(deps, now), now)
+    except RamDelegateError as exc:
+        logger.error("%s failed: %s %s", name, exc.code, exc.message)
+        raise
+    except Exception as exc:
+        logger.error("%s failed: unexpected %s", name, type(exc).__name__)
+        raise
+    logger.info("%s done at %s", name, now.isoformat())
+    return report

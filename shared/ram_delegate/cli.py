@@ -1,0 +1,621 @@
+"""``ram-delegate``: run, inspect and trust the delegation from a terminal.
+
+Every command talks to the real cloud by default (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET /
+_SECURITY_TOKEN, region from ALIBABA_CLOUD_REGION_ID, RAM_DELEGATE_REGION or ``--region``) and to a local stack with
+``--endpoint HOST:PORT`` (plain http). Exit codes: 0 ok, 1 failed, 2 usage. Output: tables for people, ``--json``
+for scripts; quiet by default, ``-v`` for the library's log, ``-vv`` for debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ram_delegate.cli_output import Output, format_time, to_jsonable
+from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
+from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings
+
+if TYPE_CHECKING:
+    from ram_delegate.cloud import CloudClients, Credentials
+    from ram_delegate.deps import Deps
+    from ram_delegate.policy import Finding
+
+log = logging.getLogger("ram_delegate.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+ENV_CLOUD_REGION = "ALIBABA_CLOUD_REGION_ID"
+PLACEHOLDER_ACCOUNT_ID = "0000000000000000"  # lint --profiles builds each profile's policy for this account
+FUNCTION_NAMES = ("owner-onboard", "owner-expire", "partner-onboard", "partner-expire", "partner-verify")
+
+
+class UsageError(Exception):
+    """A command line that parses but cannot be acted on (exit 2, like argparse's own errors)."""
+
+
+@dataclass
+class Invocation:
+    """One run of the CLI: the parsed arguments, where output goes and the environment it reads."""
+
+    args: argparse.Namespace
+    out: Output
+    env: Mapping[str, str]
+
+    @property
+    def endpoint(self) -> str | None:
+        value: str | None = self.args.endpoint
+        return value
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings from the environment with the global flags on top (flags win)."""
+        if self.args.region:
+            overrides["region"] = self.args.region
+        elif self.env.get(ENV_CLOUD_REGION) and not self.env.get("RAM_DELEGATE_REGION"):
+            overrides["region"] = self.env[ENV_CLOUD_REGION]
+        if self.endpoint:
+            overrides["endpoint"] = self.endpoint
+            overrides["protocol"] = "http"
+        return Settings.from_env(self.env, **overrides)
+
+    def credentials(self) -> Credentials:
+        from ram_delegate.cloud import Credentials
+
+        found = Credentials.from_env(self.env)
+        if found is None:
+            raise ConfigurationError(
+                "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+                "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
+            )
+        return found
+
+    def cloud(self, settings: Settings) -> CloudClients:
+        from ram_delegate.cloud import CloudClients
+
+        return CloudClients(settings, self.credentials())
+
+    def with_account_id(self, settings: Settings) -> Settings:
+        """Settings that know their account: RAM_DELEGATE_ACCOUNT_ID, else asked once with GetCallerIdentity."""
+        if settings.account_id:
+            return settings
+        from alibabacloud_sts20150401.client import Client as StsClient
+        from alibabacloud_tea_openapi.utils_models import Config
+
+        credentials = self.credentials()
+        endpoint = settings.endpoint_for("sts")
+        config = Config(
+            access_key_id=credentials.access_key_id,
+            access_key_secret=credentials.access_key_secret,
+            security_token=credentials.security_token,
+            region_id=settings.region,
+            endpoint=endpoint,
+            protocol=settings.protocol,
+            connect_timeout=5000,
+            read_timeout=10000,
+        )
+        if settings.protocol == "http":
+            config.no_proxy = endpoint.rsplit(":", 1)[0]
+        try:
+            account_id = StsClient(config).get_caller_identity().body.account_id
+        except Exception as exc:  # the STS SDK raises its own exception types; keep code and message only
+            raise ConfigurationError(
+                f"cannot tell the account id (set RAM_DELEGATE_ACCOUNT_ID): {getattr(exc, 'code', type(exc).__name__)}"
+            ) from None
+        return settings.model_copy(update={"account_id": str(account_id)})
+
+    def now(self) -> datetime:
+        """The emulator's clock for a local stack (it may have been moved), else the host's clock."""
+        if self.endpoint:
+            from aliyun_emulator.control import ControlError, EmulatorControl
+
+            try:
+                return EmulatorControl(f"http://{self.endpoint}", timeout=5).clock.now()
+            except (ControlError, OSError, ValueError) as exc:
+                log.info("no emulator clock at %s (%s); using the host's clock", self.endpoint, exc)
+        return datetime.now(timezone.utc)
+
+    def deps(self, settings: Settings) -> Deps:
+        """The same dependencies a function builds at cold start, with the caller's credentials."""
+        from ram_delegate.audit import AuditLog
+        from ram_delegate.deps import Deps
+        from ram_delegate.notify import HttpNotifier
+        from ram_delegate.policy import load_profiles
+
+        now = self.now()
+        offset = now - datetime.now(timezone.utc)
+        return Deps(
+            settings=settings,
+            cloud=self.cloud(settings),
+            clock=lambda: datetime.now(timezone.utc) + offset,
+            notifier=HttpNotifier(),
+            audit=AuditLog(),
+            profiles=load_profiles(settings.profiles_file),
+        )
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def command_demo(run: Invocation) -> int:
+    from ram_delegate.demo import run_demo
+
+    return run_demo(run.out, template=run.args.template)
+
+
+def command_local(run: Invocation) -> int:
+    from ram_delegate.local.stack import run_local
+
+    return run_local(template=run.args.template, seed=run.args.seed, cloud_port=run.args.cloud_port, port=run.args.port)
+
+
+def command_send(run: Invocation) -> int:
+    from ram_delegate.webhook import sign
+
+    body = _read_event(run.args.event)
+    secret = run.args.secret or run.env.get(ENV_WEBHOOK_SECRET, "").split(",")[0].strip()
+    if not secret:
+        raise UsageError(f"no signing secret: pass --secret whsec_... or set {ENV_WEBHOOK_SECRET}")
+    timestamp = run.args.timestamp if run.args.timestamp is not None else int(time.time())
+    message_id = run.args.webhook_id or f"msg_{secrets.token_urlsafe(18)}"
+    headers = {"content-type": "application/json", "user-agent": "ram-delegate-cli"}
+    try:
+        headers.update(sign(secret, message_id, timestamp, body))
+    except ValueError as exc:  # a malformed secret or webhook id is the caller's input, not a failure
+        raise UsageError(str(exc)) from None
+    status, answer = _post(run.args.url, body, headers, timeout=run.args.timeout)
+    parsed = _json_or_text(answer)
+    run.out.document({"status": status, "webhook_id": message_id, "body": parsed})
+    run.out.line(f"HTTP {status}")
+    run.out.line(json.dumps(parsed, indent=2) if not isinstance(parsed, str) else parsed)
+    return EXIT_OK if 200 <= status < 300 else EXIT_FAILED
+
+
+def command_grants(run: Invocation) -> int:
+    from ram_delegate.grants import list_owner_grants, list_partner_grants
+
+    settings = run.with_account_id(run.settings())
+    side = run.args.side or settings.side
+    cloud = run.cloud(settings)
+    now = run.now()
+    with run.out.progress(f"listing {side} grants"):
+        found: Sequence[Any] = list_owner_grants(cloud, now) if side == "owner" else list_partner_grants(cloud, now)
+    rows = [grant_row(grant, side) for grant in found]
+    run.out.document({"side": side, "now": format_time(now), "grants": [to_jsonable(grant) for grant in found]})
+    run.out.table(rows, GRANT_COLUMNS, empty=f"no managed grants on the {side} side")
+    return EXIT_OK
+
+
+GRANT_COLUMNS = (
+    ("ticket", "TICKET"),
+    ("partner", "PARTNER"),
+    ("profile", "PROFILE"),
+    ("scope", "SCOPE"),
+    ("expires", "EXPIRES"),
+    ("state", "STATE"),
+)
+
+
+def grant_row(grant: Any, side: str) -> dict[str, Any]:
+    """One table row for an owner grant (partner = account/user) or a partner grant (partner = our user)."""
+    if side == "owner":
+        partner = f"{grant.partner_account_id}/{grant.partner_user}"
+    else:
+        partner = f"{grant.user} -> {grant.owner_account_id}"
+    scope = f"{grant.region}/{grant.resource_group_id}" if grant.resource_group_id else f"{grant.region} (account)"
+    return {
+        "ticket": grant.ticket,
+        "partner": partner,
+        "profile": getattr(grant, "profile", None),
+        "scope": scope,
+        "expires": grant.expires_at,
+        "state": grant.state,
+    }
+
+
+def command_sweep(run: Invocation) -> int:
+    from ram_delegate.owner import sweep_owner
+    from ram_delegate.partner import sweep_partner
+    from ram_delegate.plan import render_plan
+
+    settings = run.with_account_id(run.settings())
+    side = run.args.side or settings.side
+    deps = run.deps(settings.model_copy(update={"side": side}))
+    sweep = sweep_owner if side == "owner" else sweep_partner
+    now = deps.clock()
+    with run.out.progress(f"sweeping {side} grants"):
+        report = sweep(deps, now=now, dry_run=run.args.dry_run)
+    run.out.document({"side": side, "dry_run": run.args.dry_run, "now": format_time(now), "report": report})
+    verb = "would remove" if run.args.dry_run else "removed"
+    run.out.line(f"{side} sweep at {format_time(now)}: {report.examined} examined, {report.expired} expired")
+    if report.steps:
+        run.out.line(f"{verb}:")
+        run.out.line(render_plan(list(report.steps)))
+    else:
+        run.out.line("nothing to do")
+    for error in report.errors:
+        run.out.error(f"error: {error}")
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def command_verify(run: Invocation) -> int:
+    from ram_delegate.verify import verify_grants
+
+    settings = run.with_account_id(run.settings(side="partner"))
+    deps = run.deps(settings)
+    now = deps.clock()
+    with run.out.progress("verifying grants"):
+        report = verify_grants(deps, now=now, propagation_retries=run.args.propagation_retries)
+    run.out.document(report)
+    run.out.line(
+        f"checked {report.checked}: {report.ok} ok, {report.denied_as_expected} denied as expected, "
+        f"{report.unexpected_allow} unexpected allow, {report.unexpected_deny} unexpected deny, "
+        f"{report.pending} pending, {report.errors} errors"
+    )
+    rows = [check.to_dict() for check in report.results]
+    run.out.table(rows, VERIFY_COLUMNS, empty="no grants to check")
+    if report.critical:
+        run.out.error("CRITICAL: a grant that should be refused still allows access")
+    return EXIT_FAILED if report.unexpected else EXIT_OK
+
+
+VERIFY_COLUMNS = (
+    ("ticket", "TICKET"),
+    ("grant_state", "STATE"),
+    ("expected", "EXPECTED"),
+    ("observed", "OBSERVED"),
+    ("outcome", "OUTCOME"),
+    ("stage", "STAGE"),
+    ("code", "CODE"),
+    ("latency_ms", "MS"),
+)
+
+
+def command_invoke(run: Invocation) -> int:
+    from alibabacloud_fc20230330 import models as fc_models
+    from alibabacloud_fc20230330.client import Client as FcClient
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    settings = run.settings()
+    credentials = run.credentials()
+    account_id = run.args.account_id or settings.account_id
+    if run.endpoint:
+        endpoint, protocol = run.endpoint, "http"
+    elif account_id:
+        endpoint, protocol = f"{account_id}.{settings.region}.fc.aliyuncs.com", "https"
+    else:
+        raise UsageError("invoke needs --endpoint HOST:PORT, or --account-id / RAM_DELEGATE_ACCOUNT_ID for the cloud")
+    body = _read_event(run.args.event) if run.args.event else timer_event(run.now(), "ram-delegate-cli")
+    config = Config(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        region_id=settings.region,
+        endpoint=endpoint,
+        protocol=protocol,
+        read_timeout=run.args.timeout * 1000,
+        connect_timeout=5000,
+    )
+    if protocol == "http":
+        config.no_proxy = endpoint.rsplit(":", 1)[0]
+    client = FcClient(config)
+    try:
+        response = client.invoke_function(run.args.function, fc_models.InvokeFunctionRequest(body=io.BytesIO(body)))
+    except Exception as exc:  # the FC SDK raises its own exception types; report code and message only
+        code = getattr(exc, "code", type(exc).__name__)
+        message = getattr(exc, "message", str(exc))
+        raise ConfigurationError(f"InvokeFunction failed: {code}: {message}") from None
+    headers = {str(key).lower(): str(value) for key, value in (response.headers or {}).items()}
+    raw = response.body.read() if response.body is not None else b""
+    answer = _json_or_text(raw)
+    failed = "x-fc-error-type" in headers or _answer_failed(answer)
+    run.out.document(
+        {
+            "function": run.args.function,
+            "status": response.status_code,
+            "request_id": headers.get("x-fc-request-id"),
+            "error_type": headers.get("x-fc-error-type"),
+            "answer": answer,
+        }
+    )
+    run.out.line(f"{run.args.function}: HTTP {response.status_code} (request {headers.get('x-fc-request-id', '-')})")
+    run.out.line(json.dumps(answer, indent=2) if not isinstance(answer, str) else answer)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def timer_event(now: datetime, trigger_name: str) -> bytes:
+    """The FC timer trigger event, so ``invoke owner-expire`` runs a sweep as its timer would."""
+    return json.dumps({"triggerTime": format_time(now), "triggerName": trigger_name, "payload": ""}).encode()
+
+
+def _answer_failed(answer: object) -> bool:
+    """An HTTP-style function answer with a 4xx/5xx status is a failure for the caller."""
+    if isinstance(answer, Mapping):
+        status = answer.get("statusCode")
+        return isinstance(status, int) and status >= 400
+    return False
+
+
+def command_bootstrap(run: Invocation) -> int:
+    from ram_delegate.bootstrap import bootstrap
+
+    settings = run.with_account_id(run.settings(side=run.args.side))
+    with run.out.progress(f"bootstrapping the {run.args.side} side"):
+        result = bootstrap(run.args.side, run.cloud(settings), settings)
+    document = result.to_dict()
+    run.out.document(document)
+    verdict = "changed" if result.changed else "already in place, nothing changed"
+    run.out.line(f"{run.args.side} side function roles ({verdict}):")
+    rows = [{**role, "changes": ", ".join(role["changes"]) or "none"} for role in document["roles"]]  # type: ignore[attr-defined]
+    run.out.table(
+        rows, (("name", "ROLE"), ("arn", "ARN"), ("policy", "POLICY"), ("changes", "CHANGES")), empty="no roles"
+    )
+    return EXIT_OK
+
+
+def command_lint(run: Invocation) -> int:
+    rows = _lint_profiles(run) if run.args.profiles else _lint_file(run, Path(run.args.policy))
+    run.out.document({"findings": rows, "errors": sum(1 for row in rows if row["severity"] == "error")})
+    run.out.table(rows, LINT_COLUMNS, empty="no findings")
+    errors = sum(1 for row in rows if row["severity"] == "error")
+    if rows:
+        run.out.line(f"{len(rows)} finding(s), {errors} error(s)")
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+LINT_COLUMNS = (
+    ("subject", "SUBJECT"),
+    ("severity", "SEVERITY"),
+    ("rule_id", "RULE"),
+    ("path", "PATH"),
+    ("message", "MESSAGE"),
+)
+
+
+def _finding_row(subject: str, finding: Finding) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "severity": finding.severity,
+        "rule_id": finding.rule_id,
+        "path": finding.path,
+        "message": finding.message,
+    }
+
+
+def _problem_rows(subject: str, rule_id: str, problems: Sequence[Problem], message: str) -> list[dict[str, Any]]:
+    if not problems:
+        return [{"subject": subject, "severity": "error", "rule_id": rule_id, "path": "", "message": message}]
+    return [
+        {"subject": subject, "severity": "error", "rule_id": rule_id, "path": p.path, "message": p.reason}
+        for p in problems
+    ]
+
+
+def _lint_file(run: Invocation, path: Path) -> list[dict[str, Any]]:
+    from ram_delegate.policy import lint, parse_policy
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    kind = run.args.kind
+    if kind == "auto":
+        kind = "trust" if '"Principal"' in text else "custom"
+    try:
+        document = parse_policy(text, kind=kind)
+    except InvalidInputError as exc:
+        return _problem_rows(path.name, "parse", exc.problems, exc.message)
+    findings = lint(document, kind=kind, time_bound=run.args.time_bound)
+    return [_finding_row(path.name, finding) for finding in findings]
+
+
+def _lint_profiles(run: Invocation) -> list[dict[str, Any]]:
+    """Every access profile, as the time-bound access policy it builds, linted (a failing profile never loads)."""
+    from ram_delegate.policy import lint, load_profiles, owner_access_policy
+
+    settings = run.settings()
+    extra = run.args.profiles_file or settings.profiles_file
+    try:
+        profiles = load_profiles(extra)
+    except PolicyLintError as exc:
+        return _problem_rows(str(extra or "profiles"), "profile-refused", exc.problems, exc.message)
+    rows: list[dict[str, Any]] = []
+    expires_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    for name, profile in sorted(profiles.items()):
+        document = owner_access_policy(
+            profile=profile,
+            owner_account_id=settings.account_id or PLACEHOLDER_ACCOUNT_ID,
+            region=settings.region,
+            expires_at=expires_at,
+        )
+        findings = lint(document, time_bound=True)
+        rows.extend(_finding_row(f"profile {name}", finding) for finding in findings)
+        run.out.line(f"profile {name}: {len(findings)} finding(s) - {profile.description}")
+    return rows
+
+
+# --- plumbing ----------------------------------------------------------------------------------------------------
+
+
+def _read_event(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+
+
+def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, bytes]:
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--url must be an http(s) URL: {url}")
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    loopback = urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if loopback else urllib.request.build_opener()
+    try:
+        with opener.open(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigurationError(f"could not reach {url}: {reason}") from None
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; the global flags are accepted before or after the command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv: debug)")
+    common.add_argument(
+        "--endpoint", metavar="HOST:PORT", default=argparse.SUPPRESS, help="a local stack (plain http) instead of cloud"
+    )
+    common.add_argument("--region", default=argparse.SUPPRESS, help="region id (default: ALIBABA_CLOUD_REGION_ID)")
+
+    parser = argparse.ArgumentParser(
+        prog="ram-delegate",
+        description="Time-bound, least-privilege partner access on Alibaba Cloud: run, inspect, verify.",
+        parents=[common],
+        epilog="Exit codes: 0 ok, 1 failed, 2 usage error.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[[Invocation], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = add("demo", command_demo, "tell the whole lifecycle on an in-process local stack")
+    demo.add_argument("--template", default="template.yml", help="the Serverless Devs template (template.yml)")
+
+    local = add("local", command_local, "serve every function of template.yml locally with an emulated cloud")
+    local.add_argument("--template", default="template.yml")
+    local.add_argument("--seed", default=None, help="emulator seed file (first account: owner, second: partner)")
+    local.add_argument("--cloud-port", type=int, default=0, help="emulator port (default: a free one)")
+    local.add_argument("--port", type=int, default=0, help="function host port (default: a free one)")
+
+    send = add("send", command_send, "sign an event (Standard Webhooks) and POST it; print the answer")
+    send.add_argument("--url", required=True, help="the onboard function's HTTP trigger URL")
+    source = send.add_mutually_exclusive_group(required=True)
+    source.add_argument("--event", metavar="FILE", help="the CloudEvent JSON file ('-' for stdin)")
+    source.add_argument("stdin", nargs="?", choices=["-"], default=None, help="read the event from stdin")
+    send.add_argument("--secret", help=f"whsec_... signing secret (default: {ENV_WEBHOOK_SECRET})")
+    send.add_argument("--timestamp", type=int, help="webhook-timestamp in Unix seconds (default: now)")
+    send.add_argument("--webhook-id", help="webhook-id (default: a fresh random id; reuse one to replay)")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
+
+    grants = add("grants", command_grants, "list the managed grants, read from RAM tags")
+    grants.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+
+    sweep = add("sweep", command_sweep, "run the expiry sweep once (or print its plan with --dry-run)")
+    sweep.add_argument("--dry-run", action="store_true", help="compute and print the plan, change nothing")
+    sweep.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+
+    verify = add("verify", command_verify, "check every partner grant against the cloud and print the report")
+    verify.add_argument(
+        "--propagation-retries", type=int, default=0, help="re-check a refused young grant this many times"
+    )
+
+    invoke = add("invoke", command_invoke, "invoke a function through the FC 3.0 API (local or deployed)")
+    invoke.add_argument("function", help=f"function name, e.g. {', '.join(FUNCTION_NAMES)}")
+    invoke.add_argument("--event", metavar="FILE", help="event file ('-' for stdin; default: a timer event)")
+    invoke.add_argument("--account-id", help="the FC account (default: RAM_DELEGATE_ACCOUNT_ID)")
+    invoke.add_argument("--timeout", type=int, default=120, help="seconds to wait for the function")
+
+    bootstrap = add("bootstrap", command_bootstrap, "create one side's function roles (idempotent)")
+    bootstrap.add_argument("--side", choices=["owner", "partner"], required=True)
+
+    lint = add("lint", command_lint, "lint a policy document or every access profile; exit 1 on any error")
+    target = lint.add_mutually_exclusive_group(required=True)
+    target.add_argument("policy", nargs="?", metavar="POLICY.json", help="a RAM policy document")
+    target.add_argument("--profiles", action="store_true", help="lint every access profile")
+    lint.add_argument("--profiles-file", help="an extra profiles file (default: RAM_DELEGATE_PROFILES_FILE)")
+    lint.add_argument("--kind", choices=["auto", "custom", "trust", "session"], default="auto")
+    lint.add_argument("--time-bound", action="store_true", help="require an acs:CurrentTime expiry on every Allow")
+    return parser
+
+
+GLOBAL_DEFAULTS: Mapping[str, Any] = {"json": False, "verbose": 0, "endpoint": None, "region": None}
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, then fill the global flags nobody gave (they are suppressed so either position works)."""
+    args = parser.parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parse_args(parser, argv)
+    if args.command == "send" and args.stdin == "-":
+        args.event = "-"
+    out = Output(json_mode=args.json, stdout=stdout, stderr=stderr)
+    _configure_logging(args.verbose, out.stderr)
+    run = Invocation(args=args, out=out, env=os.environ if env is None else env)
+    try:
+        code: int = args.handler(run)
+        return code
+    except UsageError as exc:
+        parser.print_usage(out.stderr)
+        out.error(f"ram-delegate: error: {exc}")
+        return EXIT_USAGE
+    except RamDelegateError as exc:
+        out.error(f"error: {exc.code}: {exc.message}")
+        for problem in exc.problems:
+            out.error(f"  - {problem}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+
+
+def _configure_logging(verbosity: int, stream: TextIO) -> None:
+    from ram_delegate.audit import install_redaction
+
+    install_redaction()
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, _CliLogHandler)]:
+        root.removeHandler(previous)
+    handler = _CliLogHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+class _CliLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The CLI's own stderr handler, replaced (not stacked) when ``main`` runs again in one process."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Everything a handler needs from the outside world, injected (production builds it once per cold start)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ram_delegate.audit import AuditLog
+from ram_delegate.cloud import CloudClients
+from ram_delegate.notify import Notifier
+from ram_delegate.policy import AccessProfile
+from ram_delegate.settings import Settings
+
+
+@dataclass
+class Deps:
+    """Settings, cloud clients, clock, notifier, audit log and the loaded access profiles."""
+
+    settings: Settings
+    cloud: CloudClients
+    clock: Callable[[], datetime]
+    notifier: Notifier
+    audit: AuditLog
+    profiles: Mapping[str, AccessProfile]

@@ -1,0 +1,215 @@
+"""What a grant looks like in RAM: deterministic names, the tag schema, and reading grants back.
+
+There is no database: the state of every grant lives in tags on the resources ram-delegate creates. Everything the
+tool creates carries ``TAG_MANAGED_BY = ram-delegate``; nothing without it is ever modified or deleted.
+
+Owner side (account A), per ticket: role ``rd-<slug>``, access policy ``rd-access-<slug>``, and after a revoke or
+expiry a never-attached tombstone policy ``rd-tomb-<slug>``. Partner side (account B): assume policy
+``rd-assume-<owner account>-<slug>``. ``<slug>`` is the ticket lower-cased with characters RAM refuses replaced by
+``-``, shortened with a hash suffix when the name would be too long (role names <= 64, policy names <= 128).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ram_delegate.cloud import CloudClients, TaggedResource
+
+GrantState = Literal["active", "expired", "revoked"]
+
+MANAGED_BY_VALUE = "ram-delegate"
+_PREFIX = "ram-delegate:"
+TAG_MANAGED_BY = _PREFIX + "managed-by"
+TAG_KIND = _PREFIX + "kind"  # role | access | tombstone | assume
+TAG_TICKET = _PREFIX + "ticket"
+TAG_PARTNER_ACCOUNT = _PREFIX + "partner-account"
+TAG_PARTNER_USER = _PREFIX + "partner-user"
+TAG_OWNER_ACCOUNT = _PREFIX + "owner-account"
+TAG_PROFILE = _PREFIX + "profile"
+TAG_REGION = _PREFIX + "region"
+TAG_RESOURCE_GROUP = _PREFIX + "resource-group"
+TAG_EXPIRES_AT = _PREFIX + "expires-at"
+TAG_EVENT_TIME = _PREFIX + "event-time"
+TAG_EVENT_ID = _PREFIX + "event-id"
+TAG_STATE = _PREFIX + "state"
+TAG_REVOKED_AT = _PREFIX + "revoked-at"
+TAG_REASON = _PREFIX + "reason"  # why a tombstone exists: revoked | expired
+TAG_ROLE_ARN = _PREFIX + "role-arn"
+TAG_EXTERNAL_ID = _PREFIX + "external-id"
+
+KIND_ROLE = "role"
+KIND_ACCESS = "access"
+KIND_TOMBSTONE = "tombstone"
+KIND_ASSUME = "assume"
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TAG_VALUE_MAX = 128
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def managed_filter(kind: str | None = None, ticket: str | None = None) -> dict[str, str]:
+    """The tag filter of the list calls: managed by us, optionally one kind and one ticket."""
+    tags = {TAG_MANAGED_BY: MANAGED_BY_VALUE}
+    if kind is not None:
+        tags[TAG_KIND] = kind
+    if ticket is not None:
+        tags[TAG_TICKET] = ticket
+    return tags
+
+
+def is_managed(tags: Mapping[str, str]) -> bool:
+    return tags.get(TAG_MANAGED_BY) == MANAGED_BY_VALUE
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime(TIME_FORMAT)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A tag's time, or None when absent or unreadable (such a grant is treated as expired by the sweeps)."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def event_id_tag(event_id: str) -> str:
+    """Event ids may be up to 256 characters; tag values only 128, so long ids are stored as a digest."""
+    if len(event_id) <= _TAG_VALUE_MAX:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
+def _slug(ticket: str, budget: int) -> str:
+    slug = _INVALID.sub("-", ticket.lower()).strip("-") or "ticket"
+    if len(slug) <= budget:
+        return slug
+    digest = hashlib.sha256(ticket.encode()).hexdigest()[:8]
+    return f"{slug[: budget - 9].rstrip('-')}-{digest}"
+
+
+def role_name(ticket: str) -> str:
+    """``rd-<slug>``, at most 64 characters (RAM's role-name limit)."""
+    return "rd-" + _slug(ticket, 64 - 3)
+
+
+def access_policy_name(ticket: str) -> str:
+    return "rd-access-" + _slug(ticket, 128 - 10)
+
+
+def tombstone_policy_name(ticket: str) -> str:
+    return "rd-tomb-" + _slug(ticket, 128 - 8)
+
+
+def assume_policy_name(owner_account_id: str, ticket: str) -> str:
+    prefix = f"rd-assume-{owner_account_id}-"
+    return prefix + _slug(ticket, 128 - len(prefix))
+
+
+def role_arn(account_id: str, name: str) -> str:
+    return f"acs:ram::{account_id}:role/{name}"
+
+
+def role_principal_name(role: str, account_id: str) -> str:
+    """The ResourceManager principal name of a role (the account uid stands in for the alias)."""
+    return f"{role}@role.{account_id}.onaliyunservice.com"
+
+
+def state_of(tags: Mapping[str, str], now: datetime) -> GrantState:
+    """``revoked`` when the tags say so; ``expired`` once the recorded expiry has passed (or is unreadable)."""
+    if tags.get(TAG_STATE) == "revoked":
+        return "revoked"
+    expires_at = parse_time(tags.get(TAG_EXPIRES_AT))
+    if expires_at is None or expires_at <= now:
+        return "expired"
+    return "active"
+
+
+@dataclass(frozen=True)
+class OwnerGrant:
+    """One grant in the owner account, as its role's tags describe it."""
+
+    ticket: str
+    partner_account_id: str
+    partner_user: str
+    profile: str
+    region: str
+    resource_group_id: str | None
+    expires_at: datetime | None
+    event_time: datetime | None
+    role_name: str
+    role_arn: str
+    policy_name: str
+    state: GrantState
+
+
+@dataclass(frozen=True)
+class PartnerGrant:
+    """One grant in the partner account, as its assume policy's tags describe it."""
+
+    ticket: str
+    owner_account_id: str
+    role_arn: str
+    external_id: str
+    user: str
+    region: str
+    resource_group_id: str | None
+    expires_at: datetime | None
+    policy_name: str
+    state: GrantState
+
+
+def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -> OwnerGrant:
+    tags = resource.tags
+    ticket = tags.get(TAG_TICKET, "")
+    return OwnerGrant(
+        ticket=ticket,
+        partner_account_id=tags.get(TAG_PARTNER_ACCOUNT, ""),
+        partner_user=tags.get(TAG_PARTNER_USER, ""),
+        profile=tags.get(TAG_PROFILE, ""),
+        region=tags.get(TAG_REGION, ""),
+        resource_group_id=tags.get(TAG_RESOURCE_GROUP) or None,
+        expires_at=parse_time(tags.get(TAG_EXPIRES_AT)),
+        event_time=parse_time(tags.get(TAG_EVENT_TIME)),
+        role_name=resource.name,
+        role_arn=resource.arn or role_arn(account_id, resource.name),
+        policy_name=access_policy_name(ticket),
+        state=state_of(tags, now),
+    )
+
+
+def partner_grant_from(resource: TaggedResource, now: datetime) -> PartnerGrant:
+    tags = resource.tags
+    return PartnerGrant(
+        ticket=tags.get(TAG_TICKET, ""),
+        owner_account_id=tags.get(TAG_OWNER_ACCOUNT, ""),
+        role_arn=tags.get(TAG_ROLE_ARN, ""),
+        external_id=tags.get(TAG_EXTERNAL_ID, ""),
+        user=tags.get(TAG_PARTNER_USER, ""),
+        region=tags.get(TAG_REGION, ""),
+        resource_group_id=tags.get(TAG_RESOURCE_GROUP) or None,
+        expires_at=parse_time(tags.get(TAG_EXPIRES_AT)),
+        policy_name=resource.name,
+        state=state_of(tags, now),
+    )
+
+
+def list_owner_grants(cloud: CloudClients, now: datetime) -> list[OwnerGrant]:
+    """Every grant role in the owner account: ``ceil(N / 1000)`` ListRoles calls with the managed-by filter."""
+    account_id = cloud.settings.account_id or ""
+    roles = cloud.ram.list_roles(managed_filter(KIND_ROLE))
+    return [owner_grant_from(role, account_id, now) for role in roles if is_managed(role.tags)]
+
+
+def list_partner_grants(cloud: CloudClients, now: datetime) -> list[PartnerGrant]:
+    """Every assume policy in the partner account: ``ceil(N / 1000)`` ListPolicies calls with the managed-by filter."""
+    policies = cloud.ram.list_policies(managed_filter(KIND_ASSUME))
+    return [partner_grant_from(policy, now) for policy in policies if is_managed(policy.tags)]

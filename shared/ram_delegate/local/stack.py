@@ -1,0 +1,655 @@
+"""The whole product on one machine: the emulator, both accounts' function roles, and every function of template.yml.
+
+``LocalStack`` starts, in one process:
+
+1. the emulator (seed: ``default_seed.json`` unless given; the seed's first account is the owner side, its second
+   the partner side);
+2. each side's function roles, created by ``ram_delegate.bootstrap`` as the account's root, exactly as in the cloud;
+3. the local Function Compute host (``host.py``) serving template.yml's functions, and their timer triggers, fired
+   on the emulator clock (``advance_clock`` or ``POST /_emulator/clock``).
+
+How a function gets its role's credentials. On Function Compute the service assumes the function's role (trust
+principal ``fc.aliyuncs.com``) and hands the STS credentials to the runtime. The emulator has no FC service caller, and
+an account's root may not assume roles, so the stack stands in for FC with a RAM user ``rd-local-fc`` per account
+(created here, never by the product): it holds one AccessKey, a policy allowing ``sts:AssumeRole`` on that account's
+function roles only, and the function roles' trust policies additionally name it. This exists only in the local
+stack; deployed roles trust the FC service alone. Each invocation then runs with STS credentials of its own role
+(renewed before they expire on the emulator clock), in ``context.credentials`` as on python3.10 — never in
+``os.environ`` — and with its own environment mapping: template.yml's variables, then the local overrides (the
+emulator endpoint over http, the account and region, and on the owner side the partner-onboard URL, so one approved
+event produces both sides' resources).
+
+Timers: on every clock move (and, with ``real_time_timers``, every second of real time) each enabled timer trigger
+whose schedule fell due since the last check runs once, at its latest due time, in time order across triggers
+(missed ticks coalesce, as schedulers do after downtime). A clock moved backwards fires nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from types import FrameType, ModuleType, TracebackType
+from typing import Any, Literal, TextIO
+
+from aliyun_emulator.emulator import Emulator
+from aliyun_emulator.seed import Seed, SeedAccount, load_seed
+from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE
+from ram_delegate.local.cron import Schedule, parse_schedule
+from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
+from ram_delegate.local.template import FunctionSpec, Template, load_template
+from ram_delegate.settings import (
+    ENV_ACCOUNT_ID,
+    ENV_ENDPOINT,
+    ENV_FC_ACCOUNT_ID,
+    ENV_FC_REGION,
+    ENV_PARTNER_ENDPOINT,
+    ENV_PARTNER_SECRET,
+    ENV_PROTOCOL,
+    ENV_REGION,
+    ENV_SIDE,
+    ENV_VERIFIER_ROLE,
+    ENV_WEBHOOK_SECRET,
+    Settings,
+)
+
+logger = logging.getLogger("ram_delegate.local")
+
+Side = Literal["owner", "partner"]
+LOCAL_FC_USER = "rd-local-fc"
+LOCAL_FC_POLICY = "local-fc-assume-function-roles"
+ROLE_SESSION_SECONDS = 3600
+CREDENTIAL_RENEW_MARGIN = timedelta(minutes=5)
+REAL_TIME_TICK_SECONDS = 1.0
+READY_LINE = "ram-delegate local ready"
+DEFAULT_REGION = "cn-hangzhou"
+
+# template.yml refers to each side's account through these variables (as `s deploy` does with its own env).
+ENV_OWNER_ACCOUNT_ID = "OWNER_ACCOUNT_ID"
+ENV_PARTNER_ACCOUNT_ID = "PARTNER_ACCOUNT_ID"
+
+
+@dataclass(frozen=True)
+class TimerRun:
+    """One timer firing: which function and trigger, the due time it ran at, and its report or error."""
+
+    function: str
+    trigger: str
+    due: datetime
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class FcCredentials:
+    """``context.credentials`` of the python3.10 runtime; the secret and token never appear in ``repr``."""
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FcFunctionMeta:
+    name: str
+    handler: str
+    memory: int
+    timeout: int
+
+
+@dataclass(frozen=True)
+class FcService:
+    name: str
+    log_project: str = ""
+    log_store: str = ""
+    qualifier: str = "LATEST"
+    version_id: str = ""
+
+
+@dataclass(frozen=True)
+class FcContext:
+    """The context object a python3.10 handler receives."""
+
+    request_id: str
+    credentials: FcCredentials
+    function: FcFunctionMeta
+    service: FcService
+    region: str
+    account_id: str
+    tracing: None = None
+
+
+@dataclass
+class _Runtime:
+    """One served function: its spec, side, account, environment, entry point and current role session."""
+
+    spec: FunctionSpec
+    side: Side
+    account: SeedAccount
+    environment: dict[str, str]
+    role_arn: str
+    module: ModuleType
+    entry: Callable[..., Any] | None
+    webhook: bool
+    credentials: FcCredentials | None = None
+    expires_at: datetime | None = None
+    deps: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _Timer:
+    function: str
+    trigger: str
+    payload: str
+    schedule: Schedule
+    order: int
+
+
+class LocalStack:
+    """The emulator, both sides' function roles and a local FC host in one process; a context manager."""
+
+    def __init__(
+        self,
+        *,
+        template: str | Path = "template.yml",
+        seed: Seed | str | Path | None = None,
+        cloud_port: int = 0,
+        port: int = 0,
+        env: Mapping[str, str] | None = None,
+        real_time_timers: bool = False,
+    ) -> None:
+        self._template_path = Path(template)
+        self._seed = seed if isinstance(seed, Seed) else load_seed(seed if seed is not None else _default_seed_text())
+        if len(self._seed.accounts) < 2:
+            raise ValueError("the seed must declare two accounts: the owner side first, then the partner side")
+        self._cloud_port = cloud_port
+        self._port = port
+        self._env = dict(os.environ if env is None else env)
+        self._real_time_timers = real_time_timers
+        self.owner: SeedAccount = self._seed.accounts[0]
+        self.partner: SeedAccount = self._seed.accounts[1]
+        self.webhook_secret = self._env.get(ENV_WEBHOOK_SECRET, "").strip() or _generate_secret()
+        self.webhook_secret_generated = not self._env.get(ENV_WEBHOOK_SECRET, "").strip()
+        self.emulator = Emulator(self._seed, port=cloud_port)
+        self.timer_runs: list[TimerRun] = []
+        self.template: Template | None = None
+        self._runtimes: dict[str, _Runtime] = {}
+        self._timers: list[_Timer] = []
+        self._timer_lock = threading.Lock()
+        self._last_timer_check: datetime | None = None
+        self._server: HostServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._local_fc_keys: dict[str, tuple[str, str]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Start everything; returns once the host accepts requests and the roles exist."""
+        try:
+            self.emulator.start()
+            host = FunctionHost({}, self._invoke_for_host, self.emulator.clock, self.emulator.state.resolve_access_key)
+            self._server = HostServer(("127.0.0.1", self._port), host)
+            host.base_url = self.url
+            self.template = load_template(self._template_path, self._resolution_env())
+            role_arns = self._bootstrap()
+            self._runtimes = {spec.name: self._runtime(spec, role_arns) for spec in self.template.functions}
+            host.functions = {
+                name: LocalFunction(runtime.spec, runtime.account.uid) for name, runtime in self._runtimes.items()
+            }
+            self._schedule_timers()
+            self._spawn("fc-local-host", self._server.serve_forever)
+            if self._real_time_timers:
+                self._spawn("fc-local-timers", self._tick_real_time)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the host, the timers and the emulator; safe to call twice."""
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            if any(thread.name == "fc-local-host" for thread in self._threads):
+                server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self.emulator.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- what the stack serves -----------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The host's base URL, ``http://127.0.0.1:PORT``."""
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        return self._server.server_port
+
+    @property
+    def cloud_endpoint(self) -> str:
+        """The emulator's ``127.0.0.1:PORT`` (no scheme), for ``--endpoint`` and SDK configs."""
+        return self.emulator.endpoint
+
+    @property
+    def functions(self) -> tuple[FunctionSpec, ...]:
+        return tuple(runtime.spec for runtime in self._runtimes.values())
+
+    def side_of(self, function: str) -> Side:
+        return self._runtime_named(function).side
+
+    def role_arn_of(self, function: str) -> str:
+        return self._runtime_named(function).role_arn
+
+    def function_url(self, name: str) -> str:
+        """The HTTP trigger URL of ``name`` (its functionName)."""
+        runtime = self._runtime_named(name)
+        if not runtime.spec.http_triggers:
+            raise KeyError(f"{name} has no HTTP trigger")
+        return f"{self.url}/{runtime.spec.name}"
+
+    def invoke(self, name: str, event: bytes) -> Any:
+        """Run a function in-process, as InvokeFunction would (the demo and tests call it directly)."""
+        return self._invoke(self._runtime_named(name).spec.name, event, str(uuid.uuid4()))
+
+    def advance_clock(self, seconds: float) -> list[TimerRun]:
+        """Move the emulator clock forward; returns the timer runs that the move fired (in time order)."""
+        before = len(self.timer_runs)
+        self.emulator.clock.advance(seconds)
+        return self.timer_runs[before:]
+
+    def environment_of(self, name: str) -> Mapping[str, str]:
+        """The environment a function runs with (contains the webhook secret: for tests and diagnostics only)."""
+        return dict(self._runtime_named(name).environment)
+
+    # -- start-up ------------------------------------------------------------------------------------------------
+
+    def _resolution_env(self) -> dict[str, str]:
+        """What ``${env('X')}`` in template.yml sees: the given environment, the seed's accounts and the secret.
+
+        The accounts always come from the seed (the functions must run where the emulator has them); the region,
+        the verifier role and the owner -> partner signing secret get the defaults an operator would export.
+        """
+        env = dict(self._env)
+        env[ENV_WEBHOOK_SECRET] = self.webhook_secret
+        env[ENV_OWNER_ACCOUNT_ID] = self.owner.uid
+        env[ENV_PARTNER_ACCOUNT_ID] = self.partner.uid
+        for name, default in (
+            (ENV_REGION, DEFAULT_REGION),
+            (ENV_VERIFIER_ROLE, DEFAULT_VERIFIER_ROLE),
+            (ENV_PARTNER_SECRET, self.webhook_secret),
+        ):
+            if not env.get(name, "").strip():
+                env[name] = default
+        return env
+
+    def _bootstrap(self) -> dict[tuple[Side, str], str]:
+        """Both sides' function roles, as ``ram-delegate bootstrap`` creates them, plus the local FC stand-in."""
+        from ram_delegate.bootstrap import bootstrap
+        from ram_delegate.cloud import CloudClients, Credentials
+
+        role_arns: dict[tuple[Side, str], str] = {}
+        sides: tuple[tuple[Side, SeedAccount], ...] = (("owner", self.owner), ("partner", self.partner))
+        for side, account in sides:
+            settings = self._bootstrap_settings(side, account)
+            root = CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
+            result = bootstrap(side, root, settings)
+            for role in result.roles:
+                role_arns[(side, role.name)] = role.arn
+            self._local_fc_keys[account.uid] = self._admit_local_fc(account, [role.name for role in result.roles])
+        return role_arns
+
+    def _bootstrap_settings(self, side: Side, account: SeedAccount) -> Settings:
+        assert self.template is not None
+        sample = next((spec for spec in self.template.functions if _side_of(spec) == side), None)
+        env = dict(sample.environment) if sample is not None else {}
+        env.update(self._local_overrides(side, account, sample))
+        return Settings.from_env(env, side=side)
+
+    def _admit_local_fc(self, account: SeedAccount, role_names: list[str]) -> tuple[str, str]:
+        """Create ``rd-local-fc`` (local only) and let it, and only it besides FC, assume the function roles."""
+        from alibabacloud_ram20150501 import models
+
+        ram = _ram_client(self.emulator.endpoint, account.access_key_id, account.access_key_secret)
+        user_arn = f"acs:ram::{account.uid}:user/{LOCAL_FC_USER}"
+        ram.create_user(
+            models.CreateUserRequest(
+                user_name=LOCAL_FC_USER,
+                display_name="local-fc-stand-in",
+                comments="ram-delegate local stack only: assumes the function roles as Function Compute would",
+            )
+        )
+        key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=LOCAL_FC_USER)).body.access_key
+        assume = {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Resource": [f"acs:ram::{account.uid}:role/{name}" for name in role_names],
+                }
+            ],
+        }
+        ram.create_policy(
+            models.CreatePolicyRequest(
+                policy_name=LOCAL_FC_POLICY,
+                policy_document=json.dumps(assume),
+                description="local stack only: rd-local-fc may assume the function roles",
+            )
+        )
+        ram.attach_policy_to_user(
+            models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=LOCAL_FC_POLICY, user_name=LOCAL_FC_USER)
+        )
+        for name in role_names:
+            role = ram.get_role(models.GetRoleRequest(role_name=name)).body.role
+            trust = json.loads(role.assume_role_policy_document)
+            trust["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [user_arn]}})
+            ram.update_role(models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=json.dumps(trust)))
+        return key.access_key_id, key.access_key_secret
+
+    def _runtime(self, spec: FunctionSpec, role_arns: Mapping[tuple[Side, str], str]) -> _Runtime:
+        side = _side_of(spec)
+        account = self.owner if side == "owner" else self.partner
+        module = spec.load_module()
+        entry, webhook = _app_entry_point(module)
+        role_name = (spec.role or "").rsplit("/", 1)[-1]
+        role_arn = role_arns.get((side, role_name))
+        if role_arn is None:
+            known = ", ".join(name for (s, name) in role_arns if s == side)
+            raise ValueError(f"{spec.name}: role {spec.role!r} is not one of the {side} side's roles ({known})")
+        environment = dict(spec.environment)
+        environment.update(self._local_overrides(side, account, spec))
+        return _Runtime(spec, side, account, environment, role_arn, module, entry, webhook)
+
+    def _local_overrides(self, side: Side, account: SeedAccount, spec: FunctionSpec | None) -> dict[str, str]:
+        """What makes a deployed function's environment a local one: the emulator, this account, the peer URL."""
+        overrides = {
+            ENV_SIDE: side,
+            ENV_ENDPOINT: self.emulator.endpoint,
+            ENV_PROTOCOL: "http",
+            ENV_FC_ACCOUNT_ID: account.uid,
+            ENV_ACCOUNT_ID: account.uid,
+            ENV_FC_REGION: (spec.region if spec is not None and spec.region else DEFAULT_REGION),
+            "FC_FUNCTION_NAME": spec.name if spec is not None else "",
+        }
+        if side == "owner":
+            assert self.template is not None
+            partner_onboard = next(
+                (s for s in self.template.functions if _side_of(s) == "partner" and s.http_triggers), None
+            )
+            if partner_onboard is not None:
+                overrides[ENV_PARTNER_ENDPOINT] = f"{self.url}/{partner_onboard.name}"
+        return overrides
+
+    def _schedule_timers(self) -> None:
+        anchor = self.emulator.clock.now()
+        order = 0
+        for runtime in self._runtimes.values():
+            for trigger in runtime.spec.timer_triggers:
+                if not trigger.enabled:
+                    continue
+                schedule = parse_schedule(trigger.cron_expression, anchor=anchor)
+                self._timers.append(_Timer(runtime.spec.name, trigger.name, trigger.payload, schedule, order))
+                order += 1
+        self._last_timer_check = anchor
+        self.emulator.clock.on_move(self._on_clock_move)
+
+    def _on_clock_move(self, _old: datetime, new: datetime) -> None:
+        self.fire_due_timers(new)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick_real_time(self) -> None:
+        while not self._stopping.wait(REAL_TIME_TICK_SECONDS):
+            self.fire_due_timers(self.emulator.clock.now())
+
+    # -- timers --------------------------------------------------------------------------------------------------
+
+    def fire_due_timers(self, now: datetime) -> list[TimerRun]:
+        """Run every timer that fell due in ``(last check, now]``: once each, at its latest due time, in time order."""
+        with self._timer_lock:
+            last = self._last_timer_check
+            self._last_timer_check = now
+            if last is None or now <= last or self._stopping.is_set():
+                return []
+            due = [(timer.schedule.latest_due(last, now), timer) for timer in self._timers]
+            ordered = sorted(
+                ((when, timer) for when, timer in due if when is not None), key=lambda p: (p[0], p[1].order)
+            )
+            runs = [self._fire(timer, when) for when, timer in ordered]
+            self.timer_runs.extend(runs)
+            return runs
+
+    def _fire(self, timer: _Timer, due: datetime) -> TimerRun:
+        event = {
+            "triggerTime": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "triggerName": timer.trigger,
+            "payload": timer.payload,
+        }
+        try:
+            result = self._invoke(timer.function, json.dumps(event).encode("utf-8"), str(uuid.uuid4()))
+        except Exception as exc:
+            logger.warning(
+                "timer %s/%s at %s failed: %s", timer.function, timer.trigger, event["triggerTime"], type(exc).__name__
+            )
+            return TimerRun(timer.function, timer.trigger, due, error=f"{type(exc).__name__}: {exc}")
+        logger.info("timer %s/%s ran at %s", timer.function, timer.trigger, event["triggerTime"])
+        return TimerRun(timer.function, timer.trigger, due, result=result)
+
+    # -- invocation ----------------------------------------------------------------------------------------------
+
+    def _invoke_for_host(self, name: str, event: bytes, request_id: str) -> Any:
+        return self._invoke(name, event, request_id)
+
+    def _invoke(self, name: str, event: bytes, request_id: str) -> Any:
+        runtime = self._runtime_named(name)
+        context = self._context(runtime, request_id)
+        if runtime.entry is None:
+            handler: Callable[[bytes, Any], Any] = getattr(runtime.module, runtime.spec.handler_attribute)
+            return handler(event, context)
+        return runtime.entry(event, context, deps=self._deps(runtime, context))
+
+    def _context(self, runtime: _Runtime, request_id: str) -> FcContext:
+        return FcContext(
+            request_id=request_id,
+            credentials=self._credentials(runtime),
+            function=FcFunctionMeta(
+                runtime.spec.name, runtime.spec.handler, runtime.spec.memory_mb, runtime.spec.timeout_seconds
+            ),
+            service=FcService(name=self.template.name if self.template else "ram-delegate"),
+            region=runtime.environment.get(ENV_FC_REGION, ""),
+            account_id=runtime.account.uid,
+        )
+
+    def _credentials(self, runtime: _Runtime) -> FcCredentials:
+        """The function role's STS credentials, assumed as FC would and renewed before they expire."""
+        from ram_delegate.cloud import CloudClients, Credentials
+
+        with runtime.lock:
+            now = self.emulator.clock.now()
+            fresh = runtime.expires_at is not None and now < runtime.expires_at - CREDENTIAL_RENEW_MARGIN
+            if runtime.credentials is not None and fresh:
+                return runtime.credentials
+            key_id, secret = self._local_fc_keys[runtime.account.uid]
+            settings = Settings.from_env(runtime.environment, side=runtime.side)
+            assumed = CloudClients(settings, Credentials(key_id, secret)).sts.assume_role(
+                runtime.role_arn, f"fc-{runtime.spec.name}"[:64], duration_seconds=ROLE_SESSION_SECONDS
+            )
+            creds = assumed.credentials
+            runtime.credentials = FcCredentials(
+                creds.access_key_id, creds.access_key_secret, creds.security_token or ""
+            )
+            runtime.expires_at = assumed.expiration
+            runtime.deps = None
+            return runtime.credentials
+
+    def _deps(self, runtime: _Runtime, context: FcContext) -> Any:
+        """The function's Deps, built by the app layer from its own environment; rebuilt when credentials renew."""
+        from ram_delegate.app import build_deps
+
+        with runtime.lock:
+            if runtime.deps is None:
+                runtime.deps = build_deps(runtime.side, context, runtime.environment, webhook=runtime.webhook)
+            return runtime.deps
+
+    def _runtime_named(self, name: str) -> _Runtime:
+        runtime = self._runtimes.get(name)
+        if runtime is None:
+            runtime = next((r for r in self._runtimes.values() if r.spec.resource == name), None)
+        if runtime is None:
+            raise KeyError(f"no function {name!r} in {self._template_path}")
+        return runtime
+
+
+def _side_of(spec: FunctionSpec) -> Side:
+    """A function's side: its RAM_DELEGATE_SIDE variable, else the ``owner``/``partner`` prefix of its names."""
+    declared = spec.environment.get(ENV_SIDE, "").strip()
+    if declared in ("owner", "partner"):
+        return declared  # type: ignore[return-value]
+    for candidate in (spec.access or "", spec.name, spec.resource):
+        lowered = candidate.lower()
+        if "partner" in lowered:
+            return "partner"
+        if "owner" in lowered:
+            return "owner"
+    raise ValueError(f"{spec.name}: cannot tell its side (set {ENV_SIDE} in its environmentVariables)")
+
+
+def _app_entry_point(module: ModuleType) -> tuple[Callable[..., Any] | None, bool]:
+    """The ``ram_delegate.app`` entry point a handler module delegates to (called with ``deps=``), and whether it
+    is a webhook; ``None`` for a handler of its own (then called as FC would, with the process environment)."""
+    from ram_delegate import app
+
+    webhooks = {app.owner_onboard, app.partner_onboard}
+    for entry in (app.owner_onboard, app.owner_expire, app.partner_onboard, app.partner_expire, app.partner_verify):
+        if any(value is entry for value in vars(module).values()):
+            return entry, entry in webhooks
+    return None, False
+
+
+def _ram_client(endpoint: str, access_key_id: str, access_key_secret: str) -> Any:
+    from alibabacloud_ram20150501.client import Client
+    from alibabacloud_tea_openapi.models import Config
+
+    config = Config(
+        endpoint=endpoint,
+        protocol="http",
+        region_id="cn-hangzhou",
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        no_proxy=endpoint.rsplit(":", 1)[0],
+    )
+    return Client(config)
+
+
+def _default_seed_text() -> str:
+    return resources.files("ram_delegate.local").joinpath("default_seed.json").read_text(encoding="utf-8")
+
+
+def _generate_secret() -> str:
+    from ram_delegate.webhook import generate_secret
+
+    return generate_secret()
+
+
+def describe(stack: LocalStack) -> list[str]:
+    """What ``ram-delegate local`` prints: URLs, accounts (root AccessKeyIds only), the webhook secret."""
+    lines = [
+        f"emulator (RAM, STS, SLB, Resource Manager): {stack.emulator.url}   --endpoint {stack.cloud_endpoint}",
+        f'  control: {stack.emulator.url}/_emulator/clock (POST {{"advance_seconds": N}} fires due timers)',
+        f"function host: {stack.url}",
+        f"  InvokeFunction: POST {stack.url}/2023-03-30/functions/<name>/invocations",
+    ]
+    for spec in stack.functions:
+        side = stack.side_of(spec.name)
+        if spec.http_triggers:
+            methods = ",".join(m for trigger in spec.http_triggers for m in trigger.methods) or "any"
+            lines.append(f"  {spec.name:<18} {side:<8} {methods} {stack.function_url(spec.name)}")
+        for timer in spec.timer_triggers:
+            state = "" if timer.enabled else " (disabled)"
+            lines.append(f"  {spec.name:<18} {side:<8} timer {timer.name} '{timer.cron_expression}'{state}")
+    for side, account in (("owner", stack.owner), ("partner", stack.partner)):
+        lines.append(
+            f"{side} account: {account.alias} uid {account.uid} root AccessKeyId {account.access_key_id}"
+            " (secret: in the seed file; local test keys)"
+        )
+    origin = "generated" if stack.webhook_secret_generated else "from the environment"
+    lines.append(f"webhook secret ({ENV_WEBHOOK_SECRET}, {origin}): {stack.webhook_secret}")
+    return lines
+
+
+def run_local(
+    *,
+    template: str | Path = "template.yml",
+    seed: str | Path | None = None,
+    cloud_port: int = 0,
+    port: int = 0,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """``ram-delegate local``: start the stack, print where everything is, serve until SIGINT/SIGTERM (or ``stop``)."""
+    stream = out or sys.stdout
+    stop_event = stop or threading.Event()
+    stack = LocalStack(template=template, seed=seed, cloud_port=cloud_port, port=port, env=env, real_time_timers=True)
+    try:
+        stack.start()
+    except (OSError, ValueError) as exc:
+        print(f"ram-delegate local: cannot start: {exc}", file=sys.stderr)
+        return 1
+    previous: dict[int, Any] = {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, _stopper(stop_event))
+        for line in describe(stack):
+            print(line, file=stream)
+        print(READY_LINE, file=stream, flush=True)
+        while not stop_event.wait(0.5):
+            pass
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+        stack.stop()
+    print("ram-delegate local stopped", file=stream, flush=True)
+    return 0
+
+
+def _stopper(event: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        event.set()
+
+    return handle

@@ -1,0 +1,703 @@
+"""The owner side (account A): grant on ``partner.access.approved``, revoke on ``partner.access.revoked``, and the
+expiry sweep. Each handler validates, builds and lints every document, observes RAM, plans, then executes.
+
+API calls of an approval for a new ticket: 1 read + 3 writes =
+``ListPolicies(tag ticket)`` -> ``GetRole`` (EntityNotExist) -> ``CreateRole`` (tags ride on the create) ->
+``CreatePolicy`` (tags too) -> ``AttachPolicyToRole`` (or ResourceManager ``AttachPolicy`` when scoped), i.e. 5.
+Lower bound: the three writes are irreducible (RAM has no call that creates a role with a policy attached); tags
+need no extra call because CreateRole/CreatePolicy take them. One read is irreducible too: the approval must be
+refused if a newer approval or a revocation (its tombstone policy) is recorded, and only a read can tell; the
+tag-filtered ``ListPolicies`` answers both for the ticket in one call. ``GetRole`` is the second read because the
+ExternalId of an existing grant must be reused, never regenerated (a crash after CreateRole is found this way),
+and no list call returns trust policies. So a new grant costs the minimum writes plus two reads.
+A duplicate or a change reads what it compares: ``ListTagResources`` (ownership of the role), ``GetPolicy``
+(document) and ``ListPoliciesForRole`` / ``ListPolicyAttachments`` (attachment), then writes only the difference.
+
+Ordering: the access policy's tags record the event (id and time) the grant reflects; an approval older than it, or
+at the same time with another id, is ``stale``. A revocation deletes the grant and leaves a tombstone policy
+``rd-tomb-<ticket>`` (a never-attached Deny) recording the revocation's event time; an approval not newer than the
+tombstone is ``stale``, so a redelivered or replayed approval never brings a revoked grant back. A *newer* approval
+for a revoked ticket does grant again (a new decision by the approvers). The sweep drops tombstones after
+``settings.tombstone_hours`` (>= 76 h, beyond senders' redelivery horizon).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ram_delegate import grants as g
+from ram_delegate.cloud import RoleInfo, TaggedResource
+from ram_delegate.deps import Deps
+from ram_delegate.errors import (
+    CloudError,
+    ConfigurationError,
+    GuardrailError,
+    InvalidInputError,
+    NotFoundError,
+    PolicyValidationError,
+    Problem,
+    RamDelegateError,
+    RetryableCloudError,
+)
+from ram_delegate.events import GRANTED, ApprovedEvent, GrantedEvent, RevokedEvent
+from ram_delegate.outcome import Outcome, SweepReport
+from ram_delegate.plan import CreateConflict, Step, execute
+from ram_delegate.policy import (
+    PolicyDocument,
+    owner_access_policy,
+    owner_trust_policy,
+    parse_policy,
+    to_json,
+)
+
+logger = logging.getLogger(__name__)
+
+ROLE_MAX_SESSION_SECONDS = 3600
+_PLAN_ATTEMPTS = 3  # re-plans after a create found its resource already there (concurrent delivery, lost answer)
+
+# Regions where Alibaba Cloud offers RAM-scoped services today; an approval for another region is refused.
+KNOWN_REGIONS = frozenset(
+    {
+        "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-qingdao", "cn-zhangjiakou", "cn-huhehaote",
+        "cn-wulanchabu", "cn-chengdu", "cn-heyuan", "cn-guangzhou", "cn-nanjing", "cn-fuzhou", "cn-wuhan-lr",
+        "cn-hongkong", "ap-southeast-1", "ap-southeast-3", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "us-west-1", "us-east-1", "eu-central-1", "eu-west-1",
+        "me-east-1", "me-central-1", "na-south-1",
+    }
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation (pure: no cloud call before it passes)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _owner_account(deps: Deps) -> str:
+    account = deps.settings.account_id
+    if not account:
+        raise ConfigurationError("the owner account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)")
+    return account
+
+
+def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
+    """The contextual rules the event cannot check about itself; every problem at once."""
+    data = event.data
+    settings = deps.settings
+    problems: list[Problem] = []
+    if data.partner.account_id == _owner_account(deps):
+        problems.append(Problem("data.partner.account_id", "the partner account must not be the owner's own"))
+    if settings.allowed_partners and data.partner.account_id not in settings.allowed_partners:
+        problems.append(Problem("data.partner.account_id", "the partner account is not on the allow-list"))
+    if data.access.profile not in deps.profiles:
+        known = ", ".join(sorted(deps.profiles)) or "none"
+        problems.append(Problem("data.access.profile", f"unknown profile (known: {known})"))
+    if data.access.region not in KNOWN_REGIONS:
+        problems.append(Problem("data.access.region", "not a known Alibaba Cloud region"))
+    if data.expires_at <= now:
+        problems.append(Problem("data.expires_at", "must be in the future"))
+    elif data.expires_at > now + timedelta(days=settings.max_grant_days):
+        problems.append(Problem("data.expires_at", f"must be within {settings.max_grant_days} days"))
+    if data.requested_by.strip().casefold() == data.approved_by.strip().casefold():
+        problems.append(Problem("data.approved_by", "approved_by must differ from requested_by (no self-approval)"))
+    if problems:
+        raise InvalidInputError("the approval is invalid", problems=problems)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Desired and observed state
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Desired:
+    account_id: str
+    role: str
+    role_arn: str
+    policy: str
+    access_doc: PolicyDocument
+    resource_group_id: str | None
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class _Observed:
+    access: TaggedResource | None
+    tombstone: TaggedResource | None
+    role: RoleInfo | None
+    role_tags: Mapping[str, str]
+    policy_document: str | None
+    attached_account: bool
+    attached_groups: frozenset[str]
+
+
+def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
+    data = event.data
+    tags = {
+        g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
+        g.TAG_TICKET: data.ticket,
+        g.TAG_PARTNER_ACCOUNT: data.partner.account_id,
+        g.TAG_PARTNER_USER: data.partner.user,
+        g.TAG_PROFILE: data.access.profile,
+        g.TAG_REGION: data.access.region,
+        g.TAG_EXPIRES_AT: g.format_time(data.expires_at),
+        g.TAG_EVENT_TIME: g.format_time(event.time),
+        g.TAG_EVENT_ID: g.event_id_tag(event.id),
+        g.TAG_STATE: "active",
+        g.TAG_OWNER_ACCOUNT: account_id,
+    }
+    if data.access.resource_group_id:
+        tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    return tags
+
+
+def _external_id_of(trust_policy: str) -> str | None:
+    """The ExternalId a role's trust policy requires (reused for the life of the grant)."""
+    try:
+        document = json.loads(trust_policy)
+    except ValueError:
+        return None
+    for statement in document.get("Statement", []) if isinstance(document, dict) else []:
+        value = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return value[0]
+    return None
+
+
+def _trust_for(event: ApprovedEvent, deps: Deps, external_id: str) -> PolicyDocument:
+    verifier = deps.settings.verifier_role
+    return owner_trust_policy(
+        partner_account_id=event.data.partner.account_id,
+        partner_users=[event.data.partner.user],
+        external_id=external_id,
+        expires_at=event.data.expires_at,
+        verifier_role=g.role_arn(event.data.partner.account_id, verifier) if verifier else None,
+    )
+
+
+def _same_document(actual: str | None, desired: PolicyDocument, kind: str) -> bool:
+    if actual is None:
+        return False
+    try:
+        return parse_policy(actual, kind=kind) == desired  # type: ignore[arg-type]
+    except PolicyValidationError:
+        return False
+
+
+def _find(resources: list[TaggedResource], name: str) -> TaggedResource | None:
+    for resource in resources:
+        if resource.name == name and g.is_managed(resource.tags):
+            return resource
+    return None
+
+
+def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) -> _Observed:
+    """Read what the plan depends on, and nothing more (see the module docstring for the count)."""
+    ram = deps.cloud.ram
+    listed = ram.list_policies(g.managed_filter(ticket=ticket))
+    access = _find(listed, policy)
+    tombstone = _find(listed, g.tombstone_policy_name(ticket))
+    try:
+        role_info: RoleInfo | None = ram.get_role(role)
+    except NotFoundError:
+        role_info = None
+    role_tags: Mapping[str, str] = {}
+    attached_account = False
+    attached_groups: set[str] = set()
+    if role_info is not None:
+        role_tags = ram.list_role_tags(role)
+        if g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket and access is not None:
+            attached_account = any(p.name == policy for p in ram.list_policies_for_role(role))
+            if access.tags.get(g.TAG_RESOURCE_GROUP):
+                groups.add(access.tags[g.TAG_RESOURCE_GROUP])
+            principal = g.role_principal_name(role, _owner_account(deps))
+            for group in sorted(groups):
+                attachments = deps.cloud.resource_manager.list_policy_attachments(
+                    policy=policy, resource_group_id=group
+                )
+                if any(a.principal_name == principal and a.policy_name == policy for a in attachments):
+                    attached_groups.add(group)
+    document = ram.get_policy(policy).document if access is not None else None
+    return _Observed(
+        access=access,
+        tombstone=tombstone,
+        role=role_info,
+        role_tags=role_tags,
+        policy_document=document,
+        attached_account=attached_account,
+        attached_groups=frozenset(attached_groups),
+    )
+
+
+def _is_stale(event_time: datetime, event_id: str, recorded: Mapping[str, str] | None, *, inclusive: bool) -> bool:
+    """Older than what ``recorded`` tags say (or, when ``inclusive``, not newer); the same event is never stale."""
+    if recorded is None:
+        return False
+    if recorded.get(g.TAG_EVENT_ID) == g.event_id_tag(event_id):
+        return False
+    recorded_time = g.parse_time(recorded.get(g.TAG_EVENT_TIME))
+    if recorded_time is None:
+        return False
+    event_second = event_time.replace(microsecond=0)
+    return event_second <= recorded_time if inclusive else event_second < recorded_time
+
+
+def _tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
+    return any(actual.get(key) != value for key, value in desired.items())
+
+
+def _plan_grant(desired: _Desired, observed: _Observed, trust: PolicyDocument) -> list[Step]:
+    steps: list[Step] = []
+    role, policy = desired.role, desired.policy
+    role_tags = {**desired.tags, g.TAG_KIND: g.KIND_ROLE}
+    policy_tags = {**desired.tags, g.TAG_KIND: g.KIND_ACCESS}
+    trust_json = to_json(trust)
+    if observed.role is None:
+        steps.append(
+            Step(
+                "CreateRole",
+                desired.role_arn,
+                {
+                    "role": role,
+                    "trust_policy": trust_json,
+                    "description": f"ram-delegate grant for ticket {desired.tags[g.TAG_TICKET]}",
+                    "max_session_duration": ROLE_MAX_SESSION_SECONDS,
+                    "tags": role_tags,
+                },
+                "the grant's role does not exist",
+            )
+        )
+    elif not _same_document(observed.role.trust_policy, trust, "trust"):
+        steps.append(
+            Step("UpdateRole", desired.role_arn, {"role": role, "trust_policy": trust_json}, "trust policy differs")
+        )
+    policy_arn = f"acs:ram::{desired.account_id}:policy/{policy}"
+    access_json = to_json(desired.access_doc)
+    if observed.access is None:
+        steps.append(
+            Step(
+                "CreatePolicy",
+                policy_arn,
+                {
+                    "policy": policy,
+                    "document": access_json,
+                    "description": f"ram-delegate access for ticket {desired.tags[g.TAG_TICKET]}",
+                    "tags": policy_tags,
+                },
+                "the grant's access policy does not exist",
+            )
+        )
+    elif not _same_document(observed.policy_document, desired.access_doc, "custom"):
+        steps.append(
+            Step("CreatePolicyVersion", policy_arn, {"policy": policy, "document": access_json}, "access differs")
+        )
+    principal = g.role_principal_name(role, desired.account_id)
+    wanted_group = desired.resource_group_id
+    if wanted_group is not None and observed.attached_account:
+        steps.append(
+            Step("DetachPolicyFromRole", desired.role_arn, {"policy": policy, "role": role}, "now group-scoped")
+        )
+    for group in sorted(observed.attached_groups - {wanted_group} if wanted_group else observed.attached_groups):
+        steps.append(
+            Step(
+                "DetachPolicy",
+                desired.role_arn,
+                {"policy": policy, "principal_name": principal, "resource_group_id": group},
+                "no longer scoped to this resource group",
+            )
+        )
+    if wanted_group is None and not observed.attached_account:
+        steps.append(
+            Step("AttachPolicyToRole", desired.role_arn, {"policy": policy, "role": role}, "attach account-wide")
+        )
+    if wanted_group is not None and wanted_group not in observed.attached_groups:
+        steps.append(
+            Step(
+                "AttachPolicy",
+                desired.role_arn,
+                {"policy": policy, "principal_name": principal, "resource_group_id": wanted_group},
+                "attach in the resource group",
+            )
+        )
+    if observed.role is not None and _tags_differ(observed.role_tags, role_tags):
+        steps.append(
+            Step(
+                "TagResources",
+                desired.role_arn,
+                {"resource_type": "role", "name": role, "tags": role_tags},
+                "record the event",
+            )
+        )
+    if observed.access is not None and _tags_differ(observed.access.tags, policy_tags):
+        steps.append(
+            Step(
+                "TagResources",
+                policy_arn,
+                {"resource_type": "policy", "name": policy, "tags": policy_tags},
+                "record the event",
+            )
+        )
+    return steps
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Approved
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
+    """Grant, or change the grant of the same ticket, converging RAM to exactly what the approval says."""
+    validate_approved(event, deps, now)
+    data = event.data
+    account_id = _owner_account(deps)
+    profile = deps.profiles[data.access.profile]
+    access_doc = owner_access_policy(
+        profile=profile, owner_account_id=account_id, region=data.access.region, expires_at=data.expires_at
+    )
+    # Lint the trust policy before the first call too (the real ExternalId is only known after observing).
+    _trust_for(event, deps, secrets.token_urlsafe(24))
+    role = g.role_name(data.ticket)
+    desired = _Desired(
+        account_id=account_id,
+        role=role,
+        role_arn=g.role_arn(account_id, role),
+        policy=g.access_policy_name(data.ticket),
+        access_doc=access_doc,
+        resource_group_id=data.access.resource_group_id,
+        tags=_grant_tags(event, account_id),
+    )
+    for _attempt in range(_PLAN_ATTEMPTS):
+        groups = {data.access.resource_group_id} if data.access.resource_group_id else set()
+        observed = _observe(deps, data.ticket, role, desired.policy, groups)
+        if _is_stale(event.time, event.id, observed.tombstone.tags if observed.tombstone else None, inclusive=True):
+            return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
+        if _is_stale(event.time, event.id, observed.access.tags if observed.access else None, inclusive=True):
+            return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
+        if observed.role is not None and not (
+            g.is_managed(observed.role_tags) and observed.role_tags.get(g.TAG_TICKET) == data.ticket
+        ):
+            raise GuardrailError(
+                f"role {role} exists but is not managed by ram-delegate for this ticket; it is left untouched",
+                problems=[Problem("role", f"{role}: foreign role with the grant's name")],
+            )
+        external_id = (_external_id_of(observed.role.trust_policy) if observed.role else None) or secrets.token_urlsafe(
+            24
+        )
+        trust = _trust_for(event, deps, external_id)
+        steps = _plan_grant(desired, observed, trust)
+        detail: dict[str, Any] = {"role_arn": desired.role_arn, "policy": desired.policy}
+        if dry_run:
+            return Outcome("dry-run", data.ticket, tuple(steps), detail)
+        if not steps:
+            same_event = observed.access is not None and observed.access.tags.get(g.TAG_EVENT_ID) == g.event_id_tag(
+                event.id
+            )
+            _notify_partner(event, deps, desired.role_arn, external_id, now)
+            return Outcome("duplicate" if same_event else "unchanged", data.ticket, (), detail)
+        try:
+            detail["results"] = execute(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
+        except CreateConflict:
+            continue  # someone (a concurrent delivery, or our own lost answer) created it: observe again
+        _notify_partner(event, deps, desired.role_arn, external_id, now)
+        return Outcome("applied", data.ticket, tuple(steps), detail)
+    raise GuardrailError(
+        f"the resources of ticket {data.ticket} keep conflicting with resources ram-delegate does not manage",
+        problems=[Problem("ticket", "a role or policy with the grant's name exists without ram-delegate's tags")],
+    )
+
+
+def _notify_partner(event: ApprovedEvent, deps: Deps, role_arn: str, external_id: str, now: datetime) -> None:
+    """Tell the partner the role exists. A failure is retryable: the sender redelivers, and the retry resends."""
+    settings = deps.settings
+    secret = settings.partner_signing_secret
+    if not settings.partner_endpoint or not secret:
+        return
+    data = event.data
+    granted = GrantedEvent.model_validate(
+        {
+            "specversion": "1.0",
+            "id": f"{event.id}.granted"[-256:],
+            "source": f"ram-delegate://owner/{_owner_account(deps)}",
+            "type": GRANTED,
+            "time": event.time,
+            "data": {
+                "ticket": data.ticket,
+                "owner_account_id": _owner_account(deps),
+                "partner": data.partner.model_dump(),
+                "access": data.access.model_dump(),
+                "role_arn": role_arn,
+                "external_id": external_id,
+                "expires_at": data.expires_at,
+            },
+        }
+    )
+    try:
+        status = deps.notifier.send_event(settings.partner_endpoint, secret, granted, now=now)
+    except OSError:
+        status = 0
+    if status == 0 or status >= 500:
+        raise RetryableCloudError(f"the partner endpoint did not accept the grant of {data.ticket} (status {status})")
+    if not 200 <= status < 300:
+        raise CloudError(f"the partner endpoint refused the grant of {data.ticket} (status {status})")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Revoked, and the expiry sweep
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _deny_trust(partner_account_id: str) -> str:
+    """A trust policy that admits nobody from the partner account: new sessions are refused at once."""
+    return json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"RAM": [f"acs:ram::{partner_account_id}:root"]},
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+def _tombstone_document(role_arn: str) -> str:
+    """Never attached; a harmless Deny that only documents which role was revoked."""
+    return json.dumps(
+        {"Version": "1", "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": role_arn}]},
+        separators=(",", ":"),
+    )
+
+
+def _retire_steps(
+    *,
+    account_id: str,
+    ticket: str,
+    role_tags: Mapping[str, str] | None,
+    role_exists: bool,
+    trust_is_deny: bool,
+    attached_account: bool,
+    attached_groups: frozenset[str],
+    access_exists: bool,
+    tombstone: TaggedResource | None,
+    tombstone_tags: Mapping[str, str] | None,
+    reason: str,
+) -> list[Step]:
+    """Shut the door first: detach (live sessions lose access), refuse new sessions, then delete; then tombstone."""
+    role = g.role_name(ticket)
+    arn = g.role_arn(account_id, role)
+    policy = g.access_policy_name(ticket)
+    policy_arn = f"acs:ram::{account_id}:policy/{policy}"
+    steps: list[Step] = []
+    if attached_account:
+        steps.append(Step("DetachPolicyFromRole", arn, {"policy": policy, "role": role}, f"{reason}: cut access"))
+    principal = g.role_principal_name(role, account_id)
+    for group in sorted(attached_groups):
+        steps.append(
+            Step(
+                "DetachPolicy",
+                arn,
+                {"policy": policy, "principal_name": principal, "resource_group_id": group},
+                f"{reason}: cut access",
+            )
+        )
+    partner = (role_tags or {}).get(g.TAG_PARTNER_ACCOUNT)
+    if role_exists and partner and not trust_is_deny:
+        steps.append(
+            Step("UpdateRole", arn, {"role": role, "trust_policy": _deny_trust(partner)}, f"{reason}: no new sessions")
+        )
+    if access_exists:
+        steps.append(Step("DeletePolicy", policy_arn, {"policy": policy}, reason))
+    if role_exists:
+        steps.append(Step("DeleteRole", arn, {"role": role}, reason))
+    if tombstone_tags is not None:
+        tomb = g.tombstone_policy_name(ticket)
+        tomb_arn = f"acs:ram::{account_id}:policy/{tomb}"
+        if tombstone is None:
+            steps.append(
+                Step(
+                    "CreatePolicy",
+                    tomb_arn,
+                    {
+                        "policy": tomb,
+                        "document": _tombstone_document(arn),
+                        "description": f"ram-delegate tombstone of ticket {ticket}",
+                        "tags": tombstone_tags,
+                    },
+                    "remember the revocation so older approvals stay refused",
+                )
+            )
+        elif _tags_differ(tombstone.tags, tombstone_tags):
+            steps.append(
+                Step(
+                    "TagResources",
+                    tomb_arn,
+                    {"resource_type": "policy", "name": tomb, "tags": tombstone_tags},
+                    "record the later revocation",
+                )
+            )
+    return steps
+
+
+def _tombstone_tags(ticket: str, event_id: str, event_time: datetime, now: datetime, cause: str) -> dict[str, str]:
+    return {
+        g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
+        g.TAG_KIND: g.KIND_TOMBSTONE,
+        g.TAG_TICKET: ticket,
+        g.TAG_STATE: "revoked",
+        g.TAG_EVENT_ID: g.event_id_tag(event_id),
+        g.TAG_EVENT_TIME: g.format_time(event_time),
+        g.TAG_REVOKED_AT: g.format_time(now),
+        g.TAG_REASON: cause,
+    }
+
+
+def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
+    """Revoke now: detach, refuse new sessions, delete; keep a tombstone. Nothing recorded -> tombstone only."""
+    ticket = event.data.ticket
+    account_id = _owner_account(deps)
+    role = g.role_name(ticket)
+    policy = g.access_policy_name(ticket)
+    ram = deps.cloud.ram
+    listed = ram.list_policies(g.managed_filter(ticket=ticket))
+    access = _find(listed, policy)
+    tombstone = _find(listed, g.tombstone_policy_name(ticket))
+    if _is_stale(event.time, event.id, access.tags if access else None, inclusive=False):
+        return Outcome("stale", ticket, detail={"reason": "a newer approval is applied"})
+    if tombstone is not None and _is_stale(event.time, event.id, tombstone.tags, inclusive=True):
+        return Outcome("duplicate", ticket, detail={"reason": "already revoked by a later or equal event"})
+    try:
+        role_info: RoleInfo | None = ram.get_role(role)
+    except NotFoundError:
+        role_info = None
+    role_tags: Mapping[str, str] = ram.list_role_tags(role) if role_info is not None else {}
+    ours = role_info is not None and g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
+    attached_account = ours and any(p.name == policy for p in ram.list_policies_for_role(role))
+    groups: set[str] = set()
+    group = (access.tags if access else role_tags).get(g.TAG_RESOURCE_GROUP)
+    if ours and group:
+        principal = g.role_principal_name(role, account_id)
+        attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+        if any(a.principal_name == principal for a in attachments):
+            groups.add(group)
+    steps = _retire_steps(
+        account_id=account_id,
+        ticket=ticket,
+        role_tags=role_tags if ours else None,
+        role_exists=ours,
+        trust_is_deny=bool(ours and role_info and '"Deny"' in role_info.trust_policy),
+        attached_account=attached_account,
+        attached_groups=frozenset(groups),
+        access_exists=access is not None,
+        tombstone=tombstone,
+        tombstone_tags=_tombstone_tags(ticket, event.id, event.time, now, "revoked"),
+        reason="revoked",
+    )
+    if dry_run:
+        return Outcome("dry-run", ticket, tuple(steps))
+    if not steps:
+        return Outcome("duplicate", ticket)
+    try:
+        results = execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
+    except CreateConflict as conflict:
+        raise GuardrailError(
+            f"{conflict.step.target} exists without ram-delegate's tags; the revocation could not be recorded",
+            problems=[Problem("ticket", "foreign policy with the tombstone's name")],
+        ) from None
+    _forward_revocation(event, deps, now)
+    return Outcome("applied", ticket, tuple(steps), {"results": results})
+
+
+def _forward_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> None:
+    """Best effort: the partner cleans up at once; its sweep does it at expiry anyway."""
+    settings = deps.settings
+    secret = settings.partner_signing_secret
+    if not settings.partner_endpoint or not secret:
+        return
+    try:
+        deps.notifier.send_event(settings.partner_endpoint, secret, event, now=now)
+    except OSError as exc:
+        logger.warning("forwarding the revocation of %s failed: %s", event.data.ticket, type(exc).__name__)
+
+
+def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
+    """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
+    account_id = _owner_account(deps)
+    ram = deps.cloud.ram
+    roles = ram.list_roles(g.managed_filter(g.KIND_ROLE))
+    tombstones = {t.name: t for t in ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE)) if g.is_managed(t.tags)}
+    all_steps: list[Step] = []
+    retired: list[str] = []
+    errors: list[str] = []
+    expired = 0
+    for role in roles:
+        if not g.is_managed(role.tags) or g.state_of(role.tags, now) == "active":
+            continue
+        expired += 1
+        ticket = role.tags.get(g.TAG_TICKET, "")
+        if not ticket or role.name != g.role_name(ticket):
+            errors.append(f"{role.name}: managed role without a matching ticket tag; left for an operator")
+            continue
+        group = role.tags.get(g.TAG_RESOURCE_GROUP)
+        tomb_name = g.tombstone_policy_name(ticket)
+        # Blind detaches and deletes: "not found" is success, so no reads are spent per expired grant.
+        steps = _retire_steps(
+            account_id=account_id,
+            ticket=ticket,
+            role_tags=role.tags,
+            role_exists=True,
+            trust_is_deny=False,
+            attached_account=group is None,
+            attached_groups=frozenset({group}) if group else frozenset(),
+            access_exists=True,
+            tombstone=tombstones.get(tomb_name),
+            tombstone_tags=_tombstone_tags(
+                ticket,
+                role.tags.get(g.TAG_EVENT_ID, "expired"),
+                g.parse_time(role.tags.get(g.TAG_EVENT_TIME)) or now,
+                now,
+                "expired",
+            ),
+            reason="expired",
+        )
+        all_steps.extend(steps)
+        if dry_run:
+            continue
+        try:
+            execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
+            retired.append(ticket)
+        except (RamDelegateError, CreateConflict) as exc:
+            errors.append(f"{ticket}: {exc}")
+    horizon = now - timedelta(hours=deps.settings.tombstone_hours)
+    for tomb in tombstones.values():
+        revoked_at = g.parse_time(tomb.tags.get(g.TAG_REVOKED_AT))
+        if revoked_at is None or revoked_at > horizon:
+            continue
+        step = Step(
+            "DeletePolicy", f"acs:ram::{account_id}:policy/{tomb.name}", {"policy": tomb.name}, "tombstone aged"
+        )
+        all_steps.append(step)
+        if dry_run:
+            continue
+        try:
+            execute([step], deps.cloud, deps.audit, ticket=tomb.tags.get(g.TAG_TICKET, ""), event_id=None)
+        except RamDelegateError as exc:
+            errors.append(f"{tomb.name}: {exc}")
+    return SweepReport(
+        examined=len(roles),
+        expired=expired,
+        revoked=tuple(retired),
+        steps=tuple(all_steps),
+        errors=tuple(errors),
+        dry_run=dry_run,
+        detail={"tombstones": len(tombstones)},
+    )

@@ -1,0 +1,284 @@
+"""The partner side (account B): act on ``partner.access.granted`` and sweep expired grants.
+
+On granted: the RAM user (created only if absent, marked in Comments, never given an AccessKey), a per-grant custom
+policy allowing ``sts:AssumeRole`` on exactly the owner's role ARN until the expiry, attached to the user and to the
+verifier role. Its tags record everything the verifier and the sweep need (role ARN, ExternalId, region, resource
+group, expiry, event). The broad ``AliyunSTSAssumeRoleAccess`` is attached only with ``allow_broad_assume`` and
+logs its lint finding as a warning.
+
+The sweep detaches and deletes expired assume policies (``ceil(N / 1000)`` ListPolicies calls when nothing expired),
+then deletes a user only if ram-delegate created it (the Comments marker), it holds no other policy and no AccessKey.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from ram_delegate import grants as g
+from ram_delegate.cloud import UserInfo
+from ram_delegate.deps import Deps
+from ram_delegate.errors import (
+    ConfigurationError,
+    GuardrailError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+    RamDelegateError,
+)
+from ram_delegate.events import GrantedEvent
+from ram_delegate.outcome import Outcome, SweepReport
+from ram_delegate.plan import CreateConflict, Step, execute
+from ram_delegate.policy import lint_system_policy, parse_policy, partner_assume_policy, to_json
+
+logger = logging.getLogger(__name__)
+
+USER_MARKER = "created by ram-delegate"
+BROAD_ASSUME_POLICY = "AliyunSTSAssumeRoleAccess"
+_PLAN_ATTEMPTS = 3
+
+
+def _own_account(deps: Deps) -> str:
+    account = deps.settings.account_id
+    if not account:
+        raise ConfigurationError("the partner account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)")
+    return account
+
+
+def validate_granted(event: GrantedEvent, deps: Deps, now: datetime) -> None:
+    data = event.data
+    own = _own_account(deps)
+    problems: list[Problem] = []
+    if data.partner.account_id != own:
+        problems.append(Problem("data.partner.account_id", "the grant is for another partner account"))
+    if data.owner_account_id == own:
+        problems.append(Problem("data.owner_account_id", "the owner account must not be this account"))
+    if not data.role_arn.startswith(f"acs:ram::{data.owner_account_id}:role/"):
+        problems.append(Problem("data.role_arn", "the role must belong to the owner account"))
+    if data.expires_at <= now:
+        problems.append(Problem("data.expires_at", "must be in the future"))
+    elif data.expires_at > now + timedelta(days=deps.settings.max_grant_days):
+        problems.append(Problem("data.expires_at", f"must be within {deps.settings.max_grant_days} days"))
+    if problems:
+        raise InvalidInputError("the grant is invalid", problems=problems)
+
+
+def _assume_tags(event: GrantedEvent) -> dict[str, str]:
+    data = event.data
+    tags = {
+        g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
+        g.TAG_KIND: g.KIND_ASSUME,
+        g.TAG_TICKET: data.ticket,
+        g.TAG_OWNER_ACCOUNT: data.owner_account_id,
+        g.TAG_ROLE_ARN: data.role_arn,
+        g.TAG_EXTERNAL_ID: data.external_id,
+        g.TAG_PARTNER_USER: data.partner.user,
+        g.TAG_REGION: data.access.region,
+        g.TAG_PROFILE: data.access.profile,
+        g.TAG_EXPIRES_AT: g.format_time(data.expires_at),
+        g.TAG_EVENT_TIME: g.format_time(event.time),
+        g.TAG_EVENT_ID: g.event_id_tag(event.id),
+        g.TAG_STATE: "active",
+    }
+    if data.access.resource_group_id:
+        tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    return tags
+
+
+def _get_user(deps: Deps, name: str) -> UserInfo | None:
+    try:
+        return deps.cloud.ram.get_user(name)
+    except NotFoundError:
+        return None
+
+
+def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
+    """Converge the partner account to: user present, assume policy with this grant's document, attached."""
+    validate_granted(event, deps, now)
+    data = event.data
+    own = _own_account(deps)
+    settings = deps.settings
+    document = partner_assume_policy(role_arn=data.role_arn, expires_at=data.expires_at)
+    if settings.allow_broad_assume:
+        for finding in lint_system_policy(BROAD_ASSUME_POLICY):
+            logger.warning("broad assume opt-in: %s %s: %s", BROAD_ASSUME_POLICY, finding.rule_id, finding.message)
+    policy = g.assume_policy_name(data.owner_account_id, data.ticket)
+    policy_arn = f"acs:ram::{own}:policy/{policy}"
+    user = data.partner.user
+    user_arn = f"acs:ram::{own}:user/{user}"
+    tags = _assume_tags(event)
+    ram = deps.cloud.ram
+    for _attempt in range(_PLAN_ATTEMPTS):
+        listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
+        existing = next((p for p in listed if p.name == policy and g.is_managed(p.tags)), None)
+        if existing is not None and _older(event, existing.tags):
+            return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
+        current_document = ram.get_policy(policy).document if existing is not None else None
+        user_info = _get_user(deps, user)
+        user_policies = {p.name for p in ram.list_policies_for_user(user)} if user_info is not None else set()
+        verifier = settings.verifier_role
+        verifier_policies = {p.name for p in ram.list_policies_for_role(verifier)} if verifier else set()
+        steps: list[Step] = []
+        if user_info is None:
+            steps.append(
+                Step(
+                    "CreateUser",
+                    user_arn,
+                    {"user": user, "display_name": user, "comments": USER_MARKER},
+                    "the partner user does not exist (created without any AccessKey)",
+                )
+            )
+        desired_json = to_json(document)
+        if existing is None:
+            steps.append(
+                Step(
+                    "CreatePolicy",
+                    policy_arn,
+                    {
+                        "policy": policy,
+                        "document": desired_json,
+                        "description": f"ram-delegate: assume {data.role_arn} ({data.ticket})",
+                        "tags": tags,
+                    },
+                    "the grant's assume policy does not exist",
+                )
+            )
+        elif not _same(current_document, desired_json):
+            steps.append(
+                Step("CreatePolicyVersion", policy_arn, {"policy": policy, "document": desired_json}, "role or expiry")
+            )
+        if policy not in user_policies:
+            steps.append(Step("AttachPolicyToUser", user_arn, {"policy": policy, "user": user}, "let the user assume"))
+        if settings.allow_broad_assume and BROAD_ASSUME_POLICY not in user_policies:
+            steps.append(
+                Step(
+                    "AttachPolicyToUser",
+                    user_arn,
+                    {"policy": BROAD_ASSUME_POLICY, "user": user, "policy_type": "System"},
+                    "explicit opt-in: allow_broad_assume",
+                )
+            )
+        if verifier and policy not in verifier_policies:
+            steps.append(
+                Step(
+                    "AttachPolicyToRole",
+                    g.role_arn(own, verifier),
+                    {"policy": policy, "role": verifier},
+                    "let the verifier check the grant",
+                )
+            )
+        if existing is not None and any(existing.tags.get(k) != v for k, v in tags.items()):
+            steps.append(
+                Step("TagResources", policy_arn, {"resource_type": "policy", "name": policy, "tags": tags}, "record")
+            )
+        if dry_run:
+            return Outcome("dry-run", data.ticket, tuple(steps))
+        if not steps:
+            same = existing is not None and existing.tags.get(g.TAG_EVENT_ID) == g.event_id_tag(event.id)
+            return Outcome("duplicate" if same else "unchanged", data.ticket)
+        try:
+            results = execute(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
+        except CreateConflict:
+            continue  # created concurrently (or our answer was lost): observe again and adopt if it is ours
+        return Outcome("applied", data.ticket, tuple(steps), {"policy": policy, "results": results})
+    raise GuardrailError(
+        f"the assume policy of {data.ticket} keeps conflicting with a policy ram-delegate does not manage",
+        problems=[Problem("ticket", f"{policy} exists without ram-delegate's tags")],
+    )
+
+
+def _older(event: GrantedEvent, recorded: Mapping[str, str]) -> bool:
+    if recorded.get(g.TAG_EVENT_ID) == g.event_id_tag(event.id):
+        return False
+    recorded_time = g.parse_time(recorded.get(g.TAG_EVENT_TIME))
+    return recorded_time is not None and event.time.replace(microsecond=0) <= recorded_time
+
+
+def _same(actual: str | None, desired_json: str) -> bool:
+    if actual is None:
+        return False
+    try:
+        return parse_policy(actual) == parse_policy(desired_json)
+    except RamDelegateError:
+        return False
+
+
+def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
+    """Detach and delete expired assume policies, then remove users ram-delegate created that hold nothing."""
+    own = _own_account(deps)
+    ram = deps.cloud.ram
+    policies = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_managed(p.tags)]
+    verifier = deps.settings.verifier_role
+    all_steps: list[Step] = []
+    retired: list[str] = []
+    errors: list[str] = []
+    users: set[str] = set()
+    expired = 0
+    for policy in policies:
+        if g.state_of(policy.tags, now) == "active":
+            continue
+        expired += 1
+        ticket = policy.tags.get(g.TAG_TICKET, "")
+        user = policy.tags.get(g.TAG_PARTNER_USER, "")
+        policy_arn = f"acs:ram::{own}:policy/{policy.name}"
+        steps: list[Step] = []
+        if user:
+            users.add(user)
+            steps.append(
+                Step(
+                    "DetachPolicyFromUser",
+                    f"acs:ram::{own}:user/{user}",
+                    {"policy": policy.name, "user": user},
+                    "expired",
+                )
+            )
+        if verifier:
+            steps.append(
+                Step("DetachPolicyFromRole", g.role_arn(own, verifier), {"policy": policy.name, "role": verifier}, "")
+            )
+        steps.append(Step("DeletePolicy", policy_arn, {"policy": policy.name}, "expired"))
+        all_steps.extend(steps)
+        if dry_run:
+            continue
+        try:
+            execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
+            retired.append(ticket)
+        except RamDelegateError as exc:
+            errors.append(f"{ticket}: {exc}")
+    for user in sorted(users):
+        if dry_run:
+            continue
+        try:
+            steps = _user_cleanup(deps, own, user)
+            all_steps.extend(steps)
+            execute(steps, deps.cloud, deps.audit, ticket="", event_id=None)
+        except RamDelegateError as exc:
+            errors.append(f"user {user}: {exc}")
+    return SweepReport(
+        examined=len(policies),
+        expired=expired,
+        revoked=tuple(retired),
+        steps=tuple(all_steps),
+        errors=tuple(errors),
+        dry_run=dry_run,
+    )
+
+
+def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:
+    """Delete the user only if we made it and it holds nothing (the broad opt-in policy is ours to take back)."""
+    info = _get_user(deps, user)
+    if info is None or USER_MARKER not in info.comments:
+        return []
+    ram = deps.cloud.ram
+    attached = ram.list_policies_for_user(user)
+    ours_broad = [p for p in attached if p.name == BROAD_ASSUME_POLICY and deps.settings.allow_broad_assume]
+    if len(attached) != len(ours_broad) or ram.count_access_keys(user) > 0:
+        return []
+    arn = f"acs:ram::{own}:user/{user}"
+    steps = [
+        Step("DetachPolicyFromUser", arn, {"policy": p.name, "user": user, "policy_type": "System"}, "last grant gone")
+        for p in ours_broad
+    ]
+    steps.append(Step("DeleteUser", arn, {"user": user}, "created by ram-delegate and holds no grant"))
+    return steps

@@ -1,0 +1,151 @@
+"""Plan, then execute: a plan is a list of Steps computed purely from (event, settings, now, observed cloud state).
+
+The handlers compute the whole plan before the first write, so a dry run prints exactly what would happen, and an
+empty plan is proof that the cloud already is in the intended state (a duplicate delivery writes nothing).
+``execute`` runs the steps in order and writes one audit line per change. Every step is convergent on its own:
+"already gone" on a delete or detach and "already there" on an attach count as done, so a run that crashed after any
+single call can simply be run again. A create that finds its resource already there stops the run with
+``CreateConflict``: the handler re-observes and re-plans, adopting the resource only if it carries our tags and
+matches the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ram_delegate.errors import AlreadyExistsError, NotFoundError
+
+if TYPE_CHECKING:
+    from ram_delegate.audit import AuditLog
+    from ram_delegate.cloud import CloudClients, WriteResult
+
+# Steps whose "not found" answer means the intended end state (absent / detached) already holds.
+_ABSENT_IS_DONE = frozenset(
+    {"DetachPolicyFromRole", "DetachPolicy", "DetachPolicyFromUser", "DeletePolicy", "DeleteRole", "DeleteUser"}
+)
+# Steps whose "already exists" answer means the attachment is already in place.
+_PRESENT_IS_DONE = frozenset({"AttachPolicyToRole", "AttachPolicy", "AttachPolicyToUser"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One API call of a plan: the action, the resource it changes, its parameters and why it is needed."""
+
+    action: str
+    target: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "target": self.target, "params": dict(self.params), "reason": self.reason}
+
+
+class CreateConflict(Exception):
+    """A create step found its resource already there: the caller must re-observe and re-plan."""
+
+    def __init__(self, step: Step, error: AlreadyExistsError) -> None:
+        super().__init__(f"{step.action} {step.target}: already exists")
+        self.step = step
+        self.error = error
+
+
+def render_plan(steps: Sequence[Step]) -> str:
+    """The plan as a dry run prints it: one numbered line per call, documents abbreviated."""
+    if not steps:
+        return "nothing to do: the cloud already is in the intended state"
+    lines = []
+    for number, step in enumerate(steps, 1):
+        shown = {key: _abbreviate(value) for key, value in step.params.items()}
+        params = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
+        lines.append(f"{number:>3}. {step.action} {step.target} {params}  # {step.reason}")
+    return "\n".join(lines)
+
+
+def _abbreviate(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 160:
+        return value[:157] + "..."
+    return value
+
+
+def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
+    """The one place a Step becomes an API call."""
+    p = step.params
+    ram = cloud.ram
+    action = step.action
+    if action == "CreateRole":
+        return ram.create_role(
+            p["role"],
+            p["trust_policy"],
+            description=p["description"],
+            max_session_duration=p["max_session_duration"],
+            tags=p["tags"],
+        )
+    if action == "UpdateRole":
+        return ram.update_role_trust(p["role"], p["trust_policy"])
+    if action == "DeleteRole":
+        return ram.delete_role(p["role"])
+    if action == "CreatePolicy":
+        return ram.create_policy(p["policy"], p["document"], description=p["description"], tags=p["tags"])
+    if action == "CreatePolicyVersion":
+        return ram.set_policy_document(p["policy"], p["document"])
+    if action == "DeletePolicy":
+        return ram.delete_policy(p["policy"])
+    if action == "TagResources":
+        return ram.tag_resource(p["resource_type"], p["name"], p["tags"])
+    if action == "AttachPolicyToRole":
+        return ram.attach_policy_to_role(p["policy"], p["role"], p.get("policy_type", "Custom"))
+    if action == "DetachPolicyFromRole":
+        return ram.detach_policy_from_role(p["policy"], p["role"], p.get("policy_type", "Custom"))
+    if action == "AttachPolicy":
+        return cloud.resource_manager.attach_policy(p["policy"], p["principal_name"], p["resource_group_id"])
+    if action == "DetachPolicy":
+        return cloud.resource_manager.detach_policy(p["policy"], p["principal_name"], p["resource_group_id"])
+    if action == "CreateUser":
+        return ram.create_user(p["user"], display_name=p["display_name"], comments=p["comments"])
+    if action == "DeleteUser":
+        return ram.delete_user(p["user"])
+    if action == "AttachPolicyToUser":
+        return ram.attach_policy_to_user(p["policy"], p["user"], p.get("policy_type", "Custom"))
+    if action == "DetachPolicyFromUser":
+        return ram.detach_policy_from_user(p["policy"], p["user"], p.get("policy_type", "Custom"))
+    raise ValueError(f"unknown plan step {action!r}")
+
+
+def execute(
+    steps: Sequence[Step], cloud: CloudClients, audit: AuditLog, *, ticket: str, event_id: str | None
+) -> list[dict[str, Any]]:
+    """Run the steps in order, one audit line per change; returns what each step did (for the outcome's detail)."""
+    done: list[dict[str, Any]] = []
+    for step in steps:
+        try:
+            result = _dispatch(cloud, step)
+            outcome, request_id = "ok", result.request_id
+        except NotFoundError as exc:
+            if step.action not in _ABSENT_IS_DONE:
+                raise
+            outcome, request_id = "already-absent", exc.request_id
+        except AlreadyExistsError as exc:
+            if step.action not in _PRESENT_IS_DONE:
+                audit.change(
+                    event_id=event_id,
+                    ticket=ticket,
+                    action=step.action,
+                    resource=step.target,
+                    result="conflict",
+                    request_id=exc.request_id or None,
+                )
+                raise CreateConflict(step, exc) from None
+            outcome, request_id = "already-present", exc.request_id
+        audit.change(
+            event_id=event_id,
+            ticket=ticket,
+            action=step.action,
+            resource=step.target,
+            result=outcome,
+            request_id=request_id or None,
+        )
+        done.append({"action": step.action, "target": step.target, "result": outcome})
+    return done

@@ -1,0 +1,186 @@
+"""The cloud commands against a real local stack (emulator + FC host), through ``--endpoint``, and the demo."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aliyun_emulator.seed import SeedAccount
+from aliyun_emulator.testing import ram_client
+from ram_delegate.cli import main
+from ram_delegate.demo import expiry_after, function_named
+from ram_delegate.local.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yml"
+TICKET = "CLI-7"
+WRITE_PREFIXES = ("Create", "Delete", "Attach", "Detach", "Update", "Tag", "Untag", "Set")
+
+
+def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), env=env or {}, stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def keys(account: SeedAccount) -> dict[str, str]:
+    return {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": account.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": account.access_key_secret,
+    }
+
+
+def iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(template=TEMPLATE, env={}) as running:
+        yield running
+
+
+def approve(stack: LocalStack, tmp_path: Path, expires_at: datetime) -> None:
+    """Deliver a signed approval with ``ram-delegate send``, as an operator would."""
+    now = stack.emulator.clock.now()
+    event = {
+        "specversion": "1.0",
+        "id": "evt-cli-7",
+        "source": "https://tickets.enterprise-a.example/changes",
+        "type": "partner.access.approved",
+        "time": iso(now),
+        "data": {
+            "ticket": TICKET,
+            "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": "partner-engineer"},
+            "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
+            "expires_at": iso(expires_at),
+            "requested_by": "alice@enterprise-a.example",
+            "approved_by": "bob@enterprise-a.example",
+        },
+    }
+    path = tmp_path / "approved.json"
+    path.write_text(json.dumps(event))
+    url = stack.function_url(function_named(stack, "owner-onboard"))
+    code, out, err = run_cli(
+        "--json", "send", "--url", url, "--event", str(path),
+        "--secret", stack.webhook_secret, "--timestamp", str(int(now.timestamp())),
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    assert json.loads(out)["status"] == 200
+
+
+def writes(stack: LocalStack) -> int:
+    return sum(n for action, n in stack.emulator.requests.counts().items() if action.startswith(WRITE_PREFIXES))
+
+
+def test_send_then_grants_on_both_sides(stack: LocalStack, tmp_path: Path) -> None:
+    expires_at = (stack.emulator.clock.now() + timedelta(days=3)).replace(microsecond=0)
+    approve(stack, tmp_path, expires_at)
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+
+    code, out, _ = run_cli(*endpoint, "--json", "grants", "--side", "owner", env=keys(stack.owner))
+    owner = json.loads(out)
+    assert code == 0
+    [grant] = [g for g in owner["grants"] if g["ticket"] == TICKET]
+    assert grant["state"] == "active"
+    assert grant["expires_at"] == iso(expires_at)
+    assert grant["role_arn"].startswith(f"acs:ram::{stack.owner.uid}:role/")
+
+    code, out, _ = run_cli(*endpoint, "grants", "--side", "partner", env=keys(stack.partner))
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["TICKET", "PARTNER", "PROFILE", "SCOPE", "EXPIRES", "STATE"]
+    assert any(line.startswith(TICKET) and line.rstrip().endswith("active") for line in lines[2:])
+
+
+def test_sweep_dry_run_plans_without_writing_then_sweep_removes(stack: LocalStack, tmp_path: Path) -> None:
+    expires_at = expiry_after(stack.emulator.clock.now(), timedelta(minutes=20))
+    approve(stack, tmp_path, expires_at)
+    # Past the expiry, but the five-minute timers last fell due before it: nothing has swept yet.
+    stack.advance_clock((expires_at + timedelta(seconds=30) - stack.emulator.clock.now()).total_seconds())
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+    before = writes(stack)
+
+    code, out, _ = run_cli(*endpoint, "--json", "sweep", "--dry-run", "--side", "owner", env=keys(stack.owner))
+    plan = json.loads(out)
+    assert code == 0
+    assert plan["dry_run"] is True
+    assert plan["report"]["expired"] == 1
+    assert any(step["action"] == "DeleteRole" for step in plan["report"]["steps"])
+    assert writes(stack) == before
+
+    code, out, _ = run_cli(*endpoint, "sweep", "--side", "owner", env=keys(stack.owner))
+    assert code == 0
+    assert "removed:" in out
+    assert writes(stack) > before
+    code, out, _ = run_cli(*endpoint, "--json", "grants", "--side", "owner", env=keys(stack.owner))
+    assert [g for g in json.loads(out)["grants"] if g["ticket"] == TICKET and g["state"] != "revoked"] == []
+
+
+def test_verify_reports_ok_for_the_partner_user_and_unexpected_deny_for_root(stack: LocalStack, tmp_path: Path) -> None:
+    approve(stack, tmp_path, stack.emulator.clock.now() + timedelta(days=1))
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+    from alibabacloud_ram20150501 import models
+
+    created = ram_client(stack.cloud_endpoint, stack.partner.access_key_id, stack.partner.access_key_secret)
+    key = created.create_access_key(models.CreateAccessKeyRequest(user_name="partner-engineer")).body.access_key
+    as_user = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": key.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key.access_key_secret,
+    }
+    as_user["RAM_DELEGATE_ACCOUNT_ID"] = stack.partner.uid
+
+    code, out, _ = run_cli(*endpoint, "--json", "verify", env=as_user)
+    report = json.loads(out)
+    assert code == 0
+    assert (report["checked"], report["ok"], report["unexpected_deny"]) == (1, 1, 0)
+
+    # B's root may not assume roles: the active grant looks broken from there, and the command says so.
+    code, out, _ = run_cli(*endpoint, "verify", env=keys(stack.partner))
+    assert code == 1
+    assert "1 unexpected deny" in out
+
+
+def test_invoke_through_the_fc_api_of_the_local_host(stack: LocalStack) -> None:
+    host = stack.url.removeprefix("http://")
+    code, out, err = run_cli(
+        "--endpoint", host, "--json", "invoke", function_named(stack, "owner-expire"), env=keys(stack.owner)
+    )
+    answer: dict[str, Any] = json.loads(out)
+    assert code == 0, err
+    assert answer["status"] == 200
+    assert answer["request_id"]
+    assert answer["error_type"] is None
+
+
+def test_invoke_with_wrong_keys_is_refused(stack: LocalStack) -> None:
+    host = stack.url.removeprefix("http://")
+    wrong = {"ALIBABA_CLOUD_ACCESS_KEY_ID": stack.owner.access_key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "not-it"}
+    code, _, err = run_cli("--endpoint", host, "invoke", function_named(stack, "owner-expire"), env=wrong)
+    assert code == 1
+    assert "InvokeFunction failed" in err
+    assert "not-it" not in err
+
+
+def test_bootstrap_is_idempotent(stack: LocalStack) -> None:
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+    code, out, _ = run_cli(*endpoint, "--json", "bootstrap", "--side", "partner", env=keys(stack.partner))
+    assert code == 0
+    document = json.loads(out)
+    assert document["changed"] is False  # the stack bootstrapped both sides at start
+    assert {role["name"] for role in document["roles"]}
+
+
+def test_demo_tells_the_whole_lifecycle_and_exits_0() -> None:
+    code, out, err = run_cli("--json", "demo", "--template", str(TEMPLATE))
+    story = json.loads(out)
+    assert code == 0, json.dumps([s for s in story["steps"] if s["result"] != "PASS"], indent=1) + err
+    assert story["passed"] is True
+    assert [step["number"] for step in story["steps"]] == list(range(1, 8))
+    assert story["seconds"] < 20

@@ -1,0 +1,77 @@
+"""Partner side: validation, least privilege by default, the explicit broad opt-in, and a careful sweep."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID
+from ram_delegate import partner
+from ram_delegate.errors import InvalidInputError
+from ram_delegate.events import GrantedEvent, parse_event
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+@pytest.fixture
+def granted(now: Any) -> Any:
+    def build(**data: Any) -> GrantedEvent:
+        raw = json.loads((EVENTS / "granted.json").read_text())
+        raw["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        raw["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raw["data"].update(data)
+        event = parse_event(raw)
+        assert isinstance(event, GrantedEvent)
+        return event
+
+    return build
+
+
+def attached(partner_root: Any, user: str) -> list[str]:
+    from alibabacloud_ram20150501 import models
+
+    body = partner_root.list_policies_for_user(models.ListPoliciesForUserRequest(user_name=user)).body
+    return sorted(p.policy_name for p in body.policies.policy)
+
+
+def test_a_grant_for_another_account_is_refused_without_calls(
+    aliyun_emulator: Any, partner_deps: Any, granted: Any, now: Any
+) -> None:
+    event = granted(owner_account_id=ENTERPRISE_B_UID, role_arn=f"acs:ram::{ENTERPRISE_B_UID}:role/rd-ops-1234")
+    with pytest.raises(InvalidInputError) as caught:
+        partner.handle_granted(event, partner_deps, now=now)
+    assert "data.owner_account_id" in [p.path for p in caught.value.problems]
+    assert aliyun_emulator.requests.total == 0
+
+
+def test_least_privilege_by_default_and_broad_only_on_opt_in(
+    make_partner_deps: Any, partner_root: Any, granted: Any, now: Any, caplog: Any
+) -> None:
+    partner.handle_granted(granted(), make_partner_deps(), now=now)
+    assert attached(partner_root, "alice") == [f"rd-assume-{ENTERPRISE_A_UID}-ops-1234"]
+    with caplog.at_level("WARNING", logger="ram_delegate.partner"):
+        partner.handle_granted(granted(), make_partner_deps(allow_broad_assume=True), now=now)
+    assert "AliyunSTSAssumeRoleAccess" in attached(partner_root, "alice")
+    assert "broad assume opt-in" in caplog.text
+
+
+def test_the_sweep_never_deletes_a_user_it_did_not_create_or_that_holds_a_key(
+    partner_deps: Any, partner_root: Any, granted: Any, now: Any
+) -> None:
+    from alibabacloud_ram20150501 import models
+
+    partner_root.create_user(models.CreateUserRequest(user_name="bob", display_name="bob"))
+    partner.handle_granted(
+        granted(partner={"name": "B", "account_id": ENTERPRISE_B_UID, "user": "bob"}), partner_deps, now=now
+    )
+    partner.handle_granted(granted(ticket="OPS-2"), partner_deps, now=now)
+    partner_root.create_access_key(models.CreateAccessKeyRequest(user_name="alice"))
+    report = partner.sweep_partner(partner_deps, now=now + timedelta(days=8))
+    assert (report.examined, report.expired, report.errors) == (2, 2, ())
+    assert attached(partner_root, "alice") == attached(partner_root, "bob") == []
+    partner_root.get_user(models.GetUserRequest(user_name="alice"))  # holds an AccessKey: kept
+    partner_root.get_user(models.GetUserRequest(user_name="bob"))  # not created by ram-delegate: kept

@@ -1,0 +1,16 @@
+"""Fixtures of the verifier tests: a fresh two-account stack per test (the emulator is reset for each)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from verify_stack import Stack, build_stack
+
+if TYPE_CHECKING:
+    from aliyun_emulator.emulator import Emulator
+
+
+@pytest.fixture
+def stack(aliyun_emulator: Emulator) -> Stack:
+    return build_stack(aliyun_emulator)
