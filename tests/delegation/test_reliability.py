@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from aliyun_emulator.testing import ENTERPRISE_A_UID
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
 from ram_delegate.errors import RetryableCloudError
+from ram_delegate.events import GrantedEvent, parse_event
 
 ATTEMPTS = 5  # the RetryPolicy of the fixtures: a fault this many times in a row exhausts the retries
 
@@ -138,9 +140,7 @@ def test_a_crash_in_the_partner_grant_then_the_retry_converges(
 ) -> None:
     from alibabacloud_ram20150501 import models
 
-    from ram_delegate.events import GrantedEvent, parse_event
-
-    raw = json.loads((__import__("pathlib").Path(__file__).parent.parent / "events" / "granted.json").read_text())
+    raw = json.loads((Path(__file__).resolve().parent.parent / "events" / "granted.json").read_text())
     raw["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     raw["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     event = parse_event(raw)

@@ -20,6 +20,7 @@ from pytest_mock import MockerFixture
 from wire_support import ROOT_A, ROOT_B, partner_session_keys, partner_user_keys, send_raw
 
 from aliyun_emulator.emulator import Emulator
+from aliyun_emulator.seed import SeedAccount
 from aliyun_emulator.testing import (
     ENTERPRISE_A_UID,
     ENTERPRISE_B_UID,
@@ -326,3 +327,15 @@ def test_malformed_http_gets_a_4xx_alibaba_error(
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.json()["Code"] == code
     assert set(answer.json()) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
+
+
+def test_plugin_fixtures_give_seeded_accounts_with_working_root_keys(
+    aliyun_emulator: Emulator, emulator_accounts: tuple[SeedAccount, ...]
+) -> None:
+    identities = [
+        sts_client(aliyun_emulator, account.access_key_id, account.access_key_secret).get_caller_identity().body
+        for account in emulator_accounts
+    ]
+
+    assert [account.alias for account in emulator_accounts] == ["enterprise-a", "enterprise-b"]
+    assert [identity.account_id for identity in identities] == [ENTERPRISE_A_UID, ENTERPRISE_B_UID]

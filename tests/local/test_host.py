@@ -9,14 +9,13 @@ import textwrap
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ram_delegate.local.stack import LocalStack
 
-HANDLER = '''
+HANDLER = """
 import base64, json, os
 
 def handler(event, context):
@@ -35,7 +34,7 @@ def handler(event, context):
     text = json.dumps(body).encode()
     return {"statusCode": 201, "headers": {"X-Echo": "yes"}, "isBase64Encoded": True,
             "body": base64.b64encode(text).decode()}
-'''
+"""
 
 TEMPLATE = """
 edition: 3.0.0

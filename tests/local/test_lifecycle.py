@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aliyun_emulator.testing import ram_client
 
+from aliyun_emulator.testing import ram_client
 from ram_delegate.local.stack import LocalStack
 from ram_delegate.webhook import sign
 
@@ -28,8 +28,15 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
+    """One stack for the tests that leave no grant behind."""
+    with LocalStack(template=REPO / "template.yml", env={}) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_stack() -> Iterator[LocalStack]:
     with LocalStack(template=REPO / "template.yml", env={}) as running:
         yield running
 
@@ -94,8 +101,10 @@ def _models() -> Any:
     return models
 
 
-def test_a_signed_approval_creates_both_sides_and_the_clock_expires_it(stack: LocalStack) -> None:
-    status, answer = send_signed(stack, approved_event(stack, "OPS-4242", valid_for=timedelta(days=1)), stack.webhook_secret)
+def test_a_signed_approval_creates_both_sides_and_the_clock_expires_it(fresh_stack: LocalStack) -> None:
+    stack = fresh_stack
+    body = approved_event(stack, "OPS-4242", valid_for=timedelta(days=1))
+    status, answer = send_signed(stack, body, stack.webhook_secret)
     assert status == 200, answer
 
     roles = managed_roles(stack)

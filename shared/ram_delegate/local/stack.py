@@ -70,6 +70,7 @@ LOCAL_FC_POLICY = "local-fc-assume-function-roles"
 ROLE_SESSION_SECONDS = 3600
 CREDENTIAL_RENEW_MARGIN = timedelta(minutes=5)
 REAL_TIME_TICK_SECONDS = 1.0
+SERVE_POLL_SECONDS = 0.1
 READY_LINE = "ram-delegate local ready"
 DEFAULT_REGION = "cn-hangzhou"
 
@@ -212,7 +213,8 @@ class LocalStack:
                 name: LocalFunction(runtime.spec, runtime.account.uid) for name, runtime in self._runtimes.items()
             }
             self._schedule_timers()
-            self._spawn("fc-local-host", self._server.serve_forever)
+            server = self._server
+            self._spawn("fc-local-host", lambda: server.serve_forever(poll_interval=SERVE_POLL_SECONDS))
             if self._real_time_timers:
                 self._spawn("fc-local-timers", self._tick_real_time)
         except BaseException:
