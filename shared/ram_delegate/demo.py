@@ -5,9 +5,10 @@ the summary lists PASS/FAIL per step and the exit code is 1 if any step misbehav
 ram-delegate never does: as account B's root it creates a test AccessKey for the partner user, to play the partner
 engineer (and deletes it again before the sweeps).
 
-The expiry is placed one minute after a five-minute timer boundary, so the first clock move (to 30 s past expiry)
-fires the timers only for due times before the expiry: the refusal is shown before any sweep could run. The next
-move (five minutes) fires the expiry sweeps on both sides.
+The expiry is placed one minute after a five-minute timer boundary. The clock first moves to 90 s before the expiry
+(the hourly verifier runs while the grant is active), then to 30 s past it: the timers that fall due in that move
+are due before the expiry, so the refusal is shown before any sweep could act. The next move (five minutes) fires
+the expiry sweeps on both sides.
 """
 
 from __future__ import annotations
@@ -240,7 +241,12 @@ class _Demo:
         self.story.say(f"until {format_time(self.expires_at)}; POST signed CloudEvent to {url}")
         status, answer = _post(url, body, headers)
         record.facts.update({"status": status, "answer": answer, "expires_at": self.expires_at})
-        self.story.say(f"answer: HTTP {status} {json.dumps(answer)[:200]}")
+        if isinstance(answer, dict) and "steps" in answer:
+            self.story.say(f"answer: HTTP {status}, {answer.get('status')}: {len(answer['steps'])} change(s)")
+            for change in answer["steps"]:
+                self.story.say(f"  - {change.get('action')} {change.get('target')}")
+        else:
+            self.story.say(f"answer: HTTP {status} {json.dumps(answer)[:200]}")
         self.story.expect(record, status == 200, "the owner-onboard function answers 200")
 
     def what_was_created(self, record: StepRecord) -> None:
@@ -324,14 +330,16 @@ class _Demo:
         self.story.expect(record, sorted(names) == expected, f"the partner sees A's {len(expected)} {REGION} LBs")
 
     def clock_moves(self, record: StepRecord) -> None:
-        target = self.expires_at + timedelta(seconds=30)
-        seconds = (target - self.now()).total_seconds()
-        runs = self.stack.advance_clock(seconds)
+        runs: list[Any] = []
+        for target in (self.expires_at - timedelta(seconds=90), self.expires_at + timedelta(seconds=30)):
+            seconds = (target - self.now()).total_seconds()
+            moved = self.stack.advance_clock(seconds)
+            runs.extend(moved)
+            self.story.say(f"the emulator clock moves {seconds / 60:.1f} min to {format_time(self.now())}")
+            self.story.say("timers that fell due ran once each, at their latest due time (before the expiry):")
+            for line in _timer_lines(moved):
+                self.story.say(f"  {line}")
         self.timer_runs.extend(runs)
-        self.story.say(f"the emulator clock moves {seconds / 3600:.2f} h to {format_time(self.now())}")
-        self.story.say("timers that fell due ran once each, at their latest due time (all before the expiry):")
-        for line in _timer_lines(runs):
-            self.story.say(f"  {line}")
         record.facts["timer_runs"] = [_timer_fact(run) for run in runs]
         still_there = self._role_exists()
         self.story.expect(record, self.now() > self.expires_at, "the clock is past the grant's expiry")
@@ -546,7 +554,13 @@ def _report_line(report: dict[str, Any]) -> str:
 def _timer_lines(runs: list[Any]) -> list[str]:
     if not runs:
         return ["(none)"]
-    return [f"{_trigger_time(run)}  {_function_of(run):<15} {_answer_summary(_answer_of(run))}" for run in runs]
+    lines: list[str] = []
+    for run in runs:
+        answer = _answer_of(run)
+        lines.append(f"{_trigger_time(run)}  {_function_of(run):<15} {_answer_summary(answer)}")
+        if isinstance(answer, dict) and "examined" in answer:
+            lines.extend(f"    - {step.get('action')} {step.get('target')}" for step in answer.get("steps") or [])
+    return lines
 
 
 def _timer_fact(run: Any) -> dict[str, Any]:
@@ -557,5 +571,11 @@ def _answer_summary(answer: Any) -> str:
     report = _report_of(answer)
     if report:
         return _report_line(report)
+    if isinstance(answer, dict) and "examined" in answer:
+        removed = len(answer.get("steps") or [])
+        return (
+            f"sweep: {answer.get('examined')} examined, {answer.get('expired')} expired, {removed} change(s), "
+            f"errors: {len(answer.get('errors') or [])}"
+        )
     text = json.dumps(to_jsonable(answer), sort_keys=True)
     return text if len(text) <= 160 else text[:157] + "..."

@@ -17,7 +17,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from ram_delegate.events import ApprovedEvent, GrantedEvent, RevokedEvent, to_json_bytes
-from ram_delegate.webhook import sign
+from ram_delegate.webhook import sign, webhook_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class HttpNotifier:
     ) -> int:
         body = to_json_bytes(event)
         # webhook-id is the event id: the same on every retry, so the receiver can recognise a redelivery
-        headers = sign(secret, event.id, int(now.timestamp()), body)
+        headers = sign(secret, webhook_id_for(event.id), int(now.timestamp()), body)
         headers["content-type"] = "application/json"
         status = self._post(url, body, headers)
         logger.info("sent %s %s to %s: HTTP %s", event.type, event.id, _host(url), status or "no answer")

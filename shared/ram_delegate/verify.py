@@ -11,8 +11,10 @@ the owner's load balancers in the grant's region (with ResourceGroupId when the 
   report an unexpected deny), an older one as ``unexpected_deny``.
 * Any unexpected allow is critical: access outliving its expiry or its revocation is the failure this product exists
   to prevent. Errors (throttling after retries, outages) are never counted as refusals.
-* Revoked grants are checked only while the partner side still lists them (a grant whose assume policy the partner
-  sweep already deleted cannot be checked: the verifier would not know its role ARN and ExternalId any more).
+* Revoked grants: the owner deletes the role; the partner side keeps its assume policy until the grant's expiry
+  (its sweep then deletes it), so a grant the partner still records as active whose role no longer exists is
+  reported ``denied_as_expected`` with a note "revoked by the owner" (a refusal of an existing role stays an
+  ``unexpected_deny``). A grant whose assume policy is gone cannot be checked: its role ARN and ExternalId are gone.
 
 AssumeRole is limited to 100 calls per second per account, for all of the account's users and roles together, so
 every AssumeRole goes through one shared pacing limiter (``settings.assume_rate_per_second``) while a bounded thread

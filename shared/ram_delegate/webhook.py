@@ -56,6 +56,11 @@ def _signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
     return hmac.new(key, signed, hashlib.sha256).digest()
 
 
+def webhook_id_for(event_id: str) -> str:
+    """A webhook-id for an event id: the same on every retry, without the dots the signed content cannot carry."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", event_id)[:256] or "event"
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body`` (what the owner sends to the partner)."""
     if not _MESSAGE_ID.match(msg_id) or timestamp < 0:

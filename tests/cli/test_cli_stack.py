@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import SeedAccount
 from aliyun_emulator.testing import ram_client
 from ram_delegate.cli import main
@@ -128,8 +129,14 @@ def test_verify_reports_ok_for_the_partner_user_and_unexpected_deny_for_root(sta
     endpoint = ("--endpoint", stack.cloud_endpoint)
     from alibabacloud_ram20150501 import models
 
-    created = ram_client(stack.cloud_endpoint, stack.partner.access_key_id, stack.partner.access_key_secret)
-    key = created.create_access_key(models.CreateAccessKeyRequest(user_name="partner-engineer")).body.access_key
+    # The test, as B's root, lets the partner user read B's RAM (to list the grants) and gives it a key.
+    root = ram_client(stack.cloud_endpoint, stack.partner.access_key_id, stack.partner.access_key_secret)
+    root.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(
+            policy_type="System", policy_name="AliyunRAMReadOnlyAccess", user_name="partner-engineer"
+        )
+    )
+    key = root.create_access_key(models.CreateAccessKeyRequest(user_name="partner-engineer")).body.access_key
     as_user = {
         "ALIBABA_CLOUD_ACCESS_KEY_ID": key.access_key_id,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key.access_key_secret,
@@ -141,7 +148,8 @@ def test_verify_reports_ok_for_the_partner_user_and_unexpected_deny_for_root(sta
     assert code == 0
     assert (report["checked"], report["ok"], report["unexpected_deny"]) == (1, 1, 0)
 
-    # B's root may not assume roles: the active grant looks broken from there, and the command says so.
+    # B's root may not assume roles: past the propagation window the active grant looks broken from there.
+    stack.advance_clock(15 * 60)
     code, out, _ = run_cli(*endpoint, "verify", env=keys(stack.partner))
     assert code == 1
     assert "1 unexpected deny" in out
@@ -168,13 +176,19 @@ def test_invoke_with_wrong_keys_is_refused(stack: LocalStack) -> None:
     assert "not-it" not in err
 
 
-def test_bootstrap_is_idempotent(stack: LocalStack) -> None:
-    endpoint = ("--endpoint", stack.cloud_endpoint)
-    code, out, _ = run_cli(*endpoint, "--json", "bootstrap", "--side", "partner", env=keys(stack.partner))
+def test_bootstrap_creates_then_changes_nothing(aliyun_emulator: Emulator) -> None:
+    owner = aliyun_emulator.seed.accounts[0]
+    endpoint = ("--endpoint", aliyun_emulator.endpoint)
+    code, out, _ = run_cli(*endpoint, "--json", "bootstrap", "--side", "owner", env=keys(owner))
+    first = json.loads(out)
     assert code == 0
-    document = json.loads(out)
-    assert document["changed"] is False  # the stack bootstrapped both sides at start
-    assert {role["name"] for role in document["roles"]}
+    assert first["changed"] is True
+    assert all("CreateRole" in role["changes"] for role in first["roles"])
+
+    code, out, _ = run_cli(*endpoint, "bootstrap", "--side", "owner", env=keys(owner))
+    assert code == 0
+    assert "nothing changed" in out
+    assert all(line.rstrip().endswith("none") for line in out.splitlines()[3:])
 
 
 def test_demo_tells_the_whole_lifecycle_and_exits_0() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import statistics
+import threading
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ from darabonba.runtime import RuntimeOptions
 from pytest_mock import MockerFixture
 from wire_support import ROOT_A, ROOT_B, partner_session_keys, partner_user_keys, send_raw
 
+from aliyun_emulator.core.server import EmulatorHTTPServer
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import SeedAccount
 from aliyun_emulator.testing import (
@@ -339,3 +342,44 @@ def test_plugin_fixtures_give_seeded_accounts_with_working_root_keys(
 
     assert [account.alias for account in emulator_accounts] == ["enterprise-a", "enterprise-b"]
     assert [identity.account_id for identity in identities] == [ENTERPRISE_A_UID, ENTERPRISE_B_UID]
+
+
+@pytest.mark.parametrize(
+    "partial", [b"", b"POST / HTTP/1.1\r\nHost: x\r\n", b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"]
+)
+def test_a_silent_or_slow_client_is_disconnected_after_the_socket_timeout(
+    aliyun_emulator: Emulator, partial: bytes
+) -> None:
+    server = EmulatorHTTPServer(("127.0.0.1", 0), aliyun_emulator.app, socket_timeout=0.3)
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as connection:
+            connection.sendall(partial)
+            started = time.perf_counter()
+            leftover = connection.recv(1024)
+            waited = time.perf_counter() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert leftover == b""
+    assert waited < 3
+
+
+def test_concurrent_clients_are_all_served_and_counted(aliyun_emulator: Emulator) -> None:
+    def create_users(worker: int) -> None:
+        client = ram_client(aliyun_emulator, *ROOT_B)
+        for index in range(10):
+            client.create_user(ram_models.CreateUserRequest(user_name=f"user-{worker}-{index}"))
+
+    workers = [threading.Thread(target=create_users, args=(worker,)) for worker in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    listed = ram_client(aliyun_emulator, *ROOT_B).list_users(ram_models.ListUsersRequest(max_items=1000))
+
+    assert len(listed.body.users.user) == 80
+    assert aliyun_emulator.requests.counts() == {"CreateUser": 80, "ListUsers": 1}
+    assert {entry.status for entry in aliyun_emulator.requests.entries} == {200}

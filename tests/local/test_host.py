@@ -64,7 +64,9 @@ resources:
       role: acs:ram::${env('OWNER_ACCOUNT_ID')}:role/ram-delegate-owner
       environmentVariables: {RAM_DELEGATE_SIDE: owner}
       triggers:
-        - {triggerName: five, triggerType: timer, triggerConfig: {cronExpression: '0 */5 * * * *', enable: true, payload: p5}}
+        - triggerName: five
+          triggerType: timer
+          triggerConfig: {cronExpression: '0 */5 * * * *', enable: true, payload: p5}
   hourly:
     component: fc3
     props:
@@ -76,7 +78,9 @@ resources:
       role: acs:ram::${env('PARTNER_ACCOUNT_ID')}:role/ram-delegate-partner
       environmentVariables: {RAM_DELEGATE_SIDE: partner}
       triggers:
-        - {triggerName: hour, triggerType: timer, triggerConfig: {cronExpression: '0 0 * * * *', enable: true, payload: ph}}
+        - triggerName: hour
+          triggerType: timer
+          triggerConfig: {cronExpression: '0 0 * * * *', enable: true, payload: ph}
         - {triggerName: off, triggerType: timer, triggerConfig: {cronExpression: '* * * * * *', enable: false}}
   minutely:
     component: fc3

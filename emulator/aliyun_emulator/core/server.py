@@ -76,7 +76,8 @@ def new_request_id() -> str:
 
 
 def json_bytes(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # "replace": header text decoded with surrogateescape may be echoed in a message; never fail on it.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def error_response(error: ApiError, request_id: str, host_id: str = GENERIC_HOST_ID) -> Response:
@@ -278,8 +279,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: WireApp) -> None:
+    def __init__(self, address: tuple[str, int], app: WireApp, socket_timeout: float = SOCKET_TIMEOUT_SECONDS) -> None:
         self.app = app
+        self.socket_timeout = socket_timeout
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
@@ -329,6 +331,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "aliyun-emulator"
     sys_version = ""
     server: EmulatorHTTPServer
+
+    def setup(self) -> None:
+        # A slow or silent client may hold a thread only this long (reading headers, body, or idling between calls).
+        super().setup()
+        self.connection.settimeout(self.server.socket_timeout)
 
     def do_GET(self) -> None:
         self._serve()

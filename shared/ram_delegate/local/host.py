@@ -11,7 +11,8 @@
 
 Known limits: the caller must belong to the function's account (no ``fc:*`` RAM policy evaluation); the signing time
 may be within 15 minutes of either the emulator clock or the host clock, because SDK clients sign with the host clock
-while tests move the emulator clock by days.
+while tests move the emulator clock by days; HTTP triggers are served as ``authType: anonymous`` whatever the
+template says (the webhook signature is the product's authentication).
 """
 
 from __future__ import annotations
@@ -80,7 +81,6 @@ class FunctionHost:
         self._clock = clock
         self._resolve_access_key = resolve_access_key
         self._nonces = NonceCache()
-        self.base_url = ""
 
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str

@@ -44,6 +44,7 @@ from typing import Any, Literal, TextIO
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import Seed, SeedAccount, load_seed
 from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE
+from ram_delegate.errors import ConfigurationError, RamDelegateError
 from ram_delegate.local.cron import Schedule, parse_schedule
 from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
 from ram_delegate.local.template import FunctionSpec, Template, load_template
@@ -148,6 +149,7 @@ class _Runtime:
     credentials: FcCredentials | None = None
     expires_at: datetime | None = None
     deps: Any = None
+    deps_session: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -203,15 +205,15 @@ class LocalStack:
         """Start everything; returns once the host accepts requests and the roles exist."""
         try:
             self.emulator.start()
-            host = FunctionHost({}, self._invoke_for_host, self.emulator.clock, self.emulator.state.resolve_access_key)
+            host = FunctionHost({}, self._invoke, self.emulator.clock, self.emulator.state.resolve_access_key)
             self._server = HostServer(("127.0.0.1", self._port), host)
-            host.base_url = self.url
             self.template = load_template(self._template_path, self._resolution_env())
             role_arns = self._bootstrap()
             self._runtimes = {spec.name: self._runtime(spec, role_arns) for spec in self.template.functions}
             host.functions = {
                 name: LocalFunction(runtime.spec, runtime.account.uid) for name, runtime in self._runtimes.items()
             }
+            self._warm_up()
             self._schedule_timers()
             server = self._server
             self._spawn("fc-local-host", lambda: server.serve_forever(poll_interval=SERVE_POLL_SECONDS))
@@ -224,6 +226,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the host, the timers and the emulator; safe to call twice."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         server, self._server = self._server, None
         if server is not None:
@@ -270,9 +274,6 @@ class LocalStack:
     def side_of(self, function: str) -> Side:
         return self._runtime_named(function).side
 
-    def role_arn_of(self, function: str) -> str:
-        return self._runtime_named(function).role_arn
-
     def function_url(self, name: str) -> str:
         """The HTTP trigger URL of ``name`` (its functionName)."""
         runtime = self._runtime_named(name)
@@ -289,10 +290,6 @@ class LocalStack:
         before = len(self.timer_runs)
         self.emulator.clock.advance(seconds)
         return self.timer_runs[before:]
-
-    def environment_of(self, name: str) -> Mapping[str, str]:
-        """The environment a function runs with (contains the webhook secret: for tests and diagnostics only)."""
-        return dict(self._runtime_named(name).environment)
 
     # -- start-up ------------------------------------------------------------------------------------------------
 
@@ -413,6 +410,18 @@ class LocalStack:
                 overrides[ENV_PARTNER_ENDPOINT] = f"{self.url}/{partner_onboard.name}"
         return overrides
 
+    def _warm_up(self) -> None:
+        """Assume each role and build each function's Deps now, so a misconfiguration stops the start, not a call."""
+        for runtime in self._runtimes.values():
+            if runtime.entry is None:
+                continue
+            try:
+                self._deps(runtime, self._context(runtime, "warm-up"))
+            except RamDelegateError as exc:
+                problems = "; ".join(str(problem) for problem in exc.problems)
+                detail = f" ({problems})" if problems else ""
+                raise ConfigurationError(f"{runtime.spec.name}: {exc.message}{detail}") from None
+
     def _schedule_timers(self) -> None:
         anchor = self.emulator.clock.now()
         order = 0
@@ -473,9 +482,6 @@ class LocalStack:
 
     # -- invocation ----------------------------------------------------------------------------------------------
 
-    def _invoke_for_host(self, name: str, event: bytes, request_id: str) -> Any:
-        return self._invoke(name, event, request_id)
-
     def _invoke(self, name: str, event: bytes, request_id: str) -> Any:
         runtime = self._runtime_named(name)
         context = self._context(runtime, request_id)
@@ -515,16 +521,17 @@ class LocalStack:
                 creds.access_key_id, creds.access_key_secret, creds.security_token or ""
             )
             runtime.expires_at = assumed.expiration
-            runtime.deps = None
             return runtime.credentials
 
     def _deps(self, runtime: _Runtime, context: FcContext) -> Any:
-        """The function's Deps, built by the app layer from its own environment; rebuilt when credentials renew."""
+        """The function's Deps, built by the app layer from its own environment, once per role session."""
         from ram_delegate.app import build_deps
 
         with runtime.lock:
-            if runtime.deps is None:
+            session = context.credentials.access_key_id
+            if runtime.deps is None or runtime.deps_session != session:
                 runtime.deps = build_deps(runtime.side, context, runtime.environment, webhook=runtime.webhook)
+                runtime.deps_session = session
             return runtime.deps
 
     def _runtime_named(self, name: str) -> _Runtime:
@@ -626,10 +633,11 @@ def run_local(
     """``ram-delegate local``: start the stack, print where everything is, serve until SIGINT/SIGTERM (or ``stop``)."""
     stream = out or sys.stdout
     stop_event = stop or threading.Event()
-    stack = LocalStack(template=template, seed=seed, cloud_port=cloud_port, port=port, env=env, real_time_timers=True)
     try:
-        stack.start()
-    except (OSError, ValueError) as exc:
+        stack = LocalStack(
+            template=template, seed=seed, cloud_port=cloud_port, port=port, env=env, real_time_timers=True
+        ).start()
+    except (OSError, ValueError, RamDelegateError) as exc:
         print(f"ram-delegate local: cannot start: {exc}", file=sys.stderr)
         return 1
     previous: dict[int, Any] = {}

@@ -1,0 +1,473 @@
+"""The HTTP and timer entry points end to end: signed FC trigger events in, FC answers out, the emulator behind.
+
+The owner's notifier delivers ``partner.access.granted`` by signing it and calling the partner's HTTP entry point
+with an FC trigger event, so one approval crosses both functions the way it does in the cloud.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_client
+from ram_delegate import app
+from ram_delegate.audit import AUDIT_LOGGER, AuditLog
+from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
+from ram_delegate.deps import Deps
+from ram_delegate.events import to_json_bytes
+from ram_delegate.grants import role_name
+from ram_delegate.policy import load_profiles
+from ram_delegate.settings import Settings
+from ram_delegate.webhook import generate_secret, sign, webhook_id_for
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+OWNER_KEY = Credentials("AKIDENTERPRISEA0000001", "secret-a")
+PARTNER_KEY = Credentials("AKIDENTERPRISEB0000001", "secret-b")
+OWNER_SECRET = generate_secret()
+PARTNER_SECRET = generate_secret()
+TICKET = "EDGE-42"
+ROLE = role_name(TICKET)
+FORBIDDEN_IN_LOGS = ("LTAI", "STS.", "AccessKeySecret", "SecurityToken", "whsec_", "secret-a", "secret-b")
+SIGNATURES: list[str] = []
+
+
+def iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return document
+
+
+def fc_http_event(body: bytes, headers: dict[str, str], now: datetime, *, base64_body: bool = False) -> bytes:
+    """An FC 3.0 HTTP trigger event (from tests/events/edge-http-trigger.json) carrying ``body`` at ``now``."""
+    event = load("edge-http-trigger.json")
+    event["headers"] = {**event["headers"], **headers}
+    event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    event["isBase64Encoded"] = base64_body
+    event["requestContext"]["time"] = iso(now)
+    event["requestContext"]["timeEpoch"] = str(int(now.timestamp() * 1000))
+    return json.dumps(event).encode()
+
+
+def signed_event(
+    body: bytes,
+    secret: str,
+    now: datetime,
+    msg_id: str = "evt-edge",
+    *,
+    signed_at: datetime | None = None,
+    **options: Any,
+) -> bytes:
+    """``body`` signed at ``signed_at`` (default: ``now``) in an FC event the platform received at ``now``."""
+    headers = sign(secret, msg_id, int((signed_at or now).timestamp()), body)
+    SIGNATURES.append(headers["webhook-signature"].split(",", 1)[1])
+    return fc_http_event(body, headers, now, **options)
+
+
+def timer_event(now: datetime) -> bytes:
+    return json.dumps({**load("edge-timer.json"), "triggerTime": iso(now)}).encode()
+
+
+class LoopbackNotifier:
+    """Delivers owner -> partner events through the partner's HTTP entry point; records alerts."""
+
+    def __init__(self, partner: Deps | None) -> None:
+        self.partner = partner
+        self.responses: list[dict[str, Any]] = []
+        self.alerts: list[tuple[str, bool]] = []
+
+    def send_event(self, url: str, secret: str, event: Any, *, now: datetime) -> int:
+        assert self.partner is not None
+        body = to_json_bytes(event)
+        response = app.partner_onboard(
+            signed_event(body, secret, now, webhook_id_for(event.id)), None, deps=self.partner
+        )
+        self.responses.append(response)
+        return int(response["statusCode"])
+
+    def alert(self, url: str, title: str, text: str, *, critical: bool) -> None:
+        self.alerts.append((title, critical))
+
+
+class ExplodingNotifier(LoopbackNotifier):
+    def send_event(self, url: str, secret: str, event: Any, *, now: datetime) -> int:
+        raise RuntimeError(f"unexpected failure near {OWNER_SECRET} AccessKeySecret=secret-a")
+
+
+def make_deps(emulator: Any, side: str, notifier: Any, **overrides: Any) -> Deps:
+    account, key = (ENTERPRISE_A_UID, OWNER_KEY) if side == "owner" else (ENTERPRISE_B_UID, PARTNER_KEY)
+    values: dict[str, Any] = {
+        "side": side,
+        "account_id": account,
+        "endpoint": emulator.endpoint,
+        "protocol": "http",
+        "webhook_secrets": (OWNER_SECRET,) if side == "owner" else (PARTNER_SECRET,),
+    }
+    if side == "owner":
+        values |= {"partner_endpoint": "https://partner.example.com/hook", "partner_secret": PARTNER_SECRET}
+    settings = Settings(**{**values, **overrides})
+    return Deps(
+        settings=settings,
+        cloud=CloudClients(settings, key, retry=RetryPolicy(sleep=lambda _seconds: None)),
+        clock=emulator.clock.now,
+        notifier=notifier,
+        audit=AuditLog(),
+        profiles=load_profiles(),
+    )
+
+
+@pytest.fixture
+def partner_deps(aliyun_emulator: Any) -> Deps:
+    return make_deps(aliyun_emulator, "partner", LoopbackNotifier(None))
+
+
+@pytest.fixture
+def notifier(partner_deps: Deps) -> LoopbackNotifier:
+    return LoopbackNotifier(partner_deps)
+
+
+@pytest.fixture
+def owner_deps(aliyun_emulator: Any, notifier: LoopbackNotifier) -> Deps:
+    return make_deps(aliyun_emulator, "owner", notifier)
+
+
+@pytest.fixture
+def now(aliyun_emulator: Any) -> datetime:
+    current: datetime = aliyun_emulator.clock.now().replace(microsecond=0)
+    return current
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Catalog 26: after each test, no captured line holds a key, token, secret or signature."""
+    SIGNATURES.clear()
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = "\n".join(logging.Formatter().format(record) for record in caplog.records)
+    leaks = [marker for marker in (*FORBIDDEN_IN_LOGS, *SIGNATURES) if marker in text]
+    assert leaks == []
+
+
+def approval(now: datetime, *, days: float = 7, **data: Any) -> bytes:
+    event = load("edge-approved.json")
+    event["time"] = iso(now)
+    event["data"]["expires_at"] = iso(now + timedelta(days=days))
+    event["data"].update(data)
+    return json.dumps(event).encode()
+
+
+def revocation(now: datetime) -> bytes:
+    event = load("edge-revoked.json")
+    event["time"] = iso(now)
+    return json.dumps(event).encode()
+
+
+def body_of(response: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(response["body"])
+    return document
+
+
+def cloud_calls(emulator: Any) -> int:
+    return sum(emulator.requests.counts().values())
+
+
+def write_calls(emulator: Any) -> int:
+    reads = ("Get", "List", "Describe")
+    return sum(n for action, n in emulator.requests.counts().items() if not action.startswith(reads))
+
+
+def role_exists(emulator: Any) -> bool:
+    from alibabacloud_ram20150501 import models
+
+    client = ram_client(emulator, OWNER_KEY.access_key_id, OWNER_KEY.access_key_secret)
+    roles = client.list_roles(models.ListRolesRequest(max_items=1000)).body.roles
+    return ROLE in {r.role_name for r in ((roles.role if roles else None) or [])}
+
+
+def partner_user_exists(emulator: Any, name: str = "dave") -> bool:
+    from alibabacloud_ram20150501 import models
+
+    client = ram_client(emulator, PARTNER_KEY.access_key_id, PARTNER_KEY.access_key_secret)
+    users = client.list_users(models.ListUsersRequest(max_items=1000)).body.users
+    return name in {u.user_name for u in ((users.user if users else None) or [])}
+
+
+# --- 200: applied, duplicate, redelivery, revoke -----------------------------------------------------------------
+
+
+def test_approval_grants_in_both_accounts_and_audits_every_change(
+    aliyun_emulator: Any, owner_deps: Deps, notifier: LoopbackNotifier, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=owner_deps)
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "application/json"
+    assert body_of(response)["status"] == "applied"
+    assert body_of(response)["ticket"] == TICKET
+    assert role_exists(aliyun_emulator)
+    assert [r["statusCode"] for r in notifier.responses] == [200]
+    assert body_of(notifier.responses[0])["status"] == "applied"
+    assert partner_user_exists(aliyun_emulator)
+    audit = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT_LOGGER]
+    assert {"CreateRole", "CreatePolicy"} <= {line["action"] for line in audit}
+    assert all(line["request_id"] and line["ticket"] == TICKET for line in audit)
+
+
+def test_base64_bodies_are_verified_on_the_decoded_bytes(aliyun_emulator: Any, owner_deps: Deps, now: datetime) -> None:
+    event = signed_event(approval(now), OWNER_SECRET, now, base64_body=True)
+    assert app.owner_onboard(event, None, deps=owner_deps)["statusCode"] == 200
+    assert role_exists(aliyun_emulator)
+
+
+def test_duplicate_and_redelivered_approvals_answer_200_and_write_nothing(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime
+) -> None:
+    body = approval(now)
+    delivery = signed_event(body, OWNER_SECRET, now)
+    assert body_of(app.owner_onboard(delivery, None, deps=owner_deps))["status"] == "applied"
+    writes = write_calls(aliyun_emulator)
+    replay = app.owner_onboard(delivery, None, deps=owner_deps)
+    later = now + timedelta(hours=3)
+    aliyun_emulator.clock.set(later)
+    redelivery = app.owner_onboard(signed_event(body, OWNER_SECRET, later), None, deps=owner_deps)
+    assert [replay["statusCode"], redelivery["statusCode"]] == [200, 200]
+    assert {body_of(replay)["status"], body_of(redelivery)["status"]} <= {"duplicate", "unchanged"}
+    assert write_calls(aliyun_emulator) == writes
+
+
+def test_revocation_removes_the_role_and_the_partner_acknowledges(
+    aliyun_emulator: Any, owner_deps: Deps, notifier: LoopbackNotifier, now: datetime
+) -> None:
+    app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=owner_deps)
+    later = now + timedelta(minutes=5)
+    response = app.owner_onboard(signed_event(revocation(later), OWNER_SECRET, later, "evt-rev"), None, deps=owner_deps)
+    assert response["statusCode"] == 200
+    assert body_of(response)["status"] == "applied"
+    assert not role_exists(aliyun_emulator)
+    assert [r["statusCode"] for r in notifier.responses] == [200, 200]
+    assert body_of(notifier.responses[1])["status"] == "unchanged"
+    again = app.owner_onboard(signed_event(revocation(later), OWNER_SECRET, later, "evt-rev"), None, deps=owner_deps)
+    assert again["statusCode"] == 200
+
+
+# --- 400 -----------------------------------------------------------------------------------------------------------
+
+
+def _invalid_bodies(now: datetime) -> dict[str, bytes]:
+    granted_to_owner = load("edge-approved.json") | {"type": "partner.access.granted"}
+    return {
+        "self-approval": approval(now, approved_by="dave@enterprise-b.example"),
+        "short-account": approval(now, partner={"name": "B", "account_id": "12345", "user": "dave"}),
+        "own-account": approval(now, partner={"name": "A", "account_id": ENTERPRISE_A_UID, "user": "dave"}),
+        "user-with-at": approval(now, partner={"name": "B", "account_id": ENTERPRISE_B_UID, "user": "dave@b"}),
+        "unknown-field": approval(now, expire_at="2030-01-01T00:00:00Z"),
+        "unknown-profile": approval(now, access={"profile": "admin", "region": "cn-hangzhou"}),
+        "expiry-past": approval(now, days=-1),
+        "expiry-too-far": approval(now, days=400),
+        "wrong-type": json.dumps(granted_to_owner).encode(),
+        "not-json": b"{not json",
+        "deeply-nested": b"[" * 30_000 + b"]" * 30_000,
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["self-approval", "short-account", "own-account", "user-with-at", "unknown-field", "unknown-profile",
+     "expiry-past", "expiry-too-far", "wrong-type", "not-json", "deeply-nested"],
+)  # fmt: skip
+def test_invalid_events_are_400_with_problems_and_no_cloud_call(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime, case: str
+) -> None:
+    before = cloud_calls(aliyun_emulator)
+    response = app.owner_onboard(signed_event(_invalid_bodies(now)[case], OWNER_SECRET, now), None, deps=owner_deps)
+    assert response["statusCode"] == 400
+    assert body_of(response)["problems"]
+    assert cloud_calls(aliyun_emulator) == before
+
+
+def test_partner_endpoint_refuses_approvals(partner_deps: Deps, now: datetime) -> None:
+    response = app.partner_onboard(signed_event(approval(now), PARTNER_SECRET, now), None, deps=partner_deps)
+    assert response["statusCode"] == 400
+    assert body_of(response)["problems"][0]["path"] == "type"
+
+
+def test_other_methods_are_refused(owner_deps: Deps, now: datetime) -> None:
+    event = json.loads(signed_event(approval(now), OWNER_SECRET, now))
+    event["requestContext"]["http"]["method"] = "GET"
+    response = app.owner_onboard(json.dumps(event).encode(), None, deps=owner_deps)
+    assert response["statusCode"] == 405
+
+
+# --- 401 and 413 ---------------------------------------------------------------------------------------------------
+
+
+def _unauthenticated(now: datetime) -> dict[str, bytes]:
+    body = approval(now)
+    good = sign(OWNER_SECRET, "evt-edge", int(now.timestamp()), body)
+    SIGNATURES.append(good["webhook-signature"].split(",", 1)[1])
+    return {
+        "wrong-secret": signed_event(body, generate_secret(), now),
+        "tampered-body": fc_http_event(body.replace(b"dave", b"mall"), good, now),
+        "no-headers": fc_http_event(body, {}, now),
+        "stale": signed_event(body, OWNER_SECRET, now, signed_at=now - timedelta(seconds=301)),
+        "future": signed_event(body, OWNER_SECRET, now, signed_at=now + timedelta(seconds=301)),
+        "mangled": fc_http_event(body, {**good, "webhook-signature": "v1,a,b v1 ===="}, now),
+        "timestamp-text": fc_http_event(body, {**good, "webhook-timestamp": "hello"}, now),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["wrong-secret", "tampered-body", "no-headers", "stale", "future", "mangled", "timestamp-text"]
+)
+def test_signature_problems_are_401_with_a_generic_message(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime, case: str
+) -> None:
+    before = cloud_calls(aliyun_emulator)
+    response = app.owner_onboard(_unauthenticated(now)[case], None, deps=owner_deps)
+    assert response["statusCode"] == 401
+    assert body_of(response) == {"code": "InvalidSignature", "message": app.GENERIC_SIGNATURE_MESSAGE}
+    assert cloud_calls(aliyun_emulator) == before
+
+
+def test_tolerance_follows_the_event_time_not_the_host_clock(owner_deps: Deps, now: datetime) -> None:
+    past = now - timedelta(days=30)  # the platform's clock in the event, far from the host's
+    owner_deps.clock = lambda: past
+    response = app.owner_onboard(signed_event(approval(past), OWNER_SECRET, past), None, deps=owner_deps)
+    assert response["statusCode"] == 200
+
+
+def test_oversized_body_is_413_before_any_signature_check(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime
+) -> None:
+    before = cloud_calls(aliyun_emulator)
+    huge = b'{"pad": "' + b"x" * (64 * 1024) + b'"}'
+    for event in (fc_http_event(huge, {}, now), signed_event(huge, OWNER_SECRET, now, base64_body=True)):
+        response = app.owner_onboard(event, None, deps=owner_deps)
+        assert response["statusCode"] == 413
+        assert body_of(response)["code"] == "PayloadTooLarge"
+    assert cloud_calls(aliyun_emulator) == before
+
+
+# --- 422, 503, 500 -------------------------------------------------------------------------------------------------
+
+
+def test_a_foreign_role_with_the_grants_name_is_a_422(aliyun_emulator: Any, owner_deps: Deps, now: datetime) -> None:
+    from alibabacloud_ram20150501 import models
+
+    trust = json.dumps({"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": ["ecs.aliyuncs.com"]}}]})  # fmt: skip
+    client = ram_client(aliyun_emulator, OWNER_KEY.access_key_id, OWNER_KEY.access_key_secret)
+    client.create_role(models.CreateRoleRequest(role_name=ROLE, assume_role_policy_document=trust))
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=owner_deps)
+    assert response["statusCode"] == 422
+    assert body_of(response)["code"] == "GuardrailRefused"
+
+
+def test_cloud_unavailable_is_503_with_retry_after_and_the_retry_converges(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime
+) -> None:
+    aliyun_emulator.faults.add_error("CreateRole", "ServiceUnavailable", 503, count=owner_deps.cloud.retry.attempts)
+    delivery = signed_event(approval(now), OWNER_SECRET, now)
+    response = app.owner_onboard(delivery, None, deps=owner_deps)
+    assert response["statusCode"] == 503
+    assert int(response["headers"]["retry-after"]) >= 1
+    assert body_of(response)["code"] == "CloudUnavailable"
+    retried = app.owner_onboard(delivery, None, deps=owner_deps)
+    assert (retried["statusCode"], body_of(retried)["status"]) == (200, "applied")
+    assert role_exists(aliyun_emulator)
+
+
+def test_unexpected_errors_are_500_with_a_generic_message_and_nothing_secret(
+    aliyun_emulator: Any, partner_deps: Deps, now: datetime
+) -> None:
+    deps = make_deps(aliyun_emulator, "owner", ExplodingNotifier(partner_deps))
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=deps)
+    assert response["statusCode"] == 500
+    assert body_of(response) == {"code": "InternalError", "message": app.GENERIC_ERROR_MESSAGE}
+
+
+FC_CONTEXT = SimpleNamespace(
+    credentials=SimpleNamespace(
+        access_key_id=OWNER_KEY.access_key_id, access_key_secret="secret-a", security_token=None
+    )
+)
+COLD_START_ENV = {
+    "RAM_DELEGATE_WEBHOOK_SECRET": OWNER_SECRET,
+    "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+    "RAM_DELEGATE_PROTOCOL": "http",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"RAM_DELEGATE_WEBHOOK_SECRET": ""}, "no webhook secret"),
+        ({"RAM_DELEGATE_WEBHOOK_SECRET": "whsec_tooshort"}, "unusable webhook secret"),
+        ({"DEBUG": "sdk"}, "DEBUG=sdk"),
+    ],
+    ids=["empty-secret", "bad-secret", "debug-sdk"],
+)
+def test_cold_start_refuses_a_misconfigured_endpoint(
+    monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime, changes: dict[str, str], problem: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(app, "_cached_deps", {})
+    for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint, **changes}.items():
+        monkeypatch.setenv(name, value)
+    context = FC_CONTEXT
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), context)
+    assert response["statusCode"] == 500
+    assert body_of(response) == {"code": "ConfigurationError", "message": "the function is misconfigured"}
+    assert problem in caplog.text
+
+
+def test_cold_start_builds_deps_once_from_env_and_context(
+    monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime
+) -> None:
+    monkeypatch.setattr(app, "_cached_deps", {})
+    for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+    context = FC_CONTEXT
+    revoke_nothing = app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)
+    assert revoke_nothing["statusCode"] == 200
+    cached = app._cached_deps["owner"]
+    assert app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)["statusCode"] == 200
+    assert app._cached_deps["owner"] is cached
+    assert cached.settings.side == "owner"
+
+
+# --- timers --------------------------------------------------------------------------------------------------------
+
+
+def test_timers_sweep_both_sides_and_verify_after_expiry(
+    aliyun_emulator: Any, owner_deps: Deps, partner_deps: Deps, now: datetime
+) -> None:
+    app.owner_onboard(signed_event(approval(now, days=1), OWNER_SECRET, now), None, deps=owner_deps)
+    assert partner_user_exists(aliyun_emulator)
+    later = now + timedelta(days=1, minutes=5)
+    aliyun_emulator.clock.set(later)
+    owner_report = app.owner_expire(timer_event(later), None, deps=owner_deps)
+    assert owner_report["revoked"] == [TICKET]
+    assert not role_exists(aliyun_emulator)
+    verification = app.partner_verify(timer_event(later), None, deps=partner_deps)
+    assert verification["unexpected_allow"] == 0
+    partner_report = app.partner_expire(timer_event(later), None, deps=partner_deps)
+    assert partner_report["expired"] >= 1
+    assert not partner_user_exists(aliyun_emulator)
+    assert app.owner_expire(b"", None, deps=owner_deps)["revoked"] == []
+
+
+def test_timer_errors_propagate_for_fcs_retry(aliyun_emulator: Any, owner_deps: Deps, now: datetime) -> None:
+    aliyun_emulator.faults.add_error("ListRoles", "ServiceUnavailable", 503, count=owner_deps.cloud.retry.attempts)
+    with pytest.raises(Exception, match="ListRoles"):
+        app.owner_expire(timer_event(now), None, deps=owner_deps)
