@@ -46,7 +46,12 @@ def approved(stack: LocalStack, ticket: str) -> bytes:
             "datacontenttype": "application/json",
             "data": {
                 "ticket": ticket,
-                "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": "partner-engineer"},
+                # One partner user per ticket: RAM allows 10 custom policies per user.
+                "partner": {
+                    "name": "Enterprise B",
+                    "account_id": stack.partner.uid,
+                    "user": f"engineer-{ticket.lower()}",
+                },
                 "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
                 "expires_at": (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "requested_by": "alice@enterprise-a.example",

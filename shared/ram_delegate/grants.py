@@ -5,7 +5,8 @@ tool creates carries ``TAG_MANAGED_BY = ram-delegate``; nothing without it is ev
 
 Owner side (account A), per ticket: role ``rd-<slug>``, access policy ``rd-access-<slug>``, and after a revoke or
 expiry a never-attached tombstone policy ``rd-tomb-<slug>``. Partner side (account B): assume policy
-``rd-assume-<owner account>-<slug>``. ``<slug>`` is the ticket lower-cased with characters RAM refuses replaced by
+``rd-assume-<owner account>-<slug>`` per grant, and one ``rd-verify-<owner account>`` per owner account for the
+verifier role. ``<slug>`` is the ticket lower-cased with characters RAM refuses replaced by
 ``-``, shortened with a hash suffix when the name would be too long (role names <= 64, policy names <= 128).
 """
 
@@ -26,7 +27,7 @@ GrantState = Literal["active", "expired", "revoked"]
 MANAGED_BY_VALUE = "ram-delegate"
 _PREFIX = "ram-delegate:"
 TAG_MANAGED_BY = _PREFIX + "managed-by"
-TAG_KIND = _PREFIX + "kind"  # role | access | tombstone | assume
+TAG_KIND = _PREFIX + "kind"  # role | access | tombstone | assume | verify
 TAG_TICKET = _PREFIX + "ticket"
 TAG_PARTNER_ACCOUNT = _PREFIX + "partner-account"
 TAG_PARTNER_USER = _PREFIX + "partner-user"
@@ -47,6 +48,7 @@ KIND_ROLE = "role"
 KIND_ACCESS = "access"
 KIND_TOMBSTONE = "tombstone"
 KIND_ASSUME = "assume"
+KIND_VERIFY = "verify"
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TAG_VALUE_MAX = 128
@@ -112,6 +114,10 @@ def tombstone_policy_name(ticket: str) -> str:
 def assume_policy_name(owner_account_id: str, ticket: str) -> str:
     prefix = f"rd-assume-{owner_account_id}-"
     return prefix + _slug(ticket, 128 - len(prefix))
+
+
+def verifier_policy_name(owner_account_id: str) -> str:
+    return f"rd-verify-{owner_account_id}"
 
 
 def role_arn(account_id: str, name: str) -> str:

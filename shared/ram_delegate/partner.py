@@ -1,13 +1,17 @@
 """The partner side (account B): act on ``partner.access.granted`` and sweep expired grants.
 
 On granted: the RAM user (created only if absent, marked in Comments, never given an AccessKey), a per-grant custom
-policy allowing ``sts:AssumeRole`` on exactly the owner's role ARN until the expiry, attached to the user and to the
-verifier role. Its tags record everything the verifier and the sweep need (role ARN, ExternalId, region, resource
-group, expiry, event). The broad ``AliyunSTSAssumeRoleAccess`` is attached only with ``allow_broad_assume`` and
-logs its lint finding as a warning.
+policy allowing ``sts:AssumeRole`` on exactly the owner's role ARN until the expiry, attached to the user. Its tags
+record everything the verifier and the sweep need (role ARN, ExternalId, region, resource group, expiry, event).
+The verifier role gets one standing policy per owner account (``rd-verify-<owner>``: ``sts:AssumeRole`` on that
+owner's ``rd-*`` roles), not one per grant: RAM allows 10 custom policies per role, and the verifier must check
+thousands of grants. Each grant's trust policy still names the verifier, requires the ExternalId and carries the
+expiry, so the wider permission admits nothing the owner has not granted. The broad ``AliyunSTSAssumeRoleAccess``
+is attached to the user only with ``allow_broad_assume`` and logs its lint finding as a warning.
 
 The sweep detaches and deletes expired assume policies (``ceil(N / 1000)`` ListPolicies calls when nothing expired),
-then deletes a user only if ram-delegate created it (the Comments marker), it holds no other policy and no AccessKey.
+drops an owner's verifier policy once that owner has no grant left, then deletes a user only if ram-delegate
+created it (the Comments marker), it holds no other policy and no AccessKey.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from ram_delegate.errors import (
 from ram_delegate.events import GrantedEvent
 from ram_delegate.outcome import Outcome, SweepReport
 from ram_delegate.plan import CreateConflict, Step, execute
-from ram_delegate.policy import lint_system_policy, parse_policy, partner_assume_policy, to_json
+from ram_delegate.policy import (
+    lint,
+    lint_system_policy,
+    parse_policy,
+    partner_assume_policy,
+    partner_verifier_policy,
+    to_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +97,14 @@ def _assume_tags(event: GrantedEvent) -> dict[str, str]:
     return tags
 
 
+def _verify_tags(owner_account_id: str) -> dict[str, str]:
+    return {
+        g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
+        g.TAG_KIND: g.KIND_VERIFY,
+        g.TAG_OWNER_ACCOUNT: owner_account_id,
+    }
+
+
 def _get_user(deps: Deps, name: str) -> UserInfo | None:
     try:
         return deps.cloud.ram.get_user(name)
@@ -104,6 +123,12 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         for finding in lint_system_policy(BROAD_ASSUME_POLICY):
             logger.warning("broad assume opt-in: %s %s: %s", BROAD_ASSUME_POLICY, finding.rule_id, finding.message)
     policy = g.assume_policy_name(data.owner_account_id, data.ticket)
+    verify_policy = g.verifier_policy_name(data.owner_account_id)
+    verify_document = partner_verifier_policy(owner_account_id=data.owner_account_id)
+    if settings.verifier_role:
+        for finding in lint(verify_document):
+            if finding.severity == "warning":
+                logger.info("verifier policy %s: %s: %s", verify_policy, finding.rule_id, finding.message)
     policy_arn = f"acs:ram::{own}:policy/{policy}"
     user = data.partner.user
     user_arn = f"acs:ram::{own}:user/{user}"
@@ -119,6 +144,11 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         user_policies = {p.name for p in ram.list_policies_for_user(user)} if user_info is not None else set()
         verifier = settings.verifier_role
         verifier_policies = {p.name for p in ram.list_policies_for_role(verifier)} if verifier else set()
+        verify_policy_exists = (
+            verifier is not None
+            and verify_policy not in verifier_policies
+            and any(p.name == verify_policy for p in ram.list_policies(g.managed_filter(g.KIND_VERIFY)))
+        )
         steps: list[Step] = []
         if user_info is None:
             steps.append(
@@ -159,13 +189,27 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                     "explicit opt-in: allow_broad_assume",
                 )
             )
-        if verifier and policy not in verifier_policies:
+        if verifier and verify_policy not in verifier_policies:
+            if not verify_policy_exists:
+                steps.append(
+                    Step(
+                        "CreatePolicy",
+                        f"acs:ram::{own}:policy/{verify_policy}",
+                        {
+                            "policy": verify_policy,
+                            "document": to_json(verify_document),
+                            "description": f"ram-delegate: the verifier may check grants of {data.owner_account_id}",
+                            "tags": _verify_tags(data.owner_account_id),
+                        },
+                        "the verifier has no policy for this owner account yet",
+                    )
+                )
             steps.append(
                 Step(
                     "AttachPolicyToRole",
                     g.role_arn(own, verifier),
-                    {"policy": policy, "role": verifier},
-                    "let the verifier check the grant",
+                    {"policy": verify_policy, "role": verifier},
+                    "let the verifier check this owner's grants",
                 )
             )
         if existing is not None and any(existing.tags.get(k) != v for k, v in tags.items()):
@@ -214,9 +258,13 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
     retired: list[str] = []
     errors: list[str] = []
     users: set[str] = set()
+    owners_kept: set[str] = set()
+    owners_retired: set[str] = set()
     expired = 0
     for policy in policies:
+        owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
         if g.state_of(policy.tags, now) == "active":
+            owners_kept.add(owner)
             continue
         expired += 1
         ticket = policy.tags.get(g.TAG_TICKET, "")
@@ -233,10 +281,6 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
                     "expired",
                 )
             )
-        if verifier:
-            steps.append(
-                Step("DetachPolicyFromRole", g.role_arn(own, verifier), {"policy": policy.name, "role": verifier}, "")
-            )
         steps.append(Step("DeletePolicy", policy_arn, {"policy": policy.name}, "expired"))
         all_steps.extend(steps)
         if dry_run:
@@ -244,8 +288,18 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
         try:
             execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
             retired.append(ticket)
+            owners_retired.add(owner)
         except RamDelegateError as exc:
+            owners_kept.add(owner)
             errors.append(f"{ticket}: {exc}")
+    idle_owners = owners_retired - owners_kept
+    if idle_owners:
+        try:
+            steps = _verifier_cleanup(deps, own, verifier, idle_owners)
+            all_steps.extend(steps)
+            execute(steps, deps.cloud, deps.audit, ticket="", event_id=None)
+        except RamDelegateError as exc:
+            errors.append(f"verifier policies: {exc}")
     for user in sorted(users):
         if dry_run:
             continue
@@ -263,6 +317,21 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
         errors=tuple(errors),
         dry_run=dry_run,
     )
+
+
+def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[str]) -> list[Step]:
+    """Drop the verifier policy of each owner account that no longer has a grant here (one list call, only then)."""
+    listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+    steps: list[Step] = []
+    for policy in listed:
+        if not g.is_managed(policy.tags) or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
+            continue
+        if verifier:
+            steps.append(
+                Step("DetachPolicyFromRole", g.role_arn(own, verifier), {"policy": policy.name, "role": verifier}, "")
+            )
+        steps.append(Step("DeletePolicy", f"acs:ram::{own}:policy/{policy.name}", {"policy": policy.name}, "idle"))
+    return steps
 
 
 def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:

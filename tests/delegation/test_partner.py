@@ -75,3 +75,39 @@ def test_the_sweep_never_deletes_a_user_it_did_not_create_or_that_holds_a_key(
     assert attached(partner_root, "alice") == attached(partner_root, "bob") == []
     partner_root.get_user(models.GetUserRequest(user_name="alice"))  # holds an AccessKey: kept
     partner_root.get_user(models.GetUserRequest(user_name="bob"))  # not created by ram-delegate: kept
+
+
+def test_the_verifier_role_holds_one_policy_per_owner_however_many_grants(
+    make_partner_deps: Any, partner_root: Any, granted: Any, now: Any
+) -> None:
+    """RAM allows 10 custom policies per role: per-grant attachments to the verifier would fail at the 11th grant."""
+    from alibabacloud_ram20150501 import models
+
+    trust = {
+        "Version": "1",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": ["fc.aliyuncs.com"]}}],
+    }
+    partner_root.create_role(
+        models.CreateRoleRequest(role_name="rd-verifier", assume_role_policy_document=json.dumps(trust))
+    )
+    deps = make_partner_deps(verifier_role="rd-verifier")
+    for number in range(12):
+        user = {"name": "B", "account_id": ENTERPRISE_B_UID, "user": f"engineer-{number}"}
+        outcome = partner.handle_granted(granted(ticket=f"OPS-{number}", partner=user), deps, now=now)
+        assert outcome.status == "applied"
+
+    def verifier_policies() -> list[str]:
+        body = partner_root.list_policies_for_role(models.ListPoliciesForRoleRequest(role_name="rd-verifier")).body
+        return sorted(p.policy_name for p in body.policies.policy)
+
+    assert verifier_policies() == [f"rd-verify-{ENTERPRISE_A_UID}"]
+    document = partner_root.get_policy(
+        models.GetPolicyRequest(policy_name=f"rd-verify-{ENTERPRISE_A_UID}", policy_type="Custom")
+    ).body.default_policy_version.policy_document
+    assert json.loads(document)["Statement"][0]["Resource"] == f"acs:ram::{ENTERPRISE_A_UID}:role/rd-*"
+
+    report = partner.sweep_partner(deps, now=now + timedelta(days=8))
+    assert (report.expired, report.errors) == (12, ())
+    assert verifier_policies() == []
+    listed = partner_root.list_policies(models.ListPoliciesRequest(policy_type="Custom", max_items=100)).body
+    assert [p.policy_name for p in listed.policies.policy] == []

@@ -310,7 +310,7 @@ def test_pacing_at_the_quota_causes_no_throttling(stack: Stack) -> None:
 
 
 def test_throttling_beyond_the_quota_is_backed_off_without_errors(stack: Stack) -> None:
-    # Eight grants: the verifier role holds one assume policy per grant, plus its own, within RAM's 10 per role.
+    # Eight grants for one partner user: within RAM's 10 custom policies per user (the verifier role holds one).
     tickets = [f"OPS-3{index}" for index in range(8)]
     for ticket in tickets:
         stack.approve(ticket)

@@ -626,7 +626,12 @@ def list_access_keys(call: Call) -> Body:
 def _tag_resources(call: Call, action: str) -> tuple[str, list[str] | None]:
     resource_type = call.params.choice("ResourceType", ("role", "policy"))
     names = call.params.string_list("ResourceNames", max_items=50)
-    call.authorize(action, account_arn(call))
+    if names:
+        # Named resources are authorized one by one, so a role limited to `role/rd-*` may tag and read its own.
+        for name in names:
+            call.authorize(action, arn(call, resource_type, name))
+    else:
+        call.authorize(action, account_arn(call))
     return resource_type, names
 
 

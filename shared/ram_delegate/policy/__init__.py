@@ -10,6 +10,7 @@ from ram_delegate.policy.builders import (
     owner_access_policy,
     owner_trust_policy,
     partner_assume_policy,
+    partner_verifier_policy,
 )
 from ram_delegate.policy.evaluation import (
     AttachedPolicy,
@@ -62,6 +63,7 @@ __all__ = [
     "owner_trust_policy",
     "parse_policy",
     "partner_assume_policy",
+    "partner_verifier_policy",
     "raise_for_errors",
     "render",
     "to_json",

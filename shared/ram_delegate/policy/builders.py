@@ -165,6 +165,33 @@ def partner_assume_policy(*, role_arn: str, expires_at: datetime, allow_broad: b
     return policy
 
 
+def partner_verifier_policy(*, owner_account_id: str, role_prefix: str = "rd-") -> PolicyDocument:
+    """The partner verifier role's standing policy for one owner account: ``sts:AssumeRole`` on its grant roles.
+
+    One such policy per owner account (not one per grant) keeps the verifier role within RAM's limit of 10 custom
+    policies per role however many grants it checks. It is deliberately not time-bound: each grant's own trust
+    policy names the verifier, requires the grant's ExternalId and carries the expiry, so the cloud still refuses
+    an expired or revoked grant. Lint reports the role-name wildcard as a warning.
+    """
+    problems = _require(_ACCOUNT_ID, owner_account_id, "owner_account_id", "account id")
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,32}", role_prefix):
+        problems.append(Problem("role_prefix", "expected a role-name prefix of letters, digits, '.' or '-'"))
+    _refuse_invalid(problems, "partner verifier policy")
+    document = {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"acs:ram::{owner_account_id}:role/{role_prefix}*",
+            }
+        ],
+    }
+    policy = parse_policy(document, kind="custom")
+    raise_for_errors(lint(policy, kind="custom"), "partner verifier policy")
+    return policy
+
+
 # --- access profiles -------------------------------------------------------------------------------------------------
 
 
