@@ -3,7 +3,8 @@
 Each lifecycle is five calls: CreateRole, AttachPolicyToRole, AssumeRole (as a partner user of another account),
 DetachPolicyFromRole, DeleteRole. The emulator verifies every signature and evaluates every permission; moto runs
 with its defaults (no IAM enforcement). Prints calls per second for both and the ratio, and exits 1 when the
-ratio is below ``--min-ratio`` (the goal: at least twice moto's rate). Needs ``requirements-bench.lock``
+ratio is below ``--min-ratio`` (the goal: at least twice moto's rate). Also prints the median time of one SDK call
+against the emulator (the Nagle check: about a millisecond, not 40). Needs ``requirements-bench.lock``
 (moto[server], boto3): ``make bench`` installs it.
 
 Usage: ``python bench/bench_emulator_vs_moto.py [--lifecycles 200] [--min-ratio 2]``
@@ -23,6 +24,7 @@ from typing import Any
 
 CALLS_PER_LIFECYCLE = 5
 WARMUP_LIFECYCLES = 10
+LATENCY_SAMPLES = 200
 PARTNER_USER = "partner"
 ROLE_PREFIX = "bench-role-"
 
@@ -101,7 +103,20 @@ def bench_emulator(lifecycles: int) -> float:
         failures = [entry for entry in emulator.requests.entries if entry.status != 200]
         if failures:
             raise SystemExit(f"{len(failures)} emulator calls failed, first: {failures[0]}")
+        _print_call_latency(partner_sts)
         return rate
+
+
+def _print_call_latency(client: Any) -> None:
+    """Median wall time of one signed SDK call (GetCallerIdentity): ~1 ms, or ~40 ms if Nagle were not disabled."""
+    durations = []
+    for _ in range(LATENCY_SAMPLES):
+        started = time.perf_counter()
+        client.get_caller_identity()
+        durations.append(time.perf_counter() - started)
+    durations.sort()
+    median, p90 = durations[len(durations) // 2], durations[int(len(durations) * 0.9)]
+    print(f"{'one SDK call (GetCallerIdentity)':<40} median {median * 1000:.2f} ms, p90 {p90 * 1000:.2f} ms")
 
 
 def bench_moto(lifecycles: int) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, authorize, is_allowed, request_context
+from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.params import Params
 from aliyun_emulator.ram.models import RamStore
@@ -74,29 +74,17 @@ class Call:
         denial_code: str = RAM_DENIAL,
         resource_account: str | None = None,
         cross_account: bool = False,
-        context: Mapping[str, ContextValue] | None = None,
     ) -> None:
+        """Raise the product's permission error unless the caller may do ``action`` on ``resource``."""
         principal = self.request.principal
-        authorize(
+        if not is_allowed(
             principal,
             None if principal.kind == "root" else self.grants,
             action,
             resource,
             resource_account=resource_account or self.account.uid,
-            context=context or self.context,
-            resource_group_id=resource_group_id,
-            denial_code=denial_code,
-            cross_account=cross_account,
-        )
-
-    def allows(self, action: str, resource: str, *, resource_group_id: str | None = None) -> bool:
-        principal = self.request.principal
-        return is_allowed(
-            principal,
-            None if principal.kind == "root" else self.grants,
-            action,
-            resource,
-            resource_account=self.account.uid,
             context=self.context,
             resource_group_id=resource_group_id,
-        )
+            cross_account=cross_account,
+        ):
+            raise denial(denial_code, action, resource)

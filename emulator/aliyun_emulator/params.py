@@ -152,6 +152,17 @@ def page_params(params: Params, *, default_size: int, max_size: int) -> tuple[in
     return number, size
 
 
+def page_body(items: list[Any], page_number: int, page_size: int, wrapper: str, item: str) -> dict[str, Any]:
+    """One page of ``items`` in the SLB / Resource Manager list shape: ``{wrapper: {item: [...]}, PageNumber, ...}``."""
+    start = (page_number - 1) * page_size
+    return {
+        wrapper: {item: items[start : start + page_size]},
+        "PageNumber": page_number,
+        "PageSize": page_size,
+        "TotalCount": len(items),
+    }
+
+
 def not_found(code: str, message: str) -> ApiError:
     return ApiError(code, message, 404)
 

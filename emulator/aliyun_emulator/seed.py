@@ -1,6 +1,7 @@
 """The seed file: which accounts exist in the emulator, with their root keys, resource groups and load balancers.
 
-The format is a stable contract (documented in PRODUCTS.md) because test suites and the local stack write it by hand:
+The format is a stable contract (documented in emulator/README.md) because test suites and the local stack write it
+by hand:
 
     {"accounts": [{"uid": "<16 digits>", "alias": "enterprise-a", "access_key_id": "...", "access_key_secret": "...",
                    "resource_groups": [{"id": "rg-...", "name": "..."}],

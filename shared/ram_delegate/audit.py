@@ -14,10 +14,12 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 AUDIT_LOGGER = "ram_delegate.audit"
 REDACTED = "[redacted]"
-_REDACTED_LOGGERS = ("ram_delegate", "aliyun_emulator", "alibabacloud", "Tea")
+# the SDK's transport (urllib3 via requests) logs whole request URLs at DEBUG: signatures, tokens, documents
+_REDACTED_LOGGERS = ("ram_delegate", "aliyun_emulator", "alibabacloud", "Tea", "urllib3", "requests")
 
 # signature values first: the key/value rule below stops at a comma, which would split a "v1,<sig>" value
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -26,12 +28,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"whsec_[A-Za-z0-9+/=]*"), REDACTED),
     (re.compile(r"\bv1,[A-Za-z0-9+/]{20,}={0,2}"), REDACTED),
     (re.compile(r"\bsha256=[0-9a-fA-F]{16,}"), REDACTED),
+    # a tag written as {"Key": "...external-id", "Value": "..."} (the SDK's request URLs)
+    (re.compile(r'"(?:Tag)?Key"\s*:\s*"[^"]*external-id"\s*,\s*"(?:Tag)?Value"\s*:\s*"[^"]*"'), REDACTED),
     # key/value pairs whose value is a secret, in JSON, headers, reprs or query strings (the key name goes too)
     (
         re.compile(
             r"""["']?(?:AccessKeySecret|access_key_secret|accessKeySecret|SecurityToken|security_token|securityToken"""
             r"""|x-acs-security-token|webhook-signature|x-hub-signature(?:-256)?|Authorization|access_token"""
-            r"""|secret)["']?\s*[:=]\s*(?:"[^"]*"|'[^']*'|[^\s,;&}\]]+)""",
+            r"""|external[-_]?id|signature|secret)["']?\s*[:=]\s*(?:"[^"]*"|'[^']*'|[^\s,;&}\]]+)""",
             re.IGNORECASE,
         ),
         REDACTED,
@@ -40,7 +44,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret-looking value replaced (irreversibly) by ``[redacted]``."""
+    """``text`` with every secret-looking value replaced (irreversibly) by ``[redacted]``.
+
+    Percent-encoded text (a logged request URL) is decoded first, so an encoded secret cannot slip past the patterns.
+    """
+    if "%" in text:
+        text = unquote_plus(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

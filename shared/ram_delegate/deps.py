@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ram_delegate.audit import AuditLog
 from ram_delegate.cloud import CloudClients
+from ram_delegate.errors import ConfigurationError
 from ram_delegate.notify import Notifier
 from ram_delegate.policy import AccessProfile
 from ram_delegate.settings import Settings
@@ -23,3 +24,12 @@ class Deps:
     notifier: Notifier
     audit: AuditLog
     profiles: Mapping[str, AccessProfile]
+
+    def account_id(self) -> str:
+        """The account this function acts in; a deployment without it cannot tell its own resources apart."""
+        account = self.settings.account_id
+        if not account:
+            raise ConfigurationError(
+                f"the {self.settings.side} account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)"
+            )
+        return account

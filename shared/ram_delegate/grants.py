@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
+
+from ram_delegate.errors import GuardrailError, Problem
 
 if TYPE_CHECKING:
     from ram_delegate.cloud import CloudClients, TaggedResource
@@ -43,6 +45,7 @@ TAG_REVOKED_AT = _PREFIX + "revoked-at"
 TAG_REASON = _PREFIX + "reason"  # why a tombstone exists: revoked | expired
 TAG_ROLE_ARN = _PREFIX + "role-arn"
 TAG_EXTERNAL_ID = _PREFIX + "external-id"
+TAG_NAME_KEY = _PREFIX + "name-key"  # the ticket's slug: tickets that differ only in case or punctuation share it
 
 KIND_ROLE = "role"
 KIND_ACCESS = "access"
@@ -56,12 +59,16 @@ _INVALID = re.compile(r"[^a-z0-9-]+")
 
 
 def managed_filter(kind: str | None = None, ticket: str | None = None) -> dict[str, str]:
-    """The tag filter of the list calls: managed by us, optionally one kind and one ticket."""
+    """The tag filter of the list calls: managed by us, optionally one kind, and the names of one ticket.
+
+    A ticket is looked up by its name key, not by its own tag, so that resources of another ticket with the same
+    names (``OPS-1`` and ``ops_1`` are both ``rd-ops-1``) are found too and the collision is refused, not merged.
+    """
     tags = {TAG_MANAGED_BY: MANAGED_BY_VALUE}
     if kind is not None:
         tags[TAG_KIND] = kind
     if ticket is not None:
-        tags[TAG_TICKET] = ticket
+        tags[TAG_NAME_KEY] = name_key(ticket)
     return tags
 
 
@@ -88,6 +95,67 @@ def event_id_tag(event_id: str) -> str:
     if len(event_id) <= _TAG_VALUE_MAX:
         return event_id
     return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
+def name_key(ticket: str) -> str:
+    """What a ticket's resource names are made of; two tickets with the same key would share their resources."""
+    return _slug(ticket, _TAG_VALUE_MAX)
+
+
+def other_ticket(resources: Iterable[Mapping[str, str]], ticket: str) -> str | None:
+    """The ticket of the first managed resource in ``resources`` that belongs to a ticket other than ``ticket``."""
+    for tags in resources:
+        recorded = tags.get(TAG_TICKET)
+        if is_managed(tags) and recorded is not None and recorded != ticket:
+            return recorded
+    return None
+
+
+def name_collision(ticket: str, other: str) -> GuardrailError:
+    """The refusal of a ticket whose resource names another ticket already holds (neither is merged nor replaced)."""
+    return GuardrailError(
+        f"ticket {ticket} maps to the same resource names as ticket {other}; refused, the other grant is left as is",
+        problems=[Problem("data.ticket", f"same resource names as ticket {other}")],
+    )
+
+
+# What an event decides about a grant; the same event id must always decide the same (checked on redelivery).
+DECIDED_BY_EVENT = (
+    TAG_PARTNER_ACCOUNT,
+    TAG_PARTNER_USER,
+    TAG_OWNER_ACCOUNT,
+    TAG_ROLE_ARN,
+    TAG_PROFILE,
+    TAG_REGION,
+    TAG_RESOURCE_GROUP,
+    TAG_EXPIRES_AT,
+    TAG_EVENT_TIME,
+)
+
+
+def refuse_changed_redelivery(recorded: Mapping[str, str] | None, desired: Mapping[str, str]) -> None:
+    """GuardrailError when ``desired`` carries the event id ``recorded`` was made from but decides differently.
+
+    A sender that reuses an event id with another expiry or access is in conflict with itself: the change is
+    neither ignored nor applied (a real change comes as a new event).
+    """
+    if recorded is None or not is_managed(recorded) or recorded.get(TAG_EVENT_ID) != desired.get(TAG_EVENT_ID):
+        return
+    changed = sorted(key.removeprefix(_PREFIX) for key in DECIDED_BY_EVENT if recorded.get(key) != desired.get(key))
+    if changed:
+        raise GuardrailError(
+            f"event {desired.get(TAG_EVENT_ID)} was applied with other values; a change needs a new event",
+            problems=[Problem("id", f"same event id, different {', '.join(changed)}")],
+        )
+
+
+def expiry_problems(expires_at: datetime, now: datetime, max_days: int) -> list[Problem]:
+    """A grant's expiry must lie in the future and within the configured maximum."""
+    if expires_at <= now:
+        return [Problem("data.expires_at", "must be in the future")]
+    if expires_at > now + timedelta(days=max_days):
+        return [Problem("data.expires_at", f"must be within {max_days} days")]
+    return []
 
 
 def _slug(ticket: str, budget: int) -> str:
@@ -127,6 +195,12 @@ def role_arn(account_id: str, name: str) -> str:
 def role_principal_name(role: str, account_id: str) -> str:
     """The ResourceManager principal name of a role (the account uid stands in for the alias)."""
     return f"{role}@role.{account_id}.onaliyunservice.com"
+
+
+def is_role_principal(principal_name: str, role: str) -> bool:
+    """Whether a ResourceManager principal is ``role`` (RAM answers with the account alias, we attach with the uid)."""
+    name, at, domain = principal_name.partition("@")
+    return bool(at) and name == role and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
 
 
 def state_of(tags: Mapping[str, str], now: datetime) -> GrantState:

@@ -36,7 +36,6 @@ from ram_delegate.cloud import RoleInfo, TaggedResource
 from ram_delegate.deps import Deps
 from ram_delegate.errors import (
     CloudError,
-    ConfigurationError,
     GuardrailError,
     InvalidInputError,
     NotFoundError,
@@ -78,19 +77,12 @@ KNOWN_REGIONS = frozenset(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _owner_account(deps: Deps) -> str:
-    account = deps.settings.account_id
-    if not account:
-        raise ConfigurationError("the owner account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)")
-    return account
-
-
 def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
     """The contextual rules the event cannot check about itself; every problem at once."""
     data = event.data
     settings = deps.settings
     problems: list[Problem] = []
-    if data.partner.account_id == _owner_account(deps):
+    if data.partner.account_id == deps.account_id():
         problems.append(Problem("data.partner.account_id", "the partner account must not be the owner's own"))
     if settings.allowed_partners and data.partner.account_id not in settings.allowed_partners:
         problems.append(Problem("data.partner.account_id", "the partner account is not on the allow-list"))
@@ -99,10 +91,7 @@ def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
         problems.append(Problem("data.access.profile", f"unknown profile (known: {known})"))
     if data.access.region not in KNOWN_REGIONS:
         problems.append(Problem("data.access.region", "not a known Alibaba Cloud region"))
-    if data.expires_at <= now:
-        problems.append(Problem("data.expires_at", "must be in the future"))
-    elif data.expires_at > now + timedelta(days=settings.max_grant_days):
-        problems.append(Problem("data.expires_at", f"must be within {settings.max_grant_days} days"))
+    problems += g.expiry_problems(data.expires_at, now, settings.max_grant_days)
     if data.requested_by.strip().casefold() == data.approved_by.strip().casefold():
         problems.append(Problem("data.approved_by", "approved_by must differ from requested_by (no self-approval)"))
     if problems:
@@ -134,6 +123,7 @@ class _Observed:
     policy_document: str | None
     attached_account: bool
     attached_groups: frozenset[str]
+    other_ticket: str | None  # another ticket holding this ticket's resource names
 
 
 def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
@@ -141,6 +131,7 @@ def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
     tags = {
         g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
         g.TAG_TICKET: data.ticket,
+        g.TAG_NAME_KEY: g.name_key(data.ticket),
         g.TAG_PARTNER_ACCOUNT: data.partner.account_id,
         g.TAG_PARTNER_USER: data.partner.user,
         g.TAG_PROFILE: data.access.profile,
@@ -213,17 +204,16 @@ def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) 
     attached_groups: set[str] = set()
     if role_info is not None:
         role_tags = ram.list_role_tags(role)
-        if g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket and access is not None:
-            attached_account = any(p.name == policy for p in ram.list_policies_for_role(role))
-            if access.tags.get(g.TAG_RESOURCE_GROUP):
-                groups.add(access.tags[g.TAG_RESOURCE_GROUP])
-            principal = g.role_principal_name(role, _owner_account(deps))
-            for group in sorted(groups):
-                attachments = deps.cloud.resource_manager.list_policy_attachments(
-                    policy=policy, resource_group_id=group
-                )
-                if any(a.principal_name == principal and a.policy_name == policy for a in attachments):
-                    attached_groups.add(group)
+    other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
+    ours = g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
+    if ours and other is None and access is not None:
+        attached_account = any(p.name == policy for p in ram.list_policies_for_role(role))
+        if access.tags.get(g.TAG_RESOURCE_GROUP):
+            groups.add(access.tags[g.TAG_RESOURCE_GROUP])
+        for group in sorted(groups):
+            attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+            if any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments):
+                attached_groups.add(group)
     document = ram.get_policy(policy).document if access is not None else None
     return _Observed(
         access=access,
@@ -233,6 +223,7 @@ def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) 
         policy_document=document,
         attached_account=attached_account,
         attached_groups=frozenset(attached_groups),
+        other_ticket=other,
     )
 
 
@@ -356,7 +347,7 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
     """Grant, or change the grant of the same ticket, converging RAM to exactly what the approval says."""
     validate_approved(event, deps, now)
     data = event.data
-    account_id = _owner_account(deps)
+    account_id = deps.account_id()
     profile = deps.profiles[data.access.profile]
     access_doc = owner_access_policy(
         profile=profile, owner_account_id=account_id, region=data.access.region, expires_at=data.expires_at
@@ -376,6 +367,10 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
     for _attempt in range(_PLAN_ATTEMPTS):
         groups = {data.access.resource_group_id} if data.access.resource_group_id else set()
         observed = _observe(deps, data.ticket, role, desired.policy, groups)
+        if observed.other_ticket is not None:
+            raise g.name_collision(data.ticket, observed.other_ticket)
+        recorded = observed.access.tags if observed.access else observed.role_tags
+        g.refuse_changed_redelivery(recorded, {**desired.tags, g.TAG_KIND: g.KIND_ACCESS})
         if _is_stale(event.time, event.id, observed.tombstone.tags if observed.tombstone else None, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
         if _is_stale(event.time, event.id, observed.access.tags if observed.access else None, inclusive=True):
@@ -424,12 +419,12 @@ def _notify_partner(event: ApprovedEvent, deps: Deps, role_arn: str, external_id
         {
             "specversion": "1.0",
             "id": f"{event.id}.granted"[-256:],
-            "source": f"ram-delegate://owner/{_owner_account(deps)}",
+            "source": f"ram-delegate://owner/{deps.account_id()}",
             "type": GRANTED,
             "time": event.time,
             "data": {
                 "ticket": data.ticket,
-                "owner_account_id": _owner_account(deps),
+                "owner_account_id": deps.account_id(),
                 "partner": data.partner.model_dump(),
                 "access": data.access.model_dump(),
                 "role_arn": role_arn,
@@ -492,7 +487,8 @@ def _retire_steps(
     tombstone_tags: Mapping[str, str] | None,
     reason: str,
 ) -> list[Step]:
-    """Shut the door first: detach (live sessions lose access), refuse new sessions, then delete; then tombstone."""
+    """Shut the door first: detach (live sessions lose access) and refuse new sessions; record the tombstone; then
+    delete the policy and, last, the role, so that a run stopped after any call is found and finished by the next."""
     role = g.role_name(ticket)
     arn = g.role_arn(account_id, role)
     policy = g.access_policy_name(ticket)
@@ -513,12 +509,14 @@ def _retire_steps(
     partner = (role_tags or {}).get(g.TAG_PARTNER_ACCOUNT)
     if role_exists and partner and not trust_is_deny:
         steps.append(
-            Step("UpdateRole", arn, {"role": role, "trust_policy": _deny_trust(partner)}, f"{reason}: no new sessions")
+            Step(
+                "UpdateRole",
+                arn,
+                {"role": role, "trust_policy": _deny_trust(partner)},
+                f"{reason}: no new sessions",
+                absent_is_done=True,
+            )
         )
-    if access_exists:
-        steps.append(Step("DeletePolicy", policy_arn, {"policy": policy}, reason))
-    if role_exists:
-        steps.append(Step("DeleteRole", arn, {"role": role}, reason))
     if tombstone_tags is not None:
         tomb = g.tombstone_policy_name(ticket)
         tomb_arn = f"acs:ram::{account_id}:policy/{tomb}"
@@ -536,7 +534,7 @@ def _retire_steps(
                     "remember the revocation so older approvals stay refused",
                 )
             )
-        elif _tags_differ(tombstone.tags, tombstone_tags):
+        elif _tags_differ(tombstone.tags, {k: v for k, v in tombstone_tags.items() if k != g.TAG_REVOKED_AT}):
             steps.append(
                 Step(
                     "TagResources",
@@ -545,6 +543,10 @@ def _retire_steps(
                     "record the later revocation",
                 )
             )
+    if access_exists:
+        steps.append(Step("DeletePolicy", policy_arn, {"policy": policy}, reason))
+    if role_exists:
+        steps.append(Step("DeleteRole", arn, {"role": role}, reason))
     return steps
 
 
@@ -553,6 +555,7 @@ def _tombstone_tags(ticket: str, event_id: str, event_time: datetime, now: datet
         g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
         g.TAG_KIND: g.KIND_TOMBSTONE,
         g.TAG_TICKET: ticket,
+        g.TAG_NAME_KEY: g.name_key(ticket),
         g.TAG_STATE: "revoked",
         g.TAG_EVENT_ID: g.event_id_tag(event_id),
         g.TAG_EVENT_TIME: g.format_time(event_time),
@@ -564,11 +567,37 @@ def _tombstone_tags(ticket: str, event_id: str, event_time: datetime, now: datet
 def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
     """Revoke now: detach, refuse new sessions, delete; keep a tombstone. Nothing recorded -> tombstone only."""
     ticket = event.data.ticket
-    account_id = _owner_account(deps)
+    for _attempt in range(_PLAN_ATTEMPTS):
+        planned = _plan_revocation(event, deps, now)
+        if isinstance(planned, Outcome):
+            return planned
+        if dry_run:
+            return Outcome("dry-run", ticket, tuple(planned))
+        if not planned:
+            return Outcome("duplicate", ticket)
+        try:
+            results = execute(planned, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
+        except CreateConflict:
+            continue  # a concurrent revocation wrote the tombstone first: observe again
+        _forward_revocation(event, deps, now)
+        return Outcome("applied", ticket, tuple(planned), {"results": results})
+    raise GuardrailError(
+        f"the tombstone of {ticket} exists without ram-delegate's tags; the revocation could not be recorded",
+        problems=[Problem("ticket", "foreign policy with the tombstone's name")],
+    )
+
+
+def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome | list[Step]:
+    """The steps that retire the ticket's grant, or the outcome when there is nothing this event may change."""
+    ticket = event.data.ticket
+    account_id = deps.account_id()
     role = g.role_name(ticket)
     policy = g.access_policy_name(ticket)
     ram = deps.cloud.ram
     listed = ram.list_policies(g.managed_filter(ticket=ticket))
+    other = g.other_ticket((p.tags for p in listed), ticket)
+    if other is not None:
+        raise g.name_collision(ticket, other)
     access = _find(listed, policy)
     tombstone = _find(listed, g.tombstone_policy_name(ticket))
     if _is_stale(event.time, event.id, access.tags if access else None, inclusive=False):
@@ -580,16 +609,18 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
     except NotFoundError:
         role_info = None
     role_tags: Mapping[str, str] = ram.list_role_tags(role) if role_info is not None else {}
+    other = g.other_ticket([role_tags], ticket)
+    if other is not None:
+        raise g.name_collision(ticket, other)
     ours = role_info is not None and g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = ours and any(p.name == policy for p in ram.list_policies_for_role(role))
     groups: set[str] = set()
     group = (access.tags if access else role_tags).get(g.TAG_RESOURCE_GROUP)
     if ours and group:
-        principal = g.role_principal_name(role, account_id)
         attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
-        if any(a.principal_name == principal for a in attachments):
+        if any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments):
             groups.add(group)
-    steps = _retire_steps(
+    return _retire_steps(
         account_id=account_id,
         ticket=ticket,
         role_tags=role_tags if ours else None,
@@ -602,19 +633,6 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
         tombstone_tags=_tombstone_tags(ticket, event.id, event.time, now, "revoked"),
         reason="revoked",
     )
-    if dry_run:
-        return Outcome("dry-run", ticket, tuple(steps))
-    if not steps:
-        return Outcome("duplicate", ticket)
-    try:
-        results = execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
-    except CreateConflict as conflict:
-        raise GuardrailError(
-            f"{conflict.step.target} exists without ram-delegate's tags; the revocation could not be recorded",
-            problems=[Problem("ticket", "foreign policy with the tombstone's name")],
-        ) from None
-    _forward_revocation(event, deps, now)
-    return Outcome("applied", ticket, tuple(steps), {"results": results})
 
 
 def _forward_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> None:
@@ -629,9 +647,29 @@ def _forward_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> None:
         logger.warning("forwarding the revocation of %s failed: %s", event.data.ticket, type(exc).__name__)
 
 
+def _retire(deps: Deps, ticket: str, steps: list[Step]) -> str | None:
+    """Run one expired grant's retirement; the reason it stopped, if it did (the next sweep retries)."""
+    try:
+        execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
+        return None
+    except CreateConflict as conflict:
+        # The tombstone is there already: an overlapping sweep, or our own create whose answer was lost.
+        tomb = conflict.step.params["policy"]
+        try:
+            ours = _find(deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket)), tomb) is not None
+            if not ours:
+                return f"{tomb} exists without ram-delegate's tags"
+            execute(steps[steps.index(conflict.step) + 1 :], deps.cloud, deps.audit, ticket=ticket, event_id=None)
+        except (RamDelegateError, CreateConflict) as exc:
+            return str(exc)
+        return None
+    except RamDelegateError as exc:
+        return str(exc)
+
+
 def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
     """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
-    account_id = _owner_account(deps)
+    account_id = deps.account_id()
     ram = deps.cloud.ram
     roles = ram.list_roles(g.managed_filter(g.KIND_ROLE))
     tombstones = {t.name: t for t in ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE)) if g.is_managed(t.tags)}
@@ -648,18 +686,24 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepRep
             errors.append(f"{role.name}: managed role without a matching ticket tag; left for an operator")
             continue
         group = role.tags.get(g.TAG_RESOURCE_GROUP)
-        tomb_name = g.tombstone_policy_name(ticket)
-        # Blind detaches and deletes: "not found" is success, so no reads are spent per expired grant.
+        # One read per expired grant: its access policy is deleted only if it carries our tags for this ticket.
+        # Detaches and deletes are otherwise blind: "not found" is success.
+        try:
+            listed = ram.list_policies(g.managed_filter(ticket=ticket))
+        except RamDelegateError as exc:
+            errors.append(f"{ticket}: {exc}")
+            continue
+        access = _find([p for p in listed if p.tags.get(g.TAG_TICKET) == ticket], g.access_policy_name(ticket))
         steps = _retire_steps(
             account_id=account_id,
             ticket=ticket,
             role_tags=role.tags,
             role_exists=True,
             trust_is_deny=False,
-            attached_account=group is None,
-            attached_groups=frozenset({group}) if group else frozenset(),
-            access_exists=True,
-            tombstone=tombstones.get(tomb_name),
+            attached_account=access is not None and group is None,
+            attached_groups=frozenset({group}) if access is not None and group else frozenset(),
+            access_exists=access is not None,
+            tombstone=tombstones.get(g.tombstone_policy_name(ticket)),
             tombstone_tags=_tombstone_tags(
                 ticket,
                 role.tags.get(g.TAG_EVENT_ID, "expired"),
@@ -672,11 +716,11 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepRep
         all_steps.extend(steps)
         if dry_run:
             continue
-        try:
-            execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
+        failure = _retire(deps, ticket, steps)
+        if failure:
+            errors.append(f"{ticket}: {failure}")
+        else:
             retired.append(ticket)
-        except (RamDelegateError, CreateConflict) as exc:
-            errors.append(f"{ticket}: {exc}")
     horizon = now - timedelta(hours=deps.settings.tombstone_hours)
     for tomb in tombstones.values():
         revoked_at = g.parse_time(tomb.tags.get(g.TAG_REVOKED_AT))

@@ -17,14 +17,13 @@ created it (the Comments marker), it holds no other policy and no AccessKey.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from ram_delegate import grants as g
 from ram_delegate.cloud import UserInfo
 from ram_delegate.deps import Deps
 from ram_delegate.errors import (
-    ConfigurationError,
     GuardrailError,
     InvalidInputError,
     NotFoundError,
@@ -50,16 +49,9 @@ BROAD_ASSUME_POLICY = "AliyunSTSAssumeRoleAccess"
 _PLAN_ATTEMPTS = 3
 
 
-def _own_account(deps: Deps) -> str:
-    account = deps.settings.account_id
-    if not account:
-        raise ConfigurationError("the partner account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)")
-    return account
-
-
 def validate_granted(event: GrantedEvent, deps: Deps, now: datetime) -> None:
     data = event.data
-    own = _own_account(deps)
+    own = deps.account_id()
     problems: list[Problem] = []
     if data.partner.account_id != own:
         problems.append(Problem("data.partner.account_id", "the grant is for another partner account"))
@@ -67,10 +59,7 @@ def validate_granted(event: GrantedEvent, deps: Deps, now: datetime) -> None:
         problems.append(Problem("data.owner_account_id", "the owner account must not be this account"))
     if not data.role_arn.startswith(f"acs:ram::{data.owner_account_id}:role/"):
         problems.append(Problem("data.role_arn", "the role must belong to the owner account"))
-    if data.expires_at <= now:
-        problems.append(Problem("data.expires_at", "must be in the future"))
-    elif data.expires_at > now + timedelta(days=deps.settings.max_grant_days):
-        problems.append(Problem("data.expires_at", f"must be within {deps.settings.max_grant_days} days"))
+    problems += g.expiry_problems(data.expires_at, now, deps.settings.max_grant_days)
     if problems:
         raise InvalidInputError("the grant is invalid", problems=problems)
 
@@ -81,6 +70,7 @@ def _assume_tags(event: GrantedEvent) -> dict[str, str]:
         g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
         g.TAG_KIND: g.KIND_ASSUME,
         g.TAG_TICKET: data.ticket,
+        g.TAG_NAME_KEY: g.name_key(data.ticket),
         g.TAG_OWNER_ACCOUNT: data.owner_account_id,
         g.TAG_ROLE_ARN: data.role_arn,
         g.TAG_EXTERNAL_ID: data.external_id,
@@ -116,7 +106,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     """Converge the partner account to: user present, assume policy with this grant's document, attached."""
     validate_granted(event, deps, now)
     data = event.data
-    own = _own_account(deps)
+    own = deps.account_id()
     settings = deps.settings
     document = partner_assume_policy(role_arn=data.role_arn, expires_at=data.expires_at)
     if settings.allow_broad_assume:
@@ -137,6 +127,10 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
         existing = next((p for p in listed if p.name == policy and g.is_managed(p.tags)), None)
+        other = g.other_ticket([existing.tags] if existing else [], data.ticket)
+        if other is not None:
+            raise g.name_collision(data.ticket, other)
+        g.refuse_changed_redelivery(existing.tags if existing else None, tags)
         if existing is not None and _older(event, existing.tags):
             return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
         current_document = ram.get_policy(policy).document if existing is not None else None
@@ -249,69 +243,72 @@ def _same(actual: str | None, desired_json: str) -> bool:
 
 
 def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
-    """Detach and delete expired assume policies, then remove users ram-delegate created that hold nothing."""
-    own = _own_account(deps)
+    """Detach expired assume policies, remove what only they justified, then delete the policies themselves.
+
+    The policies go last: while one is still listed, the next run finds its user and its owner account again, so a
+    run that stops after any call leaves nothing behind for good (no orphaned user or verifier policy).
+    """
+    own = deps.account_id()
     ram = deps.cloud.ram
     policies = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_managed(p.tags)]
     verifier = deps.settings.verifier_role
     all_steps: list[Step] = []
-    retired: list[str] = []
     errors: list[str] = []
+    detached: list[tuple[str, str]] = []  # (ticket, policy) whose user no longer holds it
     users: set[str] = set()
     owners_kept: set[str] = set()
     owners_retired: set[str] = set()
-    expired = 0
     for policy in policies:
         owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
         if g.state_of(policy.tags, now) == "active":
             owners_kept.add(owner)
             continue
-        expired += 1
         ticket = policy.tags.get(g.TAG_TICKET, "")
         user = policy.tags.get(g.TAG_PARTNER_USER, "")
-        policy_arn = f"acs:ram::{own}:policy/{policy.name}"
         steps: list[Step] = []
         if user:
             users.add(user)
-            steps.append(
-                Step(
-                    "DetachPolicyFromUser",
-                    f"acs:ram::{own}:user/{user}",
-                    {"policy": policy.name, "user": user},
-                    "expired",
-                )
-            )
-        steps.append(Step("DeletePolicy", policy_arn, {"policy": policy.name}, "expired"))
+            user_arn = f"acs:ram::{own}:user/{user}"
+            steps.append(Step("DetachPolicyFromUser", user_arn, {"policy": policy.name, "user": user}, "expired"))
         all_steps.extend(steps)
         if dry_run:
             continue
         try:
             execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
-            retired.append(ticket)
-            owners_retired.add(owner)
         except RamDelegateError as exc:
             owners_kept.add(owner)
             errors.append(f"{ticket}: {exc}")
+            continue
+        detached.append((ticket, policy.name))
+        owners_retired.add(owner)
     idle_owners = owners_retired - owners_kept
+    cleanups: list[tuple[str, Callable[[], list[Step]]]] = []
     if idle_owners:
-        try:
-            steps = _verifier_cleanup(deps, own, verifier, idle_owners)
-            all_steps.extend(steps)
-            execute(steps, deps.cloud, deps.audit, ticket="", event_id=None)
-        except RamDelegateError as exc:
-            errors.append(f"verifier policies: {exc}")
+        cleanups.append(("verifier policies", lambda: _verifier_cleanup(deps, own, verifier, idle_owners)))
     for user in sorted(users):
+        cleanups.append((f"user {user}", lambda user=user: _user_cleanup(deps, own, user)))  # type: ignore[misc]
+    for label, plan in cleanups:
         if dry_run:
             continue
         try:
-            steps = _user_cleanup(deps, own, user)
+            steps = plan()
             all_steps.extend(steps)
             execute(steps, deps.cloud, deps.audit, ticket="", event_id=None)
         except RamDelegateError as exc:
-            errors.append(f"user {user}: {exc}")
+            errors.append(f"{label}: {exc}")
+    retired: list[str] = []
+    for ticket, name in detached:
+        step = Step("DeletePolicy", f"acs:ram::{own}:policy/{name}", {"policy": name}, "expired")
+        all_steps.append(step)
+        try:
+            execute([step], deps.cloud, deps.audit, ticket=ticket, event_id=None)
+        except RamDelegateError as exc:
+            errors.append(f"{ticket}: {exc}")
+            continue
+        retired.append(ticket)
     return SweepReport(
         examined=len(policies),
-        expired=expired,
+        expired=sum(1 for p in policies if g.state_of(p.tags, now) != "active"),
         revoked=tuple(retired),
         steps=tuple(all_steps),
         errors=tuple(errors),

@@ -12,11 +12,13 @@ matches the plan.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.errors import AlreadyExistsError, NotFoundError
+from ram_delegate.grants import TAG_EXTERNAL_ID
 
 if TYPE_CHECKING:
     from ram_delegate.audit import AuditLog
@@ -32,15 +34,21 @@ _PRESENT_IS_DONE = frozenset({"AttachPolicyToRole", "AttachPolicy", "AttachPolic
 
 @dataclass(frozen=True)
 class Step:
-    """One API call of a plan: the action, the resource it changes, its parameters and why it is needed."""
+    """One API call of a plan: the action, the resource it changes, its parameters and why it is needed.
+
+    Deletes and detaches always take "not found" as done; ``absent_is_done`` extends that to a step whose target
+    vanishing also fulfils it (refusing new sessions on a role that another run has already deleted).
+    """
 
     action: str
     target: str
     params: Mapping[str, Any] = field(default_factory=dict)
     reason: str = ""
+    absent_is_done: bool = False  # a "not found" answer means the step's purpose already holds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "target": self.target, "params": dict(self.params), "reason": self.reason}
+        """The step as answers, reports and dry runs show it: the grant's ExternalId is masked."""
+        return {"action": self.action, "target": self.target, "params": _masked(self.params), "reason": self.reason}
 
 
 class CreateConflict(Exception):
@@ -52,13 +60,26 @@ class CreateConflict(Exception):
         self.error = error
 
 
+EXTERNAL_ID_MASK = "[external-id]"
+_EXTERNAL_ID_IN_DOCUMENT = re.compile(r'("sts:ExternalId"\s*:\s*)(?:"[^"]*"|\[[^\]]*\])')
+
+
+def _masked(value: Any) -> Any:
+    """``value`` without the ExternalId (in a trust policy document or a tag): it is shared with the partner only."""
+    if isinstance(value, str):
+        return _EXTERNAL_ID_IN_DOCUMENT.sub(rf'\1"{EXTERNAL_ID_MASK}"', value)
+    if isinstance(value, Mapping):
+        return {key: EXTERNAL_ID_MASK if key == TAG_EXTERNAL_ID else _masked(item) for key, item in value.items()}
+    return value
+
+
 def render_plan(steps: Sequence[Step]) -> str:
     """The plan as a dry run prints it: one numbered line per call, documents abbreviated."""
     if not steps:
         return "nothing to do: the cloud already is in the intended state"
     lines = []
     for number, step in enumerate(steps, 1):
-        shown = {key: _abbreviate(value) for key, value in step.params.items()}
+        shown = {key: _abbreviate(value) for key, value in _masked(step.params).items()}
         params = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
         lines.append(f"{number:>3}. {step.action} {step.target} {params}  # {step.reason}")
     return "\n".join(lines)
@@ -124,7 +145,7 @@ def execute(
             result = _dispatch(cloud, step)
             outcome, request_id = "ok", result.request_id
         except NotFoundError as exc:
-            if step.action not in _ABSENT_IS_DONE:
+            if step.action not in _ABSENT_IS_DONE and not step.absent_is_done:
                 raise
             outcome, request_id = "already-absent", exc.request_id
         except AlreadyExistsError as exc:

@@ -199,3 +199,57 @@ def linked(owner_deps: Deps, partner_deps: Deps) -> tuple[Deps, Deps]:
     assert isinstance(notifier, FakeNotifier)
     notifier.forward_to = partner_deps
     return owner_deps, partner_deps
+
+
+VERIFIER_ROLE = "ram-delegate-verifier"
+VERIFIER_HARNESS = "verifier-harness"
+ROLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "ram_delegate" / "roles"
+
+
+@pytest.fixture
+def verify_as_function(aliyun_emulator: Any, partner_root: Any, make_partner_deps: Callable[..., Deps]) -> Any:
+    """partner-verify as it runs in FC: as the verifier role, holding the repository's partner-verifier.json.
+
+    FC hands the function its role's session; here a harness user in B assumes the role to get that session.
+    Returns ``verify(now) -> VerificationReport``.
+    """
+    from alibabacloud_ram20150501 import models
+
+    from ram_delegate.verify import verify_grants
+
+    trust = {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"RAM": [f"acs:ram::{ENTERPRISE_B_UID}:user/{VERIFIER_HARNESS}"]},
+            }
+        ],
+    }
+    partner_root.create_role(
+        models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(trust))
+    )
+    document = (ROLES_DIR / "partner-verifier.json").read_text()
+    partner_root.create_policy(models.CreatePolicyRequest(policy_name="verifier-function", policy_document=document))
+    partner_root.attach_policy_to_role(
+        models.AttachPolicyToRoleRequest(policy_name="verifier-function", policy_type="Custom", role_name=VERIFIER_ROLE)
+    )
+    partner_root.create_user(models.CreateUserRequest(user_name=VERIFIER_HARNESS))
+    partner_root.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(
+            policy_name="AliyunSTSAssumeRoleAccess", policy_type="System", user_name=VERIFIER_HARNESS
+        )
+    )
+    key = partner_root.create_access_key(models.CreateAccessKeyRequest(user_name=VERIFIER_HARNESS)).body.access_key
+    harness = make_partner_deps(verifier_role=VERIFIER_ROLE)
+    harness_cloud = harness.cloud.with_credentials(Credentials(key.access_key_id, key.access_key_secret))
+
+    def verify(now: datetime) -> Any:
+        role_arn = f"acs:ram::{ENTERPRISE_B_UID}:role/{VERIFIER_ROLE}"
+        session = harness_cloud.sts.assume_role(role_arn, "partner-verify", duration_seconds=900)
+        deps = make_partner_deps(verifier_role=VERIFIER_ROLE)
+        deps.cloud = deps.cloud.with_credentials(session.credentials)
+        return verify_grants(deps, now=now, propagation_retries=0)
+
+    return verify

@@ -103,6 +103,15 @@ def test_invalid_fault_definitions_are_refused(control: EmulatorControl, documen
     assert control.faults.snapshot() == {"errors": [], "latencies": [], "rate_limits": []}
 
 
+@pytest.mark.parametrize("body", [b"{oops", b"", b"\xff\xfe", b'"a string"', b"[]"])
+def test_malformed_fault_json_is_a_400_and_adds_nothing(aliyun_emulator: Emulator, body: bytes) -> None:
+    answer = send_raw(aliyun_emulator, request_bytes("POST", "/_emulator/faults", [("Host", "x")], body))
+
+    assert answer.status == 400
+    assert answer.json()["Code"] in {"MalformedJSON", "InvalidParameter"}
+    assert aliyun_emulator.faults.snapshot() == {"errors": [], "latencies": [], "rate_limits": []}
+
+
 def test_request_log_snapshot_and_clear(aliyun_emulator: Emulator, control: EmulatorControl) -> None:
     sts_client(aliyun_emulator, *ROOT_A).get_caller_identity()
     sts_client(aliyun_emulator, *ROOT_A).get_caller_identity()

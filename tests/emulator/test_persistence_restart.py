@@ -10,10 +10,10 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_tea_openapi.exceptions import ClientException
-from wire_support import ROOT_A, partner_session_keys, start_emulator
+from wire_support import ROOT_A, partner_session_keys, partner_user_keys, start_emulator
 
 from aliyun_emulator.emulator import Emulator
-from aliyun_emulator.testing import DEFAULT_TEST_SEED, ram_client, slb_client, sts_client
+from aliyun_emulator.testing import DEFAULT_TEST_SEED, ENTERPRISE_B_UID, ram_client, slb_client, sts_client
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
@@ -24,7 +24,8 @@ def test_cli_restart_with_state_keeps_roles_keys_and_sessions(tmp_path: Path, st
     process, url = start_emulator(seed_file, "--state", str(state_file))
     try:
         endpoint = url.removeprefix("http://")
-        session = partner_session_keys(endpoint)
+        user = partner_user_keys(endpoint)
+        session = partner_session_keys(endpoint, user=user)
         ram_client(endpoint, *ROOT_A).create_user(ram_models.CreateUserRequest(user_name="kept"))
     finally:
         process.send_signal(stop_signal)
@@ -35,7 +36,8 @@ def test_cli_restart_with_state_keeps_roles_keys_and_sessions(tmp_path: Path, st
         endpoint = restarted_url.removeprefix("http://")
         owner = ram_client(endpoint, *ROOT_A)
         role = owner.get_role(ram_models.GetRoleRequest(role_name="partner-access")).body.role
-        user = owner.get_user(ram_models.GetUserRequest(user_name="kept")).body.user
+        kept = owner.get_user(ram_models.GetUserRequest(user_name="kept")).body.user
+        user_identity = sts_client(endpoint, user.access_key_id, user.access_key_secret).get_caller_identity().body
         listing = slb_client(
             endpoint, session.access_key_id, session.access_key_secret, session.security_token
         ).describe_load_balancers(slb_models.DescribeLoadBalancersRequest(region_id="cn-hangzhou"))
@@ -44,7 +46,8 @@ def test_cli_restart_with_state_keeps_roles_keys_and_sessions(tmp_path: Path, st
         restarted.communicate(timeout=10)
 
     assert role.role_name == "partner-access"
-    assert user.user_name == "kept"
+    assert kept.user_name == "kept"
+    assert (user_identity.identity_type, user_identity.arn) == ("RAMUser", f"acs:ram::{ENTERPRISE_B_UID}:user/partner")
     assert listing.body.total_count == 3
 
 

@@ -116,14 +116,20 @@ def test_attach_detach_idempotency_codes(cloud: Cloud) -> None:
     )
 
 
-def test_at_most_ten_custom_policies_per_role(cloud: Cloud) -> None:
-    create_role(cloud)
+@pytest.mark.parametrize("entity", ["Role", "User"])
+def test_at_most_ten_custom_policies_per_role_or_user(cloud: Cloud, entity: str) -> None:
+    if entity == "Role":
+        create_role(cloud)
+    else:
+        cloud.ram(ROOT_A, "CreateUser", UserName="r1")
+    target = {f"{entity}Name": "r1"}
     for index in range(11):
         cloud.ram(ROOT_A, "CreatePolicy", PolicyName=f"p{index}", PolicyDocument=allow("slb:Describe*"))
     for index in range(10):
-        cloud.ram(ROOT_A, "AttachPolicyToRole", RoleName="r1", PolicyType="Custom", PolicyName=f"p{index}")
-    error = cloud.refused(ROOT_A, "ram", "AttachPolicyToRole", RoleName="r1", PolicyType="Custom", PolicyName="p10")
-    assert (error.code, error.status) == ("LimitExceeded.Role.Policy", 409)
+        cloud.ram(ROOT_A, f"AttachPolicyTo{entity}", **target, PolicyType="Custom", PolicyName=f"p{index}")
+    cloud.ram(ROOT_A, f"AttachPolicyTo{entity}", **target, PolicyType="System", PolicyName="AliyunSLBReadOnlyAccess")
+    error = cloud.refused(ROOT_A, "ram", f"AttachPolicyTo{entity}", **target, PolicyType="Custom", PolicyName="p10")
+    assert (error.code, error.status) == (f"LimitExceeded.{entity}.Policy", 409)
 
 
 def test_policy_document_size_and_name_rules(cloud: Cloud) -> None:

@@ -167,6 +167,8 @@ def test_replayed_request_is_refused_and_changes_nothing(
     prepared: requests.PreparedRequest = sent.call_args.args[1]
     client.delete_role(ram_models.DeleteRoleRequest(role_name="replayed"))
     state_before = aliyun_emulator.state.dump()
+    # Moving the emulator clock (as tests do to expire sessions) must not make the nonce cache forget the request.
+    aliyun_emulator.clock.advance(7200)
 
     connection = http.client.HTTPConnection(aliyun_emulator.host, aliyun_emulator.port, timeout=5)
     connection.request(str(prepared.method), str(prepared.path_url), body=prepared.body, headers=dict(prepared.headers))

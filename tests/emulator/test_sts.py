@@ -172,3 +172,29 @@ def test_deleted_role_voids_its_sessions_even_if_recreated(cloud: Cloud, alice: 
     cloud.partner_role()
     error = cloud.refused(session, "sts", "GetCallerIdentity")
     assert (error.code, error.status) == ("NoPermission", 403)
+
+
+def test_source_identity_is_checked_against_the_trust_policy(cloud: Cloud, alice: str) -> None:
+    document = trust_policy(ALICE, condition={"StringEquals": {"sts:SourceIdentity": "ticket-7"}})
+    cloud.ram(ROOT_A, "CreateRole", RoleName="partner", AssumeRolePolicyDocument=document)
+    base = {"RoleArn": f"acs:ram::{UID_A}:role/partner", "RoleSessionName": "s1"}
+    assert cloud.refused(alice, "sts", "AssumeRole", **base).code == "NoPermission"
+    assert cloud.refused(alice, "sts", "AssumeRole", **base, SourceIdentity="ticket-8").code == "NoPermission"
+    assert cloud.refused(alice, "sts", "AssumeRole", **base, SourceIdentity="x").code == (
+        "InvalidParameter.SourceIdentity"
+    )
+    assert cloud.assume(alice, SourceIdentity="ticket-7").startswith("STS.")
+
+
+def test_shortest_and_longest_session_names_and_durations_are_accepted(cloud: Cloud, alice: str) -> None:
+    cloud.partner_role()
+    for session_name, duration in (("ab", "900"), ("a" * 64, "3600")):
+        body = cloud.call(
+            alice,
+            "sts",
+            "AssumeRole",
+            RoleArn=f"acs:ram::{UID_A}:role/partner",
+            RoleSessionName=session_name,
+            DurationSeconds=duration,
+        )
+        assert body["AssumedRoleUser"]["Arn"].endswith(f"/{session_name}")

@@ -66,9 +66,12 @@ def partner_user_keys(emulator: Emulator | str) -> Keys:
     return Keys(key.access_key_id, key.access_key_secret)
 
 
-def partner_session_keys(emulator: Emulator | str, duration_seconds: int = 900) -> Keys:
-    """STS credentials of B's user acting as A's role (``emulator``: an Emulator or a ``host:port`` endpoint)."""
-    user = partner_user_keys(emulator)
+def partner_session_keys(emulator: Emulator | str, duration_seconds: int = 900, user: Keys | None = None) -> Keys:
+    """STS credentials of B's user acting as A's role (``emulator``: an Emulator or a ``host:port`` endpoint).
+
+    Without ``user`` the role and the user are set up first (``partner_user_keys``).
+    """
+    user = user or partner_user_keys(emulator)
     answer = sts_client(emulator, user.access_key_id, user.access_key_secret).assume_role(
         sts_models.AssumeRoleRequest(
             role_arn=f"acs:ram::{ENTERPRISE_A_UID}:role/{ROLE_NAME}",

@@ -7,7 +7,7 @@ exception and is handled by the STS product: the trust policy of the target role
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -82,35 +82,3 @@ def is_allowed(
         return False
     request = AuthRequest(action=action, resource=resource, resource_group_id=resource_group_id, context=context)
     return evaluate(request, grants.policies, session_policy=grants.session_policy).allowed
-
-
-def authorize(
-    principal: Principal,
-    grants: Grants | None,
-    action: str,
-    resource: str,
-    *,
-    resource_account: str,
-    context: Mapping[str, ContextValue],
-    resource_group_id: str | None = None,
-    denial_code: str = RAM_DENIAL,
-    cross_account: bool = False,
-) -> None:
-    """Raise the product's permission error unless the call is allowed."""
-    if not is_allowed(
-        principal,
-        grants,
-        action,
-        resource,
-        resource_account=resource_account,
-        context=context,
-        resource_group_id=resource_group_id,
-        cross_account=cross_account,
-    ):
-        raise denial(denial_code, action, resource)
-
-
-def attached(
-    documents: Sequence[tuple[str, PolicyDocument]], resource_group_id: str | None = None
-) -> list[AttachedPolicy]:
-    return [AttachedPolicy(document=doc, resource_group_id=resource_group_id, name=name) for name, doc in documents]

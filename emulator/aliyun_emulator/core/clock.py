@@ -1,14 +1,21 @@
 """The emulator clock: one source of "now" for signatures, STS expiry, policy conditions and timers.
 
 It starts at the host's time and can be moved (never backwards by ``advance``) so tests and the local stack can
-drive expiry end to end without sleeping.
+drive expiry end to end without sleeping. A forward move stops at every waypoint a subscriber asks for (a timer's
+due time), so whatever runs there sees the cloud as it was at that instant, not at the move's target.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
+
+MoveListener = Callable[[datetime, datetime], None]
+"""``listener(previous, reached)``: the clock went from ``previous`` to ``reached`` and reads ``reached`` now."""
+
+Waypoints = Callable[[datetime, datetime], Iterable[datetime]]
+"""``waypoints(old, new)``: the instants in ``(old, new)`` where a forward move from ``old`` to ``new`` must stop."""
 
 
 def utc_now() -> datetime:
@@ -23,7 +30,10 @@ class EmulatorClock:
         self._base = base
         self._offset = timedelta(0)
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[datetime, datetime], None]] = []
+        self._move_lock = threading.Lock()
+        """Held for a whole move, so two moves never interleave their stops."""
+        self._listeners: list[MoveListener] = []
+        self._waypoints: list[Waypoints] = []
 
     def now(self) -> datetime:
         with self._lock:
@@ -41,18 +51,31 @@ class EmulatorClock:
             raise ValueError("the time must carry a timezone")
         return self._move(lambda _current: when.astimezone(timezone.utc))
 
-    def on_move(self, listener: Callable[[datetime, datetime], None]) -> None:
-        """Call ``listener(old, new)`` after every move."""
+    def on_move(self, listener: MoveListener) -> None:
+        """Call ``listener(previous, reached)`` at every stop of every move (the last stop is the target)."""
         with self._lock:
             self._listeners.append(listener)
 
-    def _move(self, target: Callable[[datetime], datetime]) -> datetime:
+    def add_waypoints(self, waypoints: Waypoints) -> None:
+        """Make every forward move stop at the instants ``waypoints(old, new)`` names, in time order."""
         with self._lock:
-            base = self._base()
-            old = base + self._offset
-            new = target(old)
-            self._offset = new - base
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(old, new)
-        return new
+            self._waypoints.append(waypoints)
+
+    def _move(self, target: Callable[[datetime], datetime]) -> datetime:
+        with self._move_lock:
+            with self._lock:
+                old = self._base() + self._offset
+                new = target(old)
+                listeners = list(self._listeners)
+                sources = list(self._waypoints)
+            stops: set[datetime] = set()
+            if new > old:
+                stops = {stop for source in sources for stop in source(old, new) if old < stop < new}
+            previous = old
+            for reached in [*sorted(stops), new]:
+                with self._lock:
+                    self._offset = reached - self._base()
+                for listener in listeners:
+                    listener(previous, reached)
+                previous = reached
+            return new

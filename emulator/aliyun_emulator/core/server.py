@@ -1,28 +1,22 @@
 """The HTTP front door: one loopback server for RAM, STS, SLB and Resource Manager, plus the ``/_emulator`` routes.
 
 ``WireApp`` holds the protocol logic (verify, route, apply faults, dispatch, render errors, log) over plain values;
-``EmulatorHTTPServer`` is the thin ``http.server`` shell around it. Every answer is JSON in Alibaba's error format
-with a 4xx for anything malformed: the stdlib's own HTML error pages and 5xx parse errors are replaced. Responses
-go out in a single write on a TCP_NODELAY socket, because Nagle plus delayed ACK would add ~40 ms per SDK call.
+``EmulatorHTTPServer`` puts it inside the shared loopback HTTP shell (``core/http.py``). Every answer is JSON in
+Alibaba's error format with a 4xx for anything malformed: the stdlib's own HTML error pages and 5xx parse errors are
+replaced.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
 import json
 import logging
-import socket
-import socketserver
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,6 +24,7 @@ from aliyun_emulator.core.backend import API_VERSIONS, HOST_IDS, CloudBackend
 from aliyun_emulator.core.clock import EmulatorClock, utc_now
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.faults import Faults
+from aliyun_emulator.core.http import SOCKET_TIMEOUT_SECONDS, HttpAnswer, HttpRequest, LoopbackHTTPServer
 from aliyun_emulator.core.identity import Credential
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.core.requestlog import RequestLog, RequestLogEntry
@@ -44,7 +39,6 @@ from aliyun_emulator.core.signing import (
 logger = logging.getLogger("aliyun_emulator")
 
 MAX_BODY_BYTES = 1 << 20
-SOCKET_TIMEOUT_SECONDS = 30.0
 CONTROL_PREFIX = "/_emulator"
 GENERIC_HOST_ID = "aliyuncs.com"
 RECOMMEND_URL = "https://api.aliyun.com/troubleshoot?q="
@@ -112,6 +106,19 @@ class WireApp:
         self.requests = requests
         self.nonces = nonces
         self._reset = reset
+
+    def serve_http(self, request: HttpRequest) -> HttpAnswer:
+        """One HTTP request: the ``/_emulator`` control routes, else an API call."""
+        if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+            response = self.handle_control(request.method, request.path, request.query, request.body, request.client_ip)
+        else:
+            headers: dict[str, tuple[str, ...]] = {}
+            for name, value in request.headers:
+                key = name.lower()
+                headers[key] = (*headers.get(key, ()), value)
+            raw = RawRequest(request.method, request.path, request.query, headers, request.body)
+            response = self.handle_api(raw, request.client_ip)
+        return _http_answer(response)
 
     def handle_api(self, raw: RawRequest, source_ip: str) -> Response:
         """Answer one API call; never raises (a bug becomes ``InternalError`` 500 without details)."""
@@ -273,156 +280,29 @@ class WireApp:
         return {"reset": True, "now": _iso(self.clock.now())}
 
 
-class EmulatorHTTPServer(ThreadingHTTPServer):
-    """Threaded HTTP/1.1 server (daemon threads, keep-alive); tracks connections so ``server_close`` ends them."""
-
-    daemon_threads = True
-    request_queue_size = 128
+class EmulatorHTTPServer(LoopbackHTTPServer):
+    """The emulator's front door: the shared loopback HTTP shell around a ``WireApp``."""
 
     def __init__(self, address: tuple[str, int], app: WireApp, socket_timeout: float = SOCKET_TIMEOUT_SECONDS) -> None:
         self.app = app
-        self.socket_timeout = socket_timeout
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall on a machine without DNS.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def server_close(self) -> None:
-        super().server_close()
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the peer
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-
-class _RefusedRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = SOCKET_TIMEOUT_SECONDS
-    server_version = "aliyun-emulator"
-    sys_version = ""
-    server: EmulatorHTTPServer
-
-    def setup(self) -> None:
-        # A slow or silent client may hold a thread only this long (reading headers, body, or idling between calls).
-        super().setup()
-        self.connection.settimeout(self.server.socket_timeout)
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log records calls, and request lines may carry tokens (legacy SecurityToken)."""
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Parse errors found by http.server, in Alibaba's JSON format and always 4xx (501/505 are client faults)."""
-        status = 405 if code == HTTPStatus.NOT_IMPLEMENTED else code
-        if status >= 500:
-            status = 400
-        self.close_connection = True
-        reason = message or HTTPStatus(code).phrase
-        error = ApiError(
-            _HTTP_ERROR_CODES.get(status, "MalformedRequest"), f"The HTTP request is malformed: {reason}.", status
+        super().__init__(
+            address, app.serve_http, _refusal, max_body_bytes=MAX_BODY_BYTES, socket_timeout=socket_timeout
         )
-        self._write(error_response(error, new_request_id()))
 
-    def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except _RefusedRequest as refused:
-            self.send_error(refused.status, refused.message)
-            return
-        except OSError:  # timeout or reset while reading the body: nothing sensible to answer
-            self.close_connection = True
-            return
-        if body is None:
-            self.close_connection = True
-            return
-        path, _, query = self.path.partition("?")
-        source_ip = str(self.client_address[0])
-        app = self.server.app
-        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            response = app.handle_control(self.command, path, query, body, source_ip)
-        else:
-            headers: dict[str, tuple[str, ...]] = {}
-            for name, value in self.headers.items():
-                key = name.lower()
-                headers[key] = (*headers.get(key, ()), _header_text(value))
-            response = app.handle_api(RawRequest(self.command, path, query, headers, body), source_ip)
-        self._write(response)
 
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding") is not None:
-            raise _RefusedRequest(411, "chunked or encoded bodies are not supported; send Content-Length")
-        lengths = self.headers.get_all("Content-Length") or []
-        if not lengths:
-            return b""
-        text = lengths[0].strip()
-        if len(lengths) > 1 or not text.isdigit() or not text.isascii():
-            raise _RefusedRequest(400, "invalid Content-Length")
-        length = int(text)
-        if length > MAX_BODY_BYTES:
-            raise _RefusedRequest(413, f"the body exceeds {MAX_BODY_BYTES} bytes")
-        body = self.rfile.read(length) if length else b""
-        return body if len(body) == length else None
+def _refusal(status: int, reason: str) -> HttpAnswer:
+    """A request the HTTP shell would not read, in Alibaba's JSON error format."""
+    error = ApiError(
+        _HTTP_ERROR_CODES.get(status, "MalformedRequest"), f"The HTTP request is malformed: {reason}.", status
+    )
+    return _http_answer(error_response(error, new_request_id()))
 
-    def _write(self, response: Response) -> None:
-        phrase = _reason(response.status)
-        lines = [
-            f"HTTP/1.1 {response.status} {phrase}",
-            "Content-Type: application/json;charset=utf-8",
-            f"Content-Length: {len(response.body)}",
-            f"Connection: {'close' if self.close_connection else 'keep-alive'}",
-        ]
-        if response.request_id:
-            lines.append(f"x-acs-request-id: {response.request_id}")
-        lines.extend(f"{name}: {value}" for name, value in response.headers)
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        try:
-            self.wfile.write(head + response.body)
-        except OSError:
-            self.close_connection = True
+
+def _http_answer(response: Response) -> HttpAnswer:
+    headers = [("Content-Type", "application/json;charset=utf-8")]
+    if response.request_id:
+        headers.append(("x-acs-request-id", response.request_id))
+    return HttpAnswer(response.status, response.body, (*headers, *response.headers))
 
 
 def _check_credential(credential: Credential, token: str | None, now: datetime) -> None:
@@ -440,18 +320,6 @@ def _check_credential(credential: Credential, token: str | None, now: datetime) 
 
 def _same_text(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
-
-
-def _header_text(value: str) -> str:
-    # http.client decodes headers as latin-1; the SDK signs their UTF-8 text.
-    return value.encode("latin-1", "replace").decode("utf-8", "surrogateescape")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _iso(moment: datetime) -> str:

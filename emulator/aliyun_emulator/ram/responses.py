@@ -90,6 +90,14 @@ def access_key_body(key: AccessKey) -> Body:
     return {"AccessKeyId": key.access_key_id, "CreateDate": key.create_date, "Status": key.status}
 
 
+def marker_page(wrapper: str, item: str, rows: list[Body], marker: str | None) -> Body:
+    """RAM's list shape: ``{IsTruncated, Marker (only when truncated), wrapper: {item: rows}}``."""
+    body: Body = {"IsTruncated": marker is not None, wrapper: {item: rows}}
+    if marker is not None:
+        body["Marker"] = marker
+    return body
+
+
 # --- common parameters ---------------------------------------------------------------------------------------------
 
 
@@ -138,6 +146,11 @@ def account_arn(call: Call) -> str:
 
 def ram(call: Call) -> RamStore:
     return call.account.ram
+
+
+def list_size(call: Call) -> int:
+    """RAM list calls: ``MaxItems`` 1-1000, default 100."""
+    return call.params.integer("MaxItems", default=100, minimum=1, maximum=MAX_LIST_ITEMS)
 
 
 def caller_user_name(call: Call) -> str:
@@ -209,17 +222,12 @@ def delete_role(call: Call) -> Body:
 
 def list_roles(call: Call) -> Body:
     call.authorize("ram:ListRoles", account_arn(call))
-    max_items = call.params.integer("MaxItems", default=100, minimum=1, maximum=MAX_LIST_ITEMS)
+    max_items = list_size(call)
     wanted = call.params.json_tags()
     keep = (lambda role: all(role.tags.get(k) == v for k, v in wanted.items())) if wanted else (lambda _role: True)
     roles, marker = ram(call).role_order.page(call.params.optional("Marker"), max_items, keep)
-    body: Body = {
-        "IsTruncated": marker is not None,
-        "Roles": {"Role": [{**role_body(r, trust=False), "Tags": tag_list(r.tags)} for r in roles]},
-    }
-    if marker is not None:
-        body["Marker"] = marker
-    return body
+    rows = [{**role_body(r, trust=False), "Tags": tag_list(r.tags)} for r in roles]
+    return marker_page("Roles", "Role", rows, marker)
 
 
 # --- policies ------------------------------------------------------------------------------------------------------
@@ -299,7 +307,7 @@ def delete_policy(call: Call) -> Body:
 
 def list_policies(call: Call) -> Body:
     call.authorize("ram:ListPolicies", account_arn(call))
-    max_items = call.params.integer("MaxItems", default=100, minimum=1, maximum=MAX_LIST_ITEMS)
+    max_items = list_size(call)
     kind = policy_type(call, required=False)
     wanted = call.params.json_tags()
     marker = call.params.optional("Marker")
@@ -318,10 +326,7 @@ def list_policies(call: Call) -> Body:
         policies, custom_marker = ram(call).policy_order.page(marker, max_items - len(items), keep)
         items += [{**policy_summary(call, p), "Tags": tag_list(p.tags)} for p in policies]
         next_marker = custom_marker
-    body: Body = {"IsTruncated": next_marker is not None, "Policies": {"Policy": items}}
-    if next_marker is not None:
-        body["Marker"] = next_marker
-    return body
+    return marker_page("Policies", "Policy", items, next_marker)
 
 
 def _system_marker(marker: str | None) -> int:
@@ -418,40 +423,36 @@ def _scope(call: Call) -> None:
         )
 
 
-def attach_policy_to_role(call: Call) -> Body:
-    name = role_name(call)
-    call.authorize("ram:AttachPolicyToRole", arn(call, "role", name))
+def _change_attachment(call: Call, entity: str, *, attach: bool) -> Body:
+    """Attach a policy to, or detach it from, a role or a user (``entity`` "Role" or "User"), at account scope."""
+    name = role_name(call) if entity == "Role" else user_name(call)
+    action = f"ram:AttachPolicyTo{entity}" if attach else f"ram:DetachPolicyFrom{entity}"
+    call.authorize(action, arn(call, entity.lower(), name))
     kind, policy = policy_type(call), policy_name(call)
     _scope(call)
-    ram(call).attach("Role", ram(call).role(name).attachments, kind, policy, call.request.now)
+    store = ram(call)
+    attachments = (store.role(name) if entity == "Role" else store.user(name)).attachments
+    if attach:
+        store.attach(entity, attachments, kind, policy, call.request.now)
+    else:
+        store.detach(entity, attachments, kind, policy)
     return {}
+
+
+def attach_policy_to_role(call: Call) -> Body:
+    return _change_attachment(call, "Role", attach=True)
 
 
 def detach_policy_from_role(call: Call) -> Body:
-    name = role_name(call)
-    call.authorize("ram:DetachPolicyFromRole", arn(call, "role", name))
-    kind, policy = policy_type(call), policy_name(call)
-    _scope(call)
-    ram(call).detach("Role", ram(call).role(name).attachments, kind, policy)
-    return {}
+    return _change_attachment(call, "Role", attach=False)
 
 
 def attach_policy_to_user(call: Call) -> Body:
-    name = user_name(call)
-    call.authorize("ram:AttachPolicyToUser", arn(call, "user", name))
-    kind, policy = policy_type(call), policy_name(call)
-    _scope(call)
-    ram(call).attach("User", ram(call).user(name).attachments, kind, policy, call.request.now)
-    return {}
+    return _change_attachment(call, "User", attach=True)
 
 
 def detach_policy_from_user(call: Call) -> Body:
-    name = user_name(call)
-    call.authorize("ram:DetachPolicyFromUser", arn(call, "user", name))
-    kind, policy = policy_type(call), policy_name(call)
-    _scope(call)
-    ram(call).detach("User", ram(call).user(name).attachments, kind, policy)
-    return {}
+    return _change_attachment(call, "User", attach=False)
 
 
 def _attached_policies(call: Call, attachments: dict[str, Any]) -> Body:
@@ -578,12 +579,9 @@ def delete_user(call: Call) -> Body:
 
 def list_users(call: Call) -> Body:
     call.authorize("ram:ListUsers", account_arn(call))
-    max_items = call.params.integer("MaxItems", default=100, minimum=1, maximum=MAX_LIST_ITEMS)
+    max_items = list_size(call)
     users, marker = ram(call).user_order.page(call.params.optional("Marker"), max_items)
-    body: Body = {"IsTruncated": marker is not None, "Users": {"User": [user_body(u) for u in users]}}
-    if marker is not None:
-        body["Marker"] = marker
-    return body
+    return marker_page("Users", "User", [user_body(u) for u in users], marker)
 
 
 def create_access_key(call: Call) -> Body:

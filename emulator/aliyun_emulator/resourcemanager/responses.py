@@ -7,7 +7,7 @@ from typing import Any
 from aliyun_emulator.context import Call
 from aliyun_emulator.core.authorization import PRODUCT_DENIAL
 from aliyun_emulator.core.errors import invalid_parameter
-from aliyun_emulator.params import page_params
+from aliyun_emulator.params import page_body, page_params
 from aliyun_emulator.ram.models import POLICY_TYPES, format_date, system_policies
 from aliyun_emulator.resourcemanager.models import PRINCIPAL_TYPES, ScopedGrant, parse_principal_name, principal_name
 
@@ -19,19 +19,20 @@ def group_arn(call: Call, group_id: str) -> str:
     return f"acs:resourcemanager::{call.account.uid}:resourcegroup/{group_id}"
 
 
+def _listing_scope(call: Call, action: str) -> tuple[str | None, int, int]:
+    """ResourceGroupId and paging of a list call, authorized like SLB listing: a caller scoped to one group must
+    name it (and then sees only it)."""
+    group = call.params.optional("ResourceGroupId")
+    page_number, page_size = page_params(call.params, default_size=10, max_size=100)
+    call.authorize(action, group_arn(call, group or "*"), resource_group_id=group, denial_code=PRODUCT_DENIAL)
+    return group, page_number, page_size
+
+
 def list_resource_groups(call: Call) -> Body:
-    """Like SLB listing: a caller scoped to one group must name it and sees only it."""
     params = call.params
-    group = params.optional("ResourceGroupId")
-    page_number, page_size = page_params(params, default_size=10, max_size=100)
     name = params.optional("Name")
     wanted_ids = params.flat_list("ResourceGroupIds")
-    call.authorize(
-        "resourcemanager:ListResourceGroups",
-        group_arn(call, group or "*"),
-        resource_group_id=group,
-        denial_code=PRODUCT_DENIAL,
-    )
+    group, page_number, page_size = _listing_scope(call, "resourcemanager:ListResourceGroups")
     groups = [
         g
         for g in call.account.rm.groups.values()
@@ -39,7 +40,6 @@ def list_resource_groups(call: Call) -> Body:
         and (name is None or g.name == name)
         and (not wanted_ids or g.id in wanted_ids)
     ]
-    start = (page_number - 1) * page_size
     rows = [
         {
             "AccountId": call.account.uid,
@@ -50,14 +50,9 @@ def list_resource_groups(call: Call) -> Body:
             "Status": "OK",
             "Tags": {"Tag": []},
         }
-        for g in groups[start : start + page_size]
+        for g in groups
     ]
-    return {
-        "PageNumber": page_number,
-        "PageSize": page_size,
-        "ResourceGroups": {"ResourceGroup": rows},
-        "TotalCount": len(groups),
-    }
+    return page_body(rows, page_number, page_size, "ResourceGroups", "ResourceGroup")
 
 
 def _grant(call: Call, action: str) -> ScopedGrant:
@@ -92,18 +87,11 @@ def detach_policy(call: Call) -> Body:
 
 def list_policy_attachments(call: Call) -> Body:
     params = call.params
-    group = params.optional("ResourceGroupId")
-    page_number, page_size = page_params(params, default_size=10, max_size=100)
     policy_type = params.optional("PolicyType")
     policy_name = params.optional("PolicyName")
     principal_type = params.optional("PrincipalType")
     principal = params.optional("PrincipalName")
-    call.authorize(
-        "resourcemanager:ListPolicyAttachments",
-        group_arn(call, group or "*"),
-        resource_group_id=group,
-        denial_code=PRODUCT_DENIAL,
-    )
+    group, page_number, page_size = _listing_scope(call, "resourcemanager:ListPolicyAttachments")
     seed = call.account.seed
     rows = []
     for grant in call.account.rm.grants:
@@ -127,13 +115,7 @@ def list_policy_attachments(call: Call) -> Body:
                 "ResourceGroupId": grant.resource_group_id,
             }
         )
-    start = (page_number - 1) * page_size
-    return {
-        "PageNumber": page_number,
-        "PageSize": page_size,
-        "PolicyAttachments": {"PolicyAttachment": rows[start : start + page_size]},
-        "TotalCount": len(rows),
-    }
+    return page_body(rows, page_number, page_size, "PolicyAttachments", "PolicyAttachment")
 
 
 def _policy_description(call: Call, grant: ScopedGrant) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from aliyun_emulator.context import Call
 from aliyun_emulator.core.authorization import PRODUCT_DENIAL
 from aliyun_emulator.core.errors import ApiError, invalid_parameter
-from aliyun_emulator.params import page_params
+from aliyun_emulator.params import page_body, page_params
 
 Body = dict[str, Any]
 MAX_IDS = 20
@@ -38,13 +38,7 @@ def describe_load_balancers(call: Call) -> Body:
         and (not ids or lb.seed.id in ids)
         and (name is None or lb.seed.name == name)
     ]
-    start = (page_number - 1) * page_size
-    return {
-        "LoadBalancers": {"LoadBalancer": [lb.summary() for lb in matches[start : start + page_size]]},
-        "PageNumber": page_number,
-        "PageSize": page_size,
-        "TotalCount": len(matches),
-    }
+    return page_body([lb.summary() for lb in matches], page_number, page_size, "LoadBalancers", "LoadBalancer")
 
 
 def describe_load_balancer_attribute(call: Call) -> Body:
@@ -61,6 +55,7 @@ def describe_load_balancer_attribute(call: Call) -> Body:
         denial_code=PRODUCT_DENIAL,
     )
     summary = lb.summary()
+    del summary["InternetChargeTypeAlias"]  # a listing field only: the attribute model has no such key
     return {
         **summary,
         "AutoReleaseTime": 0,

@@ -21,7 +21,9 @@ event produces both sides' resources).
 
 Timers: on every clock move (and, with ``real_time_timers``, every second of real time) each enabled timer trigger
 whose schedule fell due since the last check runs once, at its latest due time, in time order across triggers
-(missed ticks coalesce, as schedulers do after downtime). A clock moved backwards fires nothing.
+(missed ticks coalesce, as schedulers do after downtime). A move stops the emulator clock at each of those due times
+(``EmulatorClock.add_waypoints``), so a timer runs while the cloud reads its due time: an hourly verifier due before
+an expiry sees the grant allowed even when the move ends past the expiry. A clock moved backwards fires nothing.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ class LocalStack:
         self._timers: list[_Timer] = []
         self._timer_lock = threading.Lock()
         self._last_timer_check: datetime | None = None
+        self._planned: list[tuple[datetime, _Timer]] = []
         self._server: HostServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -433,10 +436,21 @@ class LocalStack:
                 self._timers.append(_Timer(runtime.spec.name, trigger.name, trigger.payload, schedule, order))
                 order += 1
         self._last_timer_check = anchor
+        self.emulator.clock.add_waypoints(self._timer_waypoints)
         self.emulator.clock.on_move(self._on_clock_move)
 
-    def _on_clock_move(self, _old: datetime, new: datetime) -> None:
-        self.fire_due_timers(new)
+    def _timer_waypoints(self, _old: datetime, new: datetime) -> list[datetime]:
+        """Where a clock move must stop: the due time of each run the move brings, so each runs at its instant."""
+        with self._timer_lock:
+            self._plan_until(new)
+            return [when for when, _ in self._planned]
+
+    def _on_clock_move(self, previous: datetime, reached: datetime) -> None:
+        if reached < previous:  # moved backwards: nothing fires, the schedule restarts from here
+            with self._timer_lock:
+                self._last_timer_check, self._planned = reached, []
+            return
+        self.fire_due_timers(reached)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -450,19 +464,30 @@ class LocalStack:
     # -- timers --------------------------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: datetime) -> list[TimerRun]:
-        """Run every timer that fell due in ``(last check, now]``: once each, at its latest due time, in time order."""
+        """Run the timers due by ``now``: each once per span of time, at its latest due time, in time order.
+
+        A clock move plans its whole span first (``_timer_waypoints``) and stops at each planned due time, so a
+        trigger that fell due several times in one move still runs once.
+        """
         with self._timer_lock:
-            last = self._last_timer_check
-            self._last_timer_check = now
-            if last is None or now <= last or self._stopping.is_set():
+            if self._stopping.is_set():
                 return []
-            due = [(timer.schedule.latest_due(last, now), timer) for timer in self._timers]
-            ordered = sorted(
-                ((when, timer) for when, timer in due if when is not None), key=lambda p: (p[0], p[1].order)
-            )
-            runs = [self._fire(timer, when) for when, timer in ordered]
+            self._plan_until(now)
+            ready = [(when, timer) for when, timer in self._planned if when <= now]
+            self._planned = self._planned[len(ready) :]
+            runs = [self._fire(timer, when) for when, timer in ready]
             self.timer_runs.extend(runs)
             return runs
+
+    def _plan_until(self, until: datetime) -> None:
+        """Queue each timer's latest due time in ``(last check, until]`` (caller holds the timer lock)."""
+        last = self._last_timer_check
+        if last is None or until <= last:
+            return
+        self._last_timer_check = until
+        due = [(timer.schedule.latest_due(last, until), timer) for timer in self._timers]
+        planned = [(when, timer) for when, timer in due if when is not None]
+        self._planned = sorted([*self._planned, *planned], key=lambda pair: (pair[0], pair[1].order))
 
     def _fire(self, timer: _Timer, due: datetime) -> TimerRun:
         event = {
