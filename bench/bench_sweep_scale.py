@@ -7,8 +7,10 @@ quotas to 20,000 roles and policies. Then ``sweep_owner`` runs once, through the
 counts its calls.
 
 Bounds: listing N tagged grants needs ceil(N/1000) list calls (MaxItems is 1,000; the sweep also lists tombstones,
-another ceil(T/1000) >= 1 call); retiring E expired grants needs at least 3 writes each (detach, delete policy,
-delete role; ram-delegate's design adds UpdateRole and a tombstone: 5). Wall time should grow linearly in N.
+another ceil(T/1000) >= 1 call); "lists" counts every List call, and the per-action counts show which are the
+scan and which are per retired grant. Retiring E expired grants needs at least 3 writes each (detach,
+delete policy, delete role; ram-delegate's design adds UpdateRole and a tombstone: 5). Wall time should grow
+linearly in N.
 
 Run: ``.venv/bin/python bench/bench_sweep_scale.py`` (part of ``make bench``).
 """
@@ -23,6 +25,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import load_seed
@@ -87,8 +90,13 @@ def clone_grants(emulator: Emulator, owner_uid: str, template_ticket: str, count
         is_expired = index % expired_every == 0
         expired += is_expired
         expires_at = now - timedelta(hours=1) if is_expired else now + timedelta(days=30)
-        role_tags = {**role.tags, grants.TAG_TICKET: ticket, grants.TAG_EXPIRES_AT: iso(expires_at)}
-        policy_tags = {**policy.tags, grants.TAG_TICKET: ticket, grants.TAG_EXPIRES_AT: iso(expires_at)}
+        own = {
+            grants.TAG_TICKET: ticket,
+            grants.TAG_NAME_KEY: grants.name_key(ticket),
+            grants.TAG_EXPIRES_AT: iso(expires_at),
+        }
+        role_tags = {**role.tags, **own}
+        policy_tags = {**policy.tags, **own}
         clone = ram.create_role(
             grants.role_name(ticket),
             role.trust_policy,
@@ -105,7 +113,7 @@ def clone_grants(emulator: Emulator, owner_uid: str, template_ticket: str, count
     return expired
 
 
-def run(size: int) -> dict[str, float]:
+def run(size: int) -> dict[str, Any]:
     with Emulator(load_seed(seed())) as emulator:
         owner, partner = emulator.seed.accounts[0], emulator.seed.accounts[1]
         settings = Settings(
@@ -133,7 +141,14 @@ def run(size: int) -> dict[str, float]:
     writes = sum(n for action, n in counts.items() if not action.startswith(READS))
     if report.expired != expired or report.errors:
         raise SystemExit(f"sweep at N={size}: expired {report.expired} (expected {expired}), errors {report.errors}")
-    return {"grants": size, "expired": expired, "lists": lists, "writes": writes, "seconds": seconds}
+    return {
+        "grants": size,
+        "expired": expired,
+        "lists": lists,
+        "writes": writes,
+        "seconds": seconds,
+        "calls": ", ".join(f"{action} {n}" for action, n in sorted(counts.items())),
+    }
 
 
 def main() -> int:
@@ -147,6 +162,7 @@ def main() -> int:
             f"  {result['grants']:>7.0f} {result['expired']:>7.0f} {result['lists']:>5.0f} {bound:>5} "
             f"{result['writes']:>6.0f} {result['writes'] / result['expired']:>5.1f} {result['seconds']:>7.2f}"
         )
+        print(f"    calls: {result['calls']}")
         print(
             f"    list calls {result['lists'] / bound:.2f}x bound; writes {result['writes'] / result['expired']:.1f} "
             f"per expired grant ({result['writes'] / result['expired'] / WRITE_DESIGN_FLOOR:.2f}x the design floor "

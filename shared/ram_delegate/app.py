@@ -7,8 +7,9 @@ every expiry decision follow the platform's clock, which the local stack drives 
 
 HTTP answers: 200 done, duplicate, stale or unchanged (never 409: senders retry it); 400 invalid payload with every
 problem; 401 any signature problem, with one generic message; 413 body over the cap (checked before hashing);
-422 guardrail refusal; 503 with Retry-After when the cloud stays unavailable after retries (ticketing systems retry
-5xx); 500 with a generic message for anything unexpected. Timer functions return their report and let errors
+422 guardrail refusal or a RAM quota reached (nothing of the refused change is left behind); 503 with Retry-After
+when the cloud stays unavailable after retries (ticketing systems retry 5xx); 500 with a generic message for
+anything unexpected. Timer functions return their report and let errors
 propagate, so FC's asynchronous retry runs them again.
 
 The owner endpoint accepts ``partner.access.approved`` and ``partner.access.revoked``. The partner endpoint accepts
@@ -35,6 +36,7 @@ from ram_delegate.errors import (
     InvalidInputError,
     PayloadTooLargeError,
     Problem,
+    QuotaExceededError,
     RamDelegateError,
     RetryableCloudError,
     SignatureError,
@@ -153,7 +155,7 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
         retry_after = str(deps.cloud.retry.retry_after_seconds())
         logger.warning("%s-onboard %s: 503 %s %s", side, request_id, exc.cloud_code, exc.message)
         return http_response(503, exc.to_dict(), {"retry-after": retry_after})
-    except (InvalidInputError, PayloadTooLargeError, GuardrailError) as exc:
+    except (InvalidInputError, PayloadTooLargeError, GuardrailError, QuotaExceededError) as exc:
         logger.info("%s-onboard %s: %s %s", side, request_id, exc.status, exc.code)
         return http_response(exc.status, exc.to_dict())
     except CloudError as exc:

@@ -61,8 +61,9 @@ _OWNER_ACCEPTS = {
     "action-privilege-escalation": "creating and attaching rd-* roles and policies is the owner function's job",
 }
 _PARTNER_ACCEPTS = {
-    "action-privilege-escalation": "creating rd-* assume policies and attaching them to partner users and the "
-    "verifier role is the partner function's job; it never creates AccessKeys or login profiles",
+    "action-privilege-escalation": "creating rd-assume-* policies for partner users and one rd-verify-<owner> "
+    "policy per owner account for the verifier role, and attaching them, is the partner function's job; it never "
+    "creates AccessKeys or login profiles",
 }
 
 

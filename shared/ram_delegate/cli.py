@@ -30,6 +30,8 @@ from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLin
 from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings
 
 if TYPE_CHECKING:
+    from alibabacloud_tea_openapi.utils_models import Config
+
     from ram_delegate.cloud import CloudClients, Credentials
     from ram_delegate.deps import Deps
     from ram_delegate.policy import Finding
@@ -93,22 +95,10 @@ class Invocation:
         if settings.account_id:
             return settings
         from alibabacloud_sts20150401.client import Client as StsClient
-        from alibabacloud_tea_openapi.utils_models import Config
 
-        credentials = self.credentials()
-        endpoint = settings.endpoint_for("sts")
-        config = Config(
-            access_key_id=credentials.access_key_id,
-            access_key_secret=credentials.access_key_secret,
-            security_token=credentials.security_token,
-            region_id=settings.region,
-            endpoint=endpoint,
-            protocol=settings.protocol,
-            connect_timeout=5000,
-            read_timeout=10000,
+        config = sdk_config(
+            self.credentials(), settings.region, settings.endpoint_for("sts"), settings.protocol, read_timeout=10
         )
-        if settings.protocol == "http":
-            config.no_proxy = endpoint.rsplit(":", 1)[0]
         try:
             account_id = StsClient(config).get_caller_identity().body.account_id
         except Exception as exc:  # the STS SDK raises its own exception types; keep code and message only
@@ -287,7 +277,6 @@ VERIFY_COLUMNS = (
 def command_invoke(run: Invocation) -> int:
     from alibabacloud_fc20230330 import models as fc_models
     from alibabacloud_fc20230330.client import Client as FcClient
-    from alibabacloud_tea_openapi.utils_models import Config
 
     settings = run.settings()
     credentials = run.credentials()
@@ -299,19 +288,7 @@ def command_invoke(run: Invocation) -> int:
     else:
         raise UsageError("invoke needs --endpoint HOST:PORT, or --account-id / RAM_DELEGATE_ACCOUNT_ID for the cloud")
     body = _read_event(run.args.event) if run.args.event else timer_event(run.now(), "ram-delegate-cli")
-    config = Config(
-        access_key_id=credentials.access_key_id,
-        access_key_secret=credentials.access_key_secret,
-        security_token=credentials.security_token,
-        region_id=settings.region,
-        endpoint=endpoint,
-        protocol=protocol,
-        read_timeout=run.args.timeout * 1000,
-        connect_timeout=5000,
-    )
-    if protocol == "http":
-        config.no_proxy = endpoint.rsplit(":", 1)[0]
-    client = FcClient(config)
+    client = FcClient(sdk_config(credentials, settings.region, endpoint, protocol, read_timeout=run.args.timeout))
     try:
         response = client.invoke_function(run.args.function, fc_models.InvokeFunctionRequest(body=io.BytesIO(body)))
     except Exception as exc:  # the FC SDK raises its own exception types; report code and message only
@@ -334,6 +311,25 @@ def command_invoke(run: Invocation) -> int:
     run.out.line(f"{run.args.function}: HTTP {response.status_code} (request {headers.get('x-fc-request-id', '-')})")
     run.out.line(json.dumps(answer, indent=2) if not isinstance(answer, str) else answer)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def sdk_config(credentials: Credentials, region: str, endpoint: str, protocol: str, *, read_timeout: float) -> Config:
+    """An official-SDK ``Config`` for one endpoint; plain http (a local stack) bypasses proxies for that host."""
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    config = Config(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        region_id=region,
+        endpoint=endpoint,
+        protocol=protocol,
+        connect_timeout=5000,
+        read_timeout=int(read_timeout * 1000),
+    )
+    if protocol == "http":
+        config.no_proxy = endpoint.rsplit(":", 1)[0]
+    return config
 
 
 def timer_event(now: datetime, trigger_name: str) -> bytes:

@@ -1,7 +1,9 @@
 """How the CLI talks to people and to scripts: tables and headings on stdout, JSON with ``--json``, progress on stderr.
 
-Quiet by default: a command prints its answer and nothing else; ``-v`` turns on the library's logging. A progress
-indicator is drawn only when stderr is a terminal and JSON output is off, so pipes and CI logs stay clean.
+Quiet by default: a command prints its answer and nothing else; ``-v`` turns on the library's logging. During long
+runs (sweeps, verifications, listings) a spinner with the elapsed time is drawn on stderr, only when stderr is a
+terminal and JSON output is off, so pipes and CI logs stay clean. It is not a bar with counts: the library's sweep
+and verify functions report no progress.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
@@ -98,21 +100,17 @@ class Output:
         return not self.json_mode and _is_tty(self.stderr)
 
     @contextmanager
-    def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
-        """A progress bar on stderr; yields ``update(done, total)``. Without updates it shows elapsed time."""
-        bar = _ProgressBar(self.stderr, label) if self.progress_enabled else None
-        if bar is None:
-            yield _ignore_progress
+    def progress(self, label: str) -> Iterator[None]:
+        """A spinner with the elapsed time on stderr while a long run works (the library reports no counts)."""
+        if not self.progress_enabled:
+            yield
             return
-        bar.start()
+        indicator = _ElapsedIndicator(self.stderr, label)
+        indicator.start()
         try:
-            yield bar.update
+            yield
         finally:
-            bar.stop()
-
-
-def _ignore_progress(done: int, total: int) -> None:
-    """Progress updates when no bar is drawn."""
+            indicator.stop()
 
 
 def _is_tty(stream: TextIO) -> bool:
@@ -120,26 +118,21 @@ def _is_tty(stream: TextIO) -> bool:
     return bool(isatty()) if callable(isatty) else False
 
 
-class _ProgressBar:
-    """Redraws one stderr line a few times a second: a bar when the total is known, else a spinner and the time."""
+class _ElapsedIndicator:
+    """Redraws one stderr line a few times a second: the label, a spinner and the seconds so far; erased at the end."""
 
-    _WIDTH = 30
     _SPINNER = "|/-\\"
 
-    def __init__(self, stream: TextIO, label: str) -> None:
+    def __init__(self, stream: TextIO, label: str, interval: float = 0.1) -> None:
         self._stream = stream
         self._label = label
-        self._done = 0
-        self._total = 0
+        self._interval = interval
         self._started = time.monotonic()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cli-progress", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
-
-    def update(self, done: int, total: int) -> None:
-        self._done, self._total = done, total
 
     def stop(self) -> None:
         self._stopped.set()
@@ -149,13 +142,8 @@ class _ProgressBar:
 
     def _run(self) -> None:
         tick = 0
-        while not self._stopped.wait(0.1):
+        while not self._stopped.wait(self._interval):
             elapsed = time.monotonic() - self._started
-            if self._total:
-                filled = int(self._WIDTH * min(self._done, self._total) / self._total)
-                body = f"[{'#' * filled}{'.' * (self._WIDTH - filled)}] {self._done}/{self._total}"
-            else:
-                body = self._SPINNER[tick % len(self._SPINNER)]
-            self._stream.write(f"\r{self._label} {body} {elapsed:.1f}s")
+            self._stream.write(f"\r{self._label} {self._SPINNER[tick % len(self._SPINNER)]} {elapsed:.1f}s")
             self._stream.flush()
             tick += 1

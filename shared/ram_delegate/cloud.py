@@ -3,8 +3,9 @@
 Everything above this module sees typed calls and small frozen results, never an SDK object or exception:
 
 * SDK exceptions become ``ram_delegate.errors``: ``EntityNotExist.*`` -> NotFoundError, ``EntityAlreadyExists.*`` ->
-  AlreadyExistsError, ``NoPermission``/``Forbidden*`` -> AccessDeniedError, ``Throttling*``/``ServiceUnavailable``/5xx
-  and transport failures -> RetryableCloudError, anything else -> CloudError. Each keeps the cloud's code, HTTP status,
+  AlreadyExistsError, ``LimitExceeded.*`` -> QuotaExceededError, ``NoPermission``/``Forbidden*`` ->
+  AccessDeniedError, ``Throttling*``/``ServiceUnavailable``/5xx and transport failures -> RetryableCloudError,
+  anything else -> CloudError. Each keeps the cloud's code, HTTP status,
   request id and the action; messages never carry credentials.
 * The SDK retries nothing by itself (tea-openapi 0.4.x), so retryable errors are retried here with bounded exponential
   backoff and full jitter (sleep and randomness injected, so tests run instantly). ``CreateAccessKey`` is not wrapped
@@ -28,6 +29,7 @@ from ram_delegate.errors import (
     AlreadyExistsError,
     CloudError,
     NotFoundError,
+    QuotaExceededError,
     RetryableCloudError,
 )
 
@@ -124,6 +126,8 @@ def translate_error(exc: BaseException, action: str) -> CloudError:
         return NotFoundError(message, **kwargs)
     if code.startswith("EntityAlreadyExists"):
         return AlreadyExistsError(message, **kwargs)
+    if code.startswith("LimitExceeded"):
+        return QuotaExceededError(message, **kwargs)
     if code == "NoPermission" or code.startswith("Forbidden") or code.startswith("NoPermission"):
         return AccessDeniedError(message, **kwargs)
     if code.startswith("Throttling") or code in _RETRYABLE_CODES or status >= 500:
@@ -236,6 +240,18 @@ def _tag_list(model: Any, tags: Mapping[str, str]) -> list[Any]:
     return [model(key=k, value=v) for k, v in tags.items()]
 
 
+def _all_pages(page: Callable[[str | None], tuple[list[T], Any]]) -> list[T]:
+    """Follow RAM's ``Marker`` / ``IsTruncated`` paging until the last page."""
+    found: list[T] = []
+    marker: str | None = None
+    while True:
+        items, body = page(marker)
+        found.extend(items)
+        if not body.is_truncated or not body.marker:
+            return found
+        marker = body.marker
+
+
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
@@ -301,18 +317,15 @@ class RamApi(_Api):
         """Every role carrying all ``tags``, 1,000 per call."""
         from alibabacloud_ram20150501 import models
 
-        found: list[TaggedResource] = []
-        marker: str | None = None
-        while True:
+        def page(marker: str | None) -> tuple[list[TaggedResource], Any]:
             request = models.ListRolesRequest(
                 marker=marker, max_items=LIST_PAGE_SIZE, tag=_tag_list(models.ListRolesRequestTag, tags)
             )
-            body = self._call("ListRoles", lambda r=request: self._client.list_roles(r)).body  # type: ignore[misc]
-            for role in (body.roles.role if body.roles else None) or []:
-                found.append(TaggedResource(name=role.role_name, tags=_tags_of(role.tags), arn=role.arn or ""))
-            if not body.is_truncated or not body.marker:
-                return found
-            marker = body.marker
+            body = self._call("ListRoles", lambda: self._client.list_roles(request)).body
+            entries = (body.roles.role if body.roles else None) or []
+            return [TaggedResource(r.role_name, _tags_of(r.tags), r.arn or "") for r in entries], body
+
+        return _all_pages(page)
 
     def list_role_tags(self, name: str) -> dict[str, str]:
         from alibabacloud_ram20150501 import models
@@ -377,21 +390,18 @@ class RamApi(_Api):
         """Every custom policy carrying all ``tags``, 1,000 per call."""
         from alibabacloud_ram20150501 import models
 
-        found: list[TaggedResource] = []
-        marker: str | None = None
-        while True:
+        def page(marker: str | None) -> tuple[list[TaggedResource], Any]:
             request = models.ListPoliciesRequest(
                 marker=marker,
                 max_items=LIST_PAGE_SIZE,
                 policy_type="Custom",
                 tag=_tag_list(models.ListPoliciesRequestTag, tags),
             )
-            body = self._call("ListPolicies", lambda r=request: self._client.list_policies(r)).body  # type: ignore[misc]
-            for policy in (body.policies.policy if body.policies else None) or []:
-                found.append(TaggedResource(name=policy.policy_name, tags=_tags_of(policy.tags)))
-            if not body.is_truncated or not body.marker:
-                return found
-            marker = body.marker
+            body = self._call("ListPolicies", lambda: self._client.list_policies(request)).body
+            entries = (body.policies.policy if body.policies else None) or []
+            return [TaggedResource(p.policy_name, _tags_of(p.tags)) for p in entries], body
+
+        return _all_pages(page)
 
     def attach_policy_to_role(self, policy: str, role: str, policy_type: str = "Custom") -> WriteResult:
         from alibabacloud_ram20150501 import models

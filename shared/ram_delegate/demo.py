@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.cli_output import Output, format_time, render_table, to_jsonable
+from ram_delegate.errors import RamDelegateError
 
 if TYPE_CHECKING:
     from aliyun_emulator.seed import SeedAccount
@@ -137,11 +138,19 @@ def run_demo(out: Output, *, template: str = "template.yml") -> int:
     story = Story(out)
     started = time.monotonic()
     out.line("ram-delegate demo: one partner grant from approval to clean-up, on a local emulated cloud")
-    with LocalStack(template=template) as stack:
+    try:
+        stack = LocalStack(template=template).start()
+    except (OSError, ValueError, RamDelegateError) as exc:  # e.g. a template the local host cannot serve
+        out.error(f"ram-delegate demo: cannot start the local stack: {exc}")
+        out.document({"passed": False, "seconds": round(time.monotonic() - started, 3), "steps": [], "error": str(exc)})
+        return 1
+    try:
         out.line(f"   owner  (account A): {stack.owner.alias} {stack.owner.uid}")
         out.line(f"   partner (account B): {stack.partner.alias} {stack.partner.uid}")
         out.line(f"   functions at {stack.url}, emulated cloud at {stack.cloud_endpoint}")
         _Demo(stack, story).run()
+    finally:
+        stack.stop()
     elapsed = time.monotonic() - started
     passed = all(step.passed for step in story.steps)
     out.line()

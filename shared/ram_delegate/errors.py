@@ -131,6 +131,13 @@ class AccessDeniedError(CloudError):
     status = 403
 
 
+class QuotaExceededError(CloudError):
+    """A RAM quota is reached (``LimitExceeded.*``): a clean 422, after undoing what the refused change created."""
+
+    code = "QuotaExceeded"
+    status = 422
+
+
 class RetryableCloudError(CloudError):
     """Throttling, ServiceUnavailable or a 5xx: worth retrying with backoff; a 503 with Retry-After at the edge."""
 

@@ -19,6 +19,13 @@ at the same time with another id, is ``stale``. A revocation deletes the grant a
 tombstone is ``stale``, so a redelivered or replayed approval never brings a revoked grant back. A *newer* approval
 for a revoked ticket does grant again (a new decision by the approvers). The sweep drops tombstones after
 ``settings.tombstone_hours`` (>= 76 h, beyond senders' redelivery horizon).
+
+Names: tickets that differ only in case or punctuation (``OPS-1``, ``ops-1``, ``ops_1``) map to the same resource
+names. Every resource records the ticket's name key, and the tag-filtered reads look the ticket up by that key, so
+the second such ticket finds the first one's resources and is refused (422); it never adopts, changes or revokes them.
+
+The sweep lists the managed roles and tombstones (``ceil(N / 1000)`` calls each when nothing expired), then, per
+expired grant, reads its policies by name key once: the access policy is deleted only if it carries our tags.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import GRANTED, ApprovedEvent, GrantedEvent, RevokedEvent
 from ram_delegate.outcome import Outcome, SweepReport
-from ram_delegate.plan import CreateConflict, Step, execute
+from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     PolicyDocument,
     owner_access_policy,
@@ -195,19 +202,13 @@ def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) 
     listed = ram.list_policies(g.managed_filter(ticket=ticket))
     access = _find(listed, policy)
     tombstone = _find(listed, g.tombstone_policy_name(ticket))
-    try:
-        role_info: RoleInfo | None = ram.get_role(role)
-    except NotFoundError:
-        role_info = None
-    role_tags: Mapping[str, str] = {}
+    role_info, role_tags = _read_role(deps, role)
     attached_account = False
     attached_groups: set[str] = set()
-    if role_info is not None:
-        role_tags = ram.list_role_tags(role)
     other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
     ours = g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
     if ours and other is None and access is not None:
-        attached_account = any(p.name == policy for p in ram.list_policies_for_role(role))
+        attached_account = _is_attached(deps, role, policy)
         if access.tags.get(g.TAG_RESOURCE_GROUP):
             groups.add(access.tags[g.TAG_RESOURCE_GROUP])
         for group in sorted(groups):
@@ -225,6 +226,22 @@ def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) 
         attached_groups=frozenset(attached_groups),
         other_ticket=other,
     )
+
+
+def _read_role(deps: Deps, role: str) -> tuple[RoleInfo | None, Mapping[str, str]]:
+    """The role and its tags; (None, {}) when it does not exist, or stops existing between the two reads."""
+    try:
+        return deps.cloud.ram.get_role(role), deps.cloud.ram.list_role_tags(role)
+    except NotFoundError:
+        return None, {}
+
+
+def _is_attached(deps: Deps, role: str, policy: str) -> bool:
+    """Whether ``policy`` is attached to ``role`` account-wide (a role deleted meanwhile holds nothing)."""
+    try:
+        return any(p.name == policy for p in deps.cloud.ram.list_policies_for_role(role))
+    except NotFoundError:
+        return False
 
 
 def _is_stale(event_time: datetime, event_id: str, recorded: Mapping[str, str] | None, *, inclusive: bool) -> bool:
@@ -397,7 +414,7 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
             _notify_partner(event, deps, desired.role_arn, external_id, now)
             return Outcome("duplicate" if same_event else "unchanged", data.ticket, (), detail)
         try:
-            detail["results"] = execute(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
+            detail["results"] = execute_or_undo(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
         except CreateConflict:
             continue  # someone (a concurrent delivery, or our own lost answer) created it: observe again
         _notify_partner(event, deps, desired.role_arn, external_id, now)
@@ -604,16 +621,12 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
         return Outcome("stale", ticket, detail={"reason": "a newer approval is applied"})
     if tombstone is not None and _is_stale(event.time, event.id, tombstone.tags, inclusive=True):
         return Outcome("duplicate", ticket, detail={"reason": "already revoked by a later or equal event"})
-    try:
-        role_info: RoleInfo | None = ram.get_role(role)
-    except NotFoundError:
-        role_info = None
-    role_tags: Mapping[str, str] = ram.list_role_tags(role) if role_info is not None else {}
+    role_info, role_tags = _read_role(deps, role)
     other = g.other_ticket([role_tags], ticket)
     if other is not None:
         raise g.name_collision(ticket, other)
     ours = role_info is not None and g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
-    attached_account = ours and any(p.name == policy for p in ram.list_policies_for_role(role))
+    attached_account = ours and _is_attached(deps, role, policy)
     groups: set[str] = set()
     group = (access.tags if access else role_tags).get(g.TAG_RESOURCE_GROUP)
     if ours and group:

@@ -32,7 +32,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import GrantedEvent
 from ram_delegate.outcome import Outcome, SweepReport
-from ram_delegate.plan import CreateConflict, Step, execute
+from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     lint,
     lint_system_policy,
@@ -216,7 +216,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             same = existing is not None and existing.tags.get(g.TAG_EVENT_ID) == g.event_id_tag(event.id)
             return Outcome("duplicate" if same else "unchanged", data.ticket)
         try:
-            results = execute(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
+            results = execute_or_undo(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
         except CreateConflict:
             continue  # created concurrently (or our answer was lost): observe again and adopt if it is ours
         return Outcome("applied", data.ticket, tuple(steps), {"policy": policy, "results": results})

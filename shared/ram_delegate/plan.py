@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ram_delegate.errors import AlreadyExistsError, NotFoundError
+from ram_delegate.errors import AlreadyExistsError, NotFoundError, QuotaExceededError
 from ram_delegate.grants import TAG_EXTERNAL_ID
 
 if TYPE_CHECKING:
@@ -135,10 +135,41 @@ def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
     raise ValueError(f"unknown plan step {action!r}")
 
 
+# What takes back a step this run made, for a change refused half-way by a quota (no partial grant is left).
+_UNDO = {
+    "CreateRole": ("DeleteRole", ("role",)),
+    "CreatePolicy": ("DeletePolicy", ("policy",)),
+    "CreateUser": ("DeleteUser", ("user",)),
+    "AttachPolicyToRole": ("DetachPolicyFromRole", ("policy", "role", "policy_type")),
+    "AttachPolicyToUser": ("DetachPolicyFromUser", ("policy", "user", "policy_type")),
+    "AttachPolicy": ("DetachPolicy", ("policy", "principal_name", "resource_group_id")),
+}
+
+
+def undo_steps(completed: Sequence[Step]) -> list[Step]:
+    """The steps that take back ``completed`` creates and attaches, newest first (updates and deletes stay)."""
+    undo: list[Step] = []
+    for step in reversed(completed):
+        if step.action in _UNDO:
+            action, keys = _UNDO[step.action]
+            params = {key: step.params[key] for key in keys if key in step.params}
+            undo.append(Step(action, step.target, params, f"undo {step.action}: the change was refused"))
+    return undo
+
+
 def execute(
-    steps: Sequence[Step], cloud: CloudClients, audit: AuditLog, *, ticket: str, event_id: str | None
+    steps: Sequence[Step],
+    cloud: CloudClients,
+    audit: AuditLog,
+    *,
+    ticket: str,
+    event_id: str | None,
+    completed: list[Step] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the steps in order, one audit line per change; returns what each step did (for the outcome's detail)."""
+    """Run the steps in order, one audit line per change; returns what each step did (for the outcome's detail).
+
+    ``completed`` (if given) receives every step that made a change, so a caller can undo them after a refusal.
+    """
     done: list[dict[str, Any]] = []
     for step in steps:
         try:
@@ -169,4 +200,18 @@ def execute(
             request_id=request_id or None,
         )
         done.append({"action": step.action, "target": step.target, "result": outcome})
+        if completed is not None and outcome == "ok":
+            completed.append(step)
     return done
+
+
+def execute_or_undo(
+    steps: Sequence[Step], cloud: CloudClients, audit: AuditLog, *, ticket: str, event_id: str | None
+) -> list[dict[str, Any]]:
+    """``execute``; when a quota refuses a step, take back what this run created, then re-raise the refusal."""
+    completed: list[Step] = []
+    try:
+        return execute(steps, cloud, audit, ticket=ticket, event_id=event_id, completed=completed)
+    except QuotaExceededError:
+        execute(undo_steps(completed), cloud, audit, ticket=ticket, event_id=event_id)
+        raise

@@ -15,7 +15,7 @@ import pytest
 from aliyun_emulator.testing import ENTERPRISE_B_UID
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
-from ram_delegate.errors import GuardrailError, PolicyLintError
+from ram_delegate.errors import GuardrailError, PolicyLintError, QuotaExceededError
 from ram_delegate.events import GrantedEvent, parse_event
 from ram_delegate.policy import AccessProfile
 
@@ -210,3 +210,47 @@ def test_the_partner_verifier_role_is_named_in_the_trust_policy_when_configured(
     assert sorted(statement["Principal"]["RAM"]) == [
         f"acs:ram::{ENTERPRISE_B_UID}:role/ram-delegate-verifier", f"acs:ram::{ENTERPRISE_B_UID}:user/alice"
     ]  # fmt: skip
+
+
+def test_a_quota_refusal_on_the_owner_side_leaves_no_partial_grant(
+    aliyun_emulator: Any, owner_deps: Any, owner_root: Any, approved: Any, now: Any
+) -> None:
+    """Catalog 13: the policy quota refuses CreatePolicy after CreateRole; the role made for it is taken back."""
+    from alibabacloud_ram20150501 import models
+
+    aliyun_emulator.faults.add_error("CreatePolicy", "LimitExceeded.Policy", 409)
+    with pytest.raises(QuotaExceededError) as refused:
+        owner.handle_approved(approved(), owner_deps, now=now)
+    assert refused.value.status == 422
+    assert g.list_owner_grants(owner_deps.cloud, now) == []
+    with pytest.raises(Exception, match="EntityNotExist"):
+        owner_root.get_role(models.GetRoleRequest(role_name="rd-ops-1234"))
+    assert owner_deps.notifier.granted == []
+    assert owner.handle_approved(approved(), owner_deps, now=now).status == "applied"  # once there is room
+
+
+def test_a_partner_user_at_its_policy_quota_gets_a_clean_refusal_and_nothing_half_made(
+    writes: Any, partner_deps: Any, partner_root: Any, now: Any
+) -> None:
+    """RAM allows 10 custom policies per user: the 11th grant for one user is refused and its policy removed."""
+    from alibabacloud_ram20150501 import models
+
+    partner_root.create_user(models.CreateUserRequest(user_name="alice", comments=partner.USER_MARKER))
+    document = json.dumps(
+        {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "ecs:Describe*", "Resource": "*"}]}
+    )
+    for number in range(10):
+        partner_root.create_policy(models.CreatePolicyRequest(policy_name=f"team-{number}", policy_document=document))
+        partner_root.attach_policy_to_user(
+            models.AttachPolicyToUserRequest(policy_name=f"team-{number}", policy_type="Custom", user_name="alice")
+        )
+    raw = json.loads((Path(__file__).resolve().parent.parent / "events" / "granted.json").read_text())
+    raw["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    raw["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = parse_event(raw)
+    assert isinstance(event, GrantedEvent)
+    with pytest.raises(QuotaExceededError) as refused:
+        partner.handle_granted(event, partner_deps, now=now)
+    assert refused.value.status == 422
+    assert g.list_partner_grants(partner_deps.cloud, now) == []
+    assert writes().get("DeletePolicy") == 1  # the assume policy it had just made

@@ -276,6 +276,10 @@ def _invalid_bodies(now: datetime) -> dict[str, bytes]:
         "short-account": approval(now, partner={"name": "B", "account_id": "12345", "user": "dave"}),
         "own-account": approval(now, partner={"name": "A", "account_id": ENTERPRISE_A_UID, "user": "dave"}),
         "user-with-at": approval(now, partner={"name": "B", "account_id": ENTERPRISE_B_UID, "user": "dave@b"}),
+        "non-numeric-account": approval(now, partner={"name": "B", "account_id": "22222222222222x2", "user": "dave"}),
+        "user-65-chars": approval(now, partner={"name": "B", "account_id": ENTERPRISE_B_UID, "user": "d" * 65}),
+        "user-non-ascii": approval(now, partner={"name": "B", "account_id": ENTERPRISE_B_UID, "user": "dävé"}),
+        "bad-region": approval(now, access={"profile": "slb-readonly", "region": "Hangzhou"}),
         "unknown-field": approval(now, expire_at="2030-01-01T00:00:00Z"),
         "unknown-profile": approval(now, access={"profile": "admin", "region": "cn-hangzhou"}),
         "expiry-past": approval(now, days=-1),
@@ -288,7 +292,8 @@ def _invalid_bodies(now: datetime) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     "case",
-    ["self-approval", "short-account", "own-account", "user-with-at", "unknown-field", "unknown-profile",
+    ["self-approval", "short-account", "own-account", "user-with-at", "non-numeric-account", "user-65-chars",
+     "user-non-ascii", "bad-region", "unknown-field", "unknown-profile",
      "expiry-past", "expiry-too-far", "wrong-type", "not-json", "deeply-nested"],
 )  # fmt: skip
 def test_invalid_events_are_400_with_problems_and_no_cloud_call(
@@ -478,3 +483,52 @@ def test_timer_errors_propagate_for_fcs_retry(aliyun_emulator: Any, owner_deps: 
     aliyun_emulator.faults.add_error("ListRoles", "ServiceUnavailable", 503, count=owner_deps.cloud.retry.attempts)
     with pytest.raises(Exception, match="ListRoles"):
         app.owner_expire(timer_event(now), None, deps=owner_deps)
+
+
+def test_a_partner_not_on_the_allow_list_is_400_before_any_cloud_call(
+    aliyun_emulator: Any, notifier: LoopbackNotifier, now: datetime
+) -> None:
+    deps = make_deps(aliyun_emulator, "owner", notifier, allowed_partners=("3333333333333333",))
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=deps)
+    assert response["statusCode"] == 400
+    assert [p["path"] for p in body_of(response)["problems"]] == ["data.partner.account_id"]
+    assert cloud_calls(aliyun_emulator) == 0
+
+
+HUB_SECRET = "It's a Secret to Everybody"
+
+
+def hub_signed(body: bytes, now: datetime, delivery: str) -> bytes:
+    import hashlib
+    import hmac
+
+    digest = hmac.new(HUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    SIGNATURES.append(digest)
+    return fc_http_event(body, {"x-hub-signature-256": f"sha256={digest}", "x-github-delivery": delivery}, now)
+
+
+def test_a_hub_signed_replay_with_a_new_delivery_header_is_deduplicated_on_the_signed_body(
+    aliyun_emulator: Any, notifier: LoopbackNotifier, now: datetime
+) -> None:
+    """Catalog 8: the delivery header is not signed; the event in the signed body decides what is a duplicate."""
+    deps = make_deps(aliyun_emulator, "owner", notifier, hub_secrets=(HUB_SECRET,))
+    body = approval(now)
+    first = app.owner_onboard(hub_signed(body, now, "delivery-1"), None, deps=deps)
+    assert (first["statusCode"], body_of(first)["status"]) == (200, "applied")
+    writes = write_calls(aliyun_emulator)
+    later = now + timedelta(days=3)
+    aliyun_emulator.clock.set(later)
+    replay = app.owner_onboard(hub_signed(body, later, "delivery-2"), None, deps=deps)
+    assert (replay["statusCode"], body_of(replay)["status"]) == (200, "duplicate")
+    assert write_calls(aliyun_emulator) == writes
+    forged = fc_http_event(body.replace(b"dave", b"mall"), {"x-hub-signature-256": "sha256=" + "0" * 64}, later)
+    assert app.owner_onboard(forged, None, deps=deps)["statusCode"] == 401
+
+
+def test_a_ram_quota_reached_is_a_clean_422_and_leaves_no_role(
+    aliyun_emulator: Any, owner_deps: Deps, now: datetime
+) -> None:
+    aliyun_emulator.faults.add_error("CreatePolicy", "LimitExceeded.Policy", 409)
+    response = app.owner_onboard(signed_event(approval(now), OWNER_SECRET, now), None, deps=owner_deps)
+    assert (response["statusCode"], body_of(response)["code"]) == (422, "QuotaExceeded")
+    assert not role_exists(aliyun_emulator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import textwrap
 import urllib.parse
 from collections.abc import Iterator
@@ -257,3 +258,26 @@ def test_moving_the_clock_through_the_control_interface_fires_timers(stack: Loca
     event = fired[1].result["event"]
     assert event == {"triggerTime": "2060-01-01T01:00:00Z", "triggerName": "hour", "payload": "ph"}
     assert datetime.now(timezone.utc) < at("2060-01-01T00:00:00Z")  # the host clock did not move
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "code"),
+    [
+        (b"POST /echo HTTP/1.1\r\nContent-Length: ten\r\n\r\n", 400, "InvalidRequest"),
+        (b"POST /echo HTTP/1.1\r\nContent-Length: 7000000\r\n\r\n", 413, "RequestEntityTooLarge"),
+        (b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411, "MissingContentLength"),
+        (b"BREW /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, "MethodNotAllowed"),
+    ],
+)
+def test_unreadable_requests_are_refused_in_fc_error_format_before_the_body_is_read(
+    stack: LocalStack, head: bytes, status: int, code: str
+) -> None:
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as connection:
+        connection.sendall(head)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        body = json.loads(response.read())
+    assert response.status == status
+    assert response.getheader("Connection") == "close"
+    assert body["Code"] == code
+    assert body["RequestId"]

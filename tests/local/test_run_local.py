@@ -6,6 +6,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -56,9 +57,19 @@ def test_prints_urls_accounts_and_the_given_secret_then_ready(tmp_path: Path) ->
     assert lines[-1] == "ram-delegate local stopped"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_the_command_generates_a_secret_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RAM_DELEGATE_WEBHOOK_SECRET"}
-    command = [sys.executable, "-m", "ram_delegate.cli", "local", "--template", str(REPO / "template.yml")]
+    cloud_port, port = free_port(), free_port()
+    command = [
+        sys.executable, "-m", "ram_delegate.cli", "local", "--template", str(REPO / "template.yml"),
+        "--cloud-port", str(cloud_port), "--port", str(port),
+    ]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
     )
@@ -75,6 +86,9 @@ def test_the_command_generates_a_secret_and_stops_cleanly_on_sigint(tmp_path: Pa
                 break
         assert seen[-1:] == [READY_LINE], (seen, process.stderr.read() if process.poll() is not None else "")
         assert any("(RAM_DELEGATE_WEBHOOK_SECRET, generated): whsec_" in line for line in seen)
+        assert f"function host: http://127.0.0.1:{port}" in seen
+        assert any(line.endswith(f"--endpoint 127.0.0.1:{cloud_port}") for line in seen)
+        assert any(line.endswith(f"http://127.0.0.1:{port}/ram-delegate-owner-onboard") for line in seen)
         assert any(line.startswith("owner account: enterprise-a uid 1357924680135792") for line in seen)  # default
         assert not any("local-only-secret" in line for line in seen)
         process.send_signal(signal.SIGINT)

@@ -32,6 +32,7 @@ from aliyun_emulator.core.signing import (
     MAX_CLOCK_SKEW,
     NonceCache,
     RawRequest,
+    SignedClaim,
     parse_signed_request,
     signature_matches,
 )
@@ -137,25 +138,11 @@ class WireApp:
             product = API_VERSIONS.get(claim.version, "")
             if not product:
                 raise ApiError("InvalidVersion", f"Specified parameter Version {claim.version} is not valid.", 400)
-            credential = self.backend.resolve_access_key(claim.access_key_id)
-            if credential is None:
-                raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
-            if not signature_matches(raw, claim, credential.secret):
-                raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400)
-            # The SDK signs with the host's time: a timestamp near either clock passes, so a test that moves the
-            # emulator clock forward (to expire sessions) can keep calling; replays stay blocked by the nonce cache.
-            host_now = self._host_clock()
-            if abs(now - claim.timestamp) > MAX_CLOCK_SKEW and abs(host_now - claim.timestamp) > MAX_CLOCK_SKEW:
-                raise ApiError(
-                    "InvalidTimeStamp.Expired",
-                    f"Specified time stamp or date value is expired; the server time is {_iso(now)}.",
-                    400,
-                )
-            _check_credential(credential, claim.security_token, now)
+            credential = authenticate(
+                raw, claim, self.backend.resolve_access_key, self.nonces, now=now, host_now=self._host_clock()
+            )
             principal = credential.principal
             account_id, principal_arn = principal.account_id, principal.arn
-            if not self.nonces.remember(claim.access_key_id, claim.nonce, claim.timestamp, min(now, host_now)):
-                raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
             outcome = self.faults.apply(action, account_id)
             if outcome.delay_seconds:
                 time.sleep(outcome.delay_seconds)
@@ -303,6 +290,37 @@ def _http_answer(response: Response) -> HttpAnswer:
     if response.request_id:
         headers.append(("x-acs-request-id", response.request_id))
     return HttpAnswer(response.status, response.body, (*headers, *response.headers))
+
+
+def authenticate(
+    raw: RawRequest,
+    claim: SignedClaim,
+    resolve_access_key: Callable[[str], Credential | None],
+    nonces: NonceCache,
+    *,
+    now: datetime,
+    host_now: datetime,
+) -> Credential:
+    """The checks every signed call passes, in the cloud's order: key, signature, time, key state and token, nonce.
+
+    The SDK signs with the host's time: a timestamp near either clock passes, so a test that moves the emulator clock
+    forward (to expire sessions) can keep calling; replays stay blocked by the nonce cache.
+    """
+    credential = resolve_access_key(claim.access_key_id)
+    if credential is None:
+        raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
+    if not signature_matches(raw, claim, credential.secret):
+        raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400)
+    if abs(now - claim.timestamp) > MAX_CLOCK_SKEW and abs(host_now - claim.timestamp) > MAX_CLOCK_SKEW:
+        raise ApiError(
+            "InvalidTimeStamp.Expired",
+            f"Specified time stamp or date value is expired; the server time is {_iso(now)}.",
+            400,
+        )
+    _check_credential(credential, claim.security_token, now)
+    if not nonces.remember(claim.access_key_id, claim.nonce, claim.timestamp, min(now, host_now)):
+        raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
+    return credential
 
 
 def _check_credential(credential: Credential, token: str | None, now: datetime) -> None:

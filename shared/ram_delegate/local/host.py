@@ -26,15 +26,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from aliyun_emulator.core.clock import EmulatorClock, utc_now
 from aliyun_emulator.core.errors import ApiError
+from aliyun_emulator.core.http import HttpAnswer, HttpRequest, LoopbackHTTPServer
 from aliyun_emulator.core.identity import Credential
-from aliyun_emulator.core.signing import MAX_CLOCK_SKEW, NonceCache, RawRequest, parse_signed_request, signature_matches
+from aliyun_emulator.core.server import authenticate
+from aliyun_emulator.core.signing import NonceCache, RawRequest, parse_signed_request
 from ram_delegate.local.template import FunctionSpec
 
 logger = logging.getLogger("ram_delegate.local.host")
@@ -43,19 +43,12 @@ FC_API_VERSION = "2023-03-30"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Larger bodies are refused with 413 before they are read (FC's synchronous invocation payload limit is higher;
 nothing served here accepts more than 64 KB)."""
-SOCKET_TIMEOUT_SECONDS = 30
+SERVED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 
 _INVOKE_PATH = re.compile(r"^/2023-03-30/functions/([^/]+)/invocations$")
 
 Invoke = Callable[[str, bytes, str], Any]
 """``invoke(function_name, event_bytes, request_id) -> return value``; raises what the function raises."""
-
-
-@dataclass(frozen=True)
-class HostResponse:
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -82,34 +75,21 @@ class FunctionHost:
         self._resolve_access_key = resolve_access_key
         self._nonces = NonceCache()
 
-    def handle(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
-    ) -> HostResponse:
+    def serve(self, request: HttpRequest) -> HttpAnswer:
         """Answer one request; never raises."""
         request_id = str(uuid.uuid4())
-        split = urlsplit(target)
-        invocation = _INVOKE_PATH.match(split.path)
+        invocation = _INVOKE_PATH.match(request.path)
         try:
             if invocation is not None:
-                return self._invoke_function(
-                    method, split.path, split.query, headers, body, unquote(invocation[1]), request_id
-                )
-            return self._http_trigger(method, split.path, split.query, headers, body, client_ip, request_id)
+                return self._invoke_function(request, unquote(invocation[1]), request_id)
+            return self._http_trigger(request, request_id)
         except Exception:
-            logger.exception("the local host failed on %s %s", method, split.path)
+            logger.exception("the local host failed on %s %s", request.method, request.path)
             return _fc_error(500, "InternalError", "The local host failed; see its log.", request_id)
 
-    def _http_trigger(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        client_ip: str,
-        request_id: str,
-    ) -> HostResponse:
-        encoded_name, _, rest = path.lstrip("/").partition("/")
+    def _http_trigger(self, request: HttpRequest, request_id: str) -> HttpAnswer:
+        method, body = request.method, request.body
+        encoded_name, _, rest = request.path.lstrip("/").partition("/")
         function = self.functions.get(unquote(encoded_name))
         if function is None or not function.spec.http_triggers:
             known = ", ".join(sorted(name for name, f in self.functions.items() if f.spec.http_triggers))
@@ -123,13 +103,13 @@ class FunctionHost:
         now = self._clock.now()
         joined_headers: dict[str, str] = {}
         user_agent = ""
-        for name, value in headers:
+        for name, value in request.headers:
             key = name.lower()
             joined_headers[key] = f"{joined_headers[key]},{value}" if key in joined_headers else value
             if key == "user-agent":
                 user_agent = value
         query_parameters: dict[str, str] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True):
+        for key, value in parse_qsl(request.query, keep_blank_values=True):
             query_parameters[key] = f"{query_parameters[key]},{value}" if key in query_parameters else value
         try:
             text_body, is_base64 = body.decode("utf-8"), False
@@ -150,7 +130,7 @@ class FunctionHost:
                     "method": method,
                     "path": unquote(raw_path),
                     "protocol": "HTTP/1.1",
-                    "sourceIp": client_ip,
+                    "sourceIp": request.client_ip,
                     "userAgent": user_agent,
                 },
                 "requestId": request_id,
@@ -165,20 +145,12 @@ class FunctionHost:
             return _unhandled(502, exc, request_id)
         return _trigger_response(result, request_id)
 
-    def _invoke_function(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        name: str,
-        request_id: str,
-    ) -> HostResponse:
-        if method != "POST":
+    def _invoke_function(self, request: HttpRequest, name: str, request_id: str) -> HttpAnswer:
+        if request.method != "POST":
             return _fc_error(405, "MethodNotAllowed", "InvokeFunction is POST only.", request_id)
+        body = request.body
         try:
-            account_id = self._authenticate(method, path, query, headers, body)
+            account_id = self._authenticate(request)
         except ApiError as error:
             return _fc_error(error.status, error.code, error.message, request_id)
         function = self.functions.get(name)
@@ -186,20 +158,19 @@ class FunctionHost:
             return _fc_error(404, "FunctionNotFound", f"function '{name}' does not exist", request_id)
         if function.account_id != account_id:
             return _fc_error(403, "AccessDenied", f"function '{name}' belongs to another account", request_id)
-        invocation_type = next((v for k, v in headers if k.lower() == "x-fc-invocation-type"), "Sync")
+        invocation_type = next((v for k, v in request.headers if k.lower() == "x-fc-invocation-type"), "Sync")
         if invocation_type.lower() == "async":
             threading.Thread(
                 target=self._run_async, args=(name, body, request_id), name=f"fc-async:{name}", daemon=True
             ).start()
-            return HostResponse(202, b"", {"x-fc-request-id": request_id})
+            return HttpAnswer(202, b"", (("x-fc-request-id", request_id),))
         try:
             result = self._invoke(name, body, request_id)
         except Exception as exc:
             logger.error("function %s raised %s", name, type(exc).__name__, exc_info=True)
             return _unhandled(200, exc, request_id)
-        return HostResponse(
-            200, serialise_result(result), {"x-fc-request-id": request_id, "content-type": "application/octet-stream"}
-        )
+        headers = (("x-fc-request-id", request_id), ("content-type", "application/octet-stream"))
+        return HttpAnswer(200, serialise_result(result), headers)
 
     def _run_async(self, name: str, body: bytes, request_id: str) -> None:
         try:
@@ -207,32 +178,18 @@ class FunctionHost:
         except Exception as exc:
             logger.error("async invocation of %s raised %s", name, type(exc).__name__, exc_info=True)
 
-    def _authenticate(self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes) -> str:
+    def _authenticate(self, request: HttpRequest) -> str:
         """Check an ACS3 signature as the FC API does; returns the caller's account id."""
-        grouped: dict[str, list[str]] = {}
-        for name, value in headers:
-            grouped.setdefault(name.lower(), []).append(_header_text(value))
-        raw = RawRequest(method, path, query, {k: tuple(v) for k, v in grouped.items()}, body)
+        grouped: dict[str, tuple[str, ...]] = {}
+        for name, value in request.headers:
+            grouped[name.lower()] = (*grouped.get(name.lower(), ()), value)
+        raw = RawRequest(request.method, request.path, request.query, grouped, request.body)
         claim = parse_signed_request(raw)
         if claim.version != FC_API_VERSION or claim.action != "InvokeFunction":
             raise ApiError("InvalidAction.NotFound", "Only InvokeFunction of FC 2023-03-30 is served here.", 404)
-        credential = self._resolve_access_key(claim.access_key_id)
-        if credential is None:
-            raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
-        if not signature_matches(raw, claim, credential.secret):
-            raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400)
-        now = self._clock.now()
-        if min(abs(now - claim.timestamp), abs(utc_now() - claim.timestamp)) > MAX_CLOCK_SKEW:
-            raise ApiError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
-        if not credential.active:
-            raise ApiError("InvalidAccessKeyId.Inactive", "Specified access key is disabled.", 403)
-        if credential.security_token is not None:
-            if claim.security_token != credential.security_token:
-                raise ApiError("InvalidSecurityToken.Mismatch", "Specified SecurityToken does not match.", 400)
-            if credential.expires_at is not None and now >= credential.expires_at:
-                raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
-        if not self._nonces.remember(claim.access_key_id, claim.nonce, claim.timestamp, now):
-            raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
+        credential = authenticate(
+            raw, claim, self._resolve_access_key, self._nonces, now=self._clock.now(), host_now=utc_now()
+        )
         return credential.principal.account_id
 
 
@@ -245,9 +202,9 @@ def serialise_result(result: Any) -> bytes:
     return json.dumps(result, default=str).encode("utf-8")
 
 
-def _trigger_response(result: Any, request_id: str) -> HostResponse:
+def _trigger_response(result: Any, request_id: str) -> HttpAnswer:
     if not (isinstance(result, Mapping) and "statusCode" in result):
-        return HostResponse(200, serialise_result(result), {"x-fc-request-id": request_id})
+        return HttpAnswer(200, serialise_result(result), (("x-fc-request-id", request_id), _JSON))
     raw_body = result.get("body")
     if result.get("isBase64Encoded") is True and isinstance(raw_body, str):
         body = base64.b64decode(raw_body)
@@ -255,109 +212,50 @@ def _trigger_response(result: Any, request_id: str) -> HostResponse:
         body = b""
     else:
         body = serialise_result(raw_body)
-    headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    headers = {"content-type": _JSON[1]}
+    headers.update({str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()})
     headers["x-fc-request-id"] = request_id
-    return HostResponse(int(result["statusCode"]), body, headers)
+    return HttpAnswer(int(result["statusCode"]), body, tuple(headers.items()))
 
 
-def _unhandled(status: int, exc: BaseException, request_id: str) -> HostResponse:
+def _unhandled(status: int, exc: BaseException, request_id: str) -> HttpAnswer:
     body = {"errorType": type(exc).__name__, "errorMessage": "the function raised an unhandled exception"}
-    return HostResponse(
-        status,
-        json.dumps(body).encode("utf-8"),
-        {
-            "x-fc-request-id": request_id,
-            "x-fc-error-type": "UnhandledInvocationError",
-            "content-type": "application/json",
-        },
-    )
+    headers = (("x-fc-request-id", request_id), ("x-fc-error-type", "UnhandledInvocationError"), _JSON)
+    return HttpAnswer(status, json.dumps(body).encode("utf-8"), headers)
 
 
-def _fc_error(status: int, code: str, message: str, request_id: str) -> HostResponse:
+def _fc_error(status: int, code: str, message: str, request_id: str) -> HttpAnswer:
     body = {"Code": code, "Message": message, "RequestId": request_id}
-    return HostResponse(
-        status, json.dumps(body).encode("utf-8"), {"x-fc-request-id": request_id, "content-type": "application/json"}
+    return HttpAnswer(status, json.dumps(body).encode("utf-8"), (("x-fc-request-id", request_id), _JSON))
+
+
+def _refusal(status: int, reason: str) -> HttpAnswer:
+    """A request the HTTP shell would not read (bad Content-Length, too large, malformed)."""
+    codes = {400: "InvalidRequest", 405: "MethodNotAllowed", 411: "MissingContentLength", 413: "RequestEntityTooLarge"}
+    return _fc_error(
+        status, codes.get(status, "InvalidRequest"), f"The HTTP request was refused: {reason}.", str(uuid.uuid4())
     )
 
 
-def _header_text(value: str) -> str:
-    # http.server decodes headers as latin-1; the SDK signs their UTF-8 text.
-    return value.encode("latin-1", "replace").decode("utf-8", "surrogateescape")
+def _date_header() -> tuple[tuple[str, str], ...]:
+    return (("date", datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")),)
 
 
-class HostServer(ThreadingHTTPServer):
+_JSON = ("content-type", "application/json")
+
+
+class HostServer(LoopbackHTTPServer):
     """Threaded so a function may call another one through the host (owner-onboard -> partner-onboard)."""
 
-    daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], host: FunctionHost) -> None:
         self.host = host
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("connection error from %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: HostServer
-    timeout = SOCKET_TIMEOUT_SECONDS
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_HEAD(self) -> None:
-        self._serve()
-
-    def do_OPTIONS(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
-
-    def _serve(self) -> None:
-        length_text = self.headers.get("content-length", "0") or "0"
-        if not length_text.isdigit():
-            self._write(HostResponse(400, b'{"Code":"InvalidContentLength"}', {"content-type": "application/json"}))
-            self.close_connection = True
-            return
-        length = int(length_text)
-        if length > MAX_REQUEST_BYTES:
-            self._write(HostResponse(413, b'{"Code":"RequestEntityTooLarge"}', {"content-type": "application/json"}))
-            self.close_connection = True
-            return
-        body = self.rfile.read(length) if length else b""
-        response = self.server.host.handle(
-            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        super().__init__(
+            address,
+            host.serve,
+            _refusal,
+            max_body_bytes=MAX_REQUEST_BYTES,
+            methods=SERVED_METHODS,
+            extra_headers=_date_header,
         )
-        self._write(response)
-
-    def _write(self, response: HostResponse) -> None:
-        try:
-            phrase = HTTPStatus(response.status).phrase
-        except ValueError:
-            phrase = "Status"
-        lines = [f"HTTP/1.1 {response.status} {phrase}"]
-        headers = {"content-type": "application/json", **response.headers}
-        headers["content-length"] = str(len(response.body))
-        headers["date"] = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
-        lines.extend(f"{name}: {value}" for name, value in headers.items())
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        payload = head if self.command == "HEAD" else head + response.body
-        try:
-            self.wfile.write(payload)
-        except OSError:
-            self.close_connection = True

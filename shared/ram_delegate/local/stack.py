@@ -342,7 +342,9 @@ class LocalStack:
         """Create ``rd-local-fc`` (local only) and let it, and only it besides FC, assume the function roles."""
         from alibabacloud_ram20150501 import models
 
-        ram = _ram_client(self.emulator.endpoint, account.access_key_id, account.access_key_secret)
+        from aliyun_emulator.testing import ram_client
+
+        ram = ram_client(self.emulator.endpoint, account.access_key_id, account.access_key_secret)
         user_arn = f"acs:ram::{account.uid}:user/{LOCAL_FC_USER}"
         ram.create_user(
             models.CreateUserRequest(
@@ -592,21 +594,6 @@ def _app_entry_point(module: ModuleType) -> tuple[Callable[..., Any] | None, boo
         if any(value is entry for value in vars(module).values()):
             return entry, entry in webhooks
     return None, False
-
-
-def _ram_client(endpoint: str, access_key_id: str, access_key_secret: str) -> Any:
-    from alibabacloud_ram20150501.client import Client
-    from alibabacloud_tea_openapi.models import Config
-
-    config = Config(
-        endpoint=endpoint,
-        protocol="http",
-        region_id="cn-hangzhou",
-        access_key_id=access_key_id,
-        access_key_secret=access_key_secret,
-        no_proxy=endpoint.rsplit(":", 1)[0],
-    )
-    return Client(config)
 
 
 def _default_seed_text() -> str:
