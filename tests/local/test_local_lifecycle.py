@@ -4,28 +4,22 @@ sides' resources, InvokeFunction works with the official FC client, and moving t
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import local_support
 import pytest
+from local_support import OWNER_ONBOARD, iso, post, send_signed
 
 from aliyun_emulator.testing import ram_client
 from ram_delegate.local.stack import LocalStack
-from ram_delegate.webhook import sign
 
 REPO = Path(__file__).resolve().parents[2]
-OWNER_ONBOARD = "ram-delegate-owner-onboard"
 OWNER_EXPIRE = "ram-delegate-owner-expire"
 PARTNER_USER = "alice"
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(scope="module")
@@ -42,38 +36,9 @@ def fresh_stack() -> Iterator[LocalStack]:
 
 
 def approved_event(stack: LocalStack, ticket: str, *, valid_for: timedelta) -> bytes:
-    now = stack.emulator.clock.now()
-    event = {
-        "specversion": "1.0",
-        "id": f"evt-{uuid.uuid4().hex}",
-        "source": "https://tickets.example.com/webhooks",
-        "type": "partner.access.approved",
-        "time": iso(now),
-        "data": {
-            "ticket": ticket,
-            "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": PARTNER_USER},
-            "access": {"profile": "slb-readonly", "region": "cn-hangzhou", "resource_group_id": None},
-            "expires_at": iso(now + valid_for),
-            "requested_by": "bob@enterprise-b.example",
-            "approved_by": "carol@enterprise-a.example",
-        },
-    }
-    return json.dumps(event).encode("utf-8")
-
-
-def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def send_signed(stack: LocalStack, body: bytes, secret: str) -> tuple[int, dict[str, Any]]:
-    timestamp = int(stack.emulator.clock.now().timestamp())
-    headers = {**sign(secret, f"msg_{uuid.uuid4().hex}", timestamp, body), "content-type": "application/json"}
-    return post(stack.function_url(OWNER_ONBOARD), body, headers)
+    return local_support.approved_event(
+        stack, ticket, expires_at=stack.emulator.clock.now() + valid_for, user=PARTNER_USER
+    )
 
 
 def managed_roles(stack: LocalStack) -> list[Any]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
-import urllib.request
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from alibabacloud_ram20150501 import models as ram_models
+from local_support import approved_event, iso, send_signed
 
 from aliyun_emulator.testing import ram_client
 from ram_delegate.local.stack import LocalStack
-from ram_delegate.webhook import sign
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,10 +35,6 @@ resources:
 """
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def test_an_every_timer_fires_on_its_interval_once_per_move_with_the_timer_event(tmp_path: Path) -> None:
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "index.py").write_text(
@@ -62,28 +55,9 @@ def test_an_every_timer_fires_on_its_interval_once_per_move_with_the_timer_event
 def test_template_variables_come_from_the_given_environment() -> None:
     """``RAM_DELEGATE_DRY_RUN: ${env('RAM_DELEGATE_DRY_RUN')}`` set to true: onboarding only plans."""
     with LocalStack(template=REPO / "template.yml", env={"RAM_DELEGATE_DRY_RUN": "true"}) as stack:
-        now = stack.emulator.clock.now()
-        event = {
-            "specversion": "1.0",
-            "id": f"evt-{uuid.uuid4().hex}",
-            "source": "https://tickets.example.com/webhooks",
-            "type": "partner.access.approved",
-            "time": iso(now),
-            "data": {
-                "ticket": "ENV-1",
-                "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": "partner-engineer"},
-                "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
-                "expires_at": iso(now + timedelta(days=1)),
-                "requested_by": "bob@enterprise-b.example",
-                "approved_by": "carol@enterprise-a.example",
-            },
-        }
-        body = json.dumps(event).encode()
-        headers = sign(stack.webhook_secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body)
-        url = stack.function_url("ram-delegate-owner-onboard")
-        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method="POST"), timeout=30) as answer:
-            assert answer.status == 200
-            planned = json.loads(answer.read())
+        expires_at = stack.emulator.clock.now() + timedelta(days=1)
+        status, planned = send_signed(stack, approved_event(stack, "ENV-1", expires_at=expires_at))
+        assert status == 200, planned
         ram = ram_client(stack.cloud_endpoint, stack.owner.access_key_id, stack.owner.access_key_secret)
         roles = ram.list_roles(ram_models.ListRolesRequest(max_items=1000))
         names = [role.role_name for role in roles.body.roles.role]

@@ -8,55 +8,26 @@ latest due time.
 
 from __future__ import annotations
 
-import json
-import urllib.request
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from local_support import approved_event, send_signed
+
 from ram_delegate.local.stack import LocalStack
-from ram_delegate.webhook import sign
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_hour_after(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
-def approve(stack: LocalStack, expires_at: datetime) -> None:
-    now = stack.emulator.clock.now()
-    event = {
-        "specversion": "1.0",
-        "id": f"evt-{uuid.uuid4().hex}",
-        "source": "https://tickets.example.com/webhooks",
-        "type": "partner.access.approved",
-        "time": iso(now),
-        "data": {
-            "ticket": "FID-1",
-            "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": "partner-engineer"},
-            "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
-            "expires_at": iso(expires_at),
-            "requested_by": "bob@enterprise-b.example",
-            "approved_by": "carol@enterprise-a.example",
-        },
-    }
-    body = json.dumps(event).encode()
-    headers = {**sign(stack.webhook_secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body)}
-    request = urllib.request.Request(stack.function_url("ram-delegate-owner-onboard"), body, headers, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 200
-
-
 def test_an_hourly_verifier_due_before_the_expiry_sees_the_grant_allowed_in_a_move_that_ends_after_it() -> None:
     with LocalStack(template=REPO / "template.yml", env={}) as stack:
         hour = next_hour_after(stack.emulator.clock.now() + timedelta(minutes=15))  # the grant is >= 15 min old then
         expires_at = hour + timedelta(minutes=32)
-        approve(stack, expires_at)
+        status, answer = send_signed(stack, approved_event(stack, "FID-1", expires_at=expires_at))
+        assert status == 200, answer
 
         runs = stack.advance_clock((expires_at + timedelta(minutes=1) - stack.emulator.clock.now()).total_seconds())
 
