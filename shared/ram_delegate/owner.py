@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ram_delegate import grants as g
-from ram_delegate.cloud import RoleInfo, TaggedResource
+from ram_delegate.cloud import LIST_PAGE_SIZE, RamApi, RoleInfo, TaggedResource
 from ram_delegate.deps import Deps
 from ram_delegate.errors import (
     CloudError,
@@ -680,6 +680,30 @@ def _retire(deps: Deps, ticket: str, steps: list[Step]) -> str | None:
         return str(exc)
 
 
+def _ticket_policies(ram: RamApi, ticket: str) -> list[TaggedResource]:
+    return ram.list_policies(g.managed_filter(ticket=ticket))
+
+
+def _managed_access_policies(
+    ram: RamApi, expired_roles: list[TaggedResource], *, pages: int
+) -> dict[str, list[TaggedResource]] | None:
+    """The managed access policies of the expired grants, read the cheaper way.
+
+    One tag-filtered read per expired grant costs ``E`` calls; listing every managed access policy costs about as
+    many pages as the role listing did. The sweep reads per grant when few expired (the usual 5-minute tick), and
+    lists once when many did, so it never costs more than ``min(E, pages)`` extra list calls. ``None`` means "read
+    per grant".
+    """
+    if len(expired_roles) <= pages:
+        return None
+    by_ticket: dict[str, list[TaggedResource]] = {r.tags.get(g.TAG_TICKET, ""): [] for r in expired_roles}
+    for policy in ram.list_policies(g.managed_filter(g.KIND_ACCESS)):
+        ticket = policy.tags.get(g.TAG_TICKET, "")
+        if ticket in by_ticket:
+            by_ticket[ticket].append(policy)
+    return by_ticket
+
+
 def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
     """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
     account_id = deps.account_id()
@@ -689,20 +713,19 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepRep
     all_steps: list[Step] = []
     retired: list[str] = []
     errors: list[str] = []
-    expired = 0
-    for role in roles:
-        if not g.is_managed(role.tags) or g.state_of(role.tags, now) == "active":
-            continue
-        expired += 1
+    expired_roles = [r for r in roles if g.is_managed(r.tags) and g.state_of(r.tags, now) != "active"]
+    expired = len(expired_roles)
+    access_policies = _managed_access_policies(ram, expired_roles, pages=-(-len(roles) // LIST_PAGE_SIZE))
+    for role in expired_roles:
         ticket = role.tags.get(g.TAG_TICKET, "")
         if not ticket or role.name != g.role_name(ticket):
             errors.append(f"{role.name}: managed role without a matching ticket tag; left for an operator")
             continue
         group = role.tags.get(g.TAG_RESOURCE_GROUP)
-        # One read per expired grant: its access policy is deleted only if it carries our tags for this ticket.
-        # Detaches and deletes are otherwise blind: "not found" is success.
+        # The access policy is deleted only if it carries our tags for this ticket; detaches and deletes are
+        # otherwise blind ("not found" is success).
         try:
-            listed = ram.list_policies(g.managed_filter(ticket=ticket))
+            listed = access_policies[ticket] if access_policies is not None else _ticket_policies(ram, ticket)
         except RamDelegateError as exc:
             errors.append(f"{ticket}: {exc}")
             continue
