@@ -179,6 +179,7 @@ class _Demo:
         self.external_id = ""
         self.access_key: tuple[str, str] | None = None
         self.timer_runs: list[Any] = []
+        self.after_expiry_report: dict[str, Any] = {}
 
     def run(self) -> None:
         for title, action in self.steps():
@@ -364,6 +365,18 @@ class _Demo:
             record.facts["load_balancers"] = names
             self.story.expect(record, False, "the cloud refuses the expired grant")
         self.story.expect(record, self._role_exists(), "the refusal comes from the expiry condition, not a sweep")
+        from ram_delegate.cli import timer_event
+
+        answer = self.stack.invoke(function_named(self.stack, "partner-verify"), timer_event(self.now(), "demo"))
+        self.after_expiry_report = _report_of(answer)
+        record.facts["verifier_after_expiry"] = self.after_expiry_report
+        self.story.say(f"partner-verify, invoked now: {_report_line(self.after_expiry_report)}")
+        self.story.expect(
+            record,
+            self.after_expiry_report.get("denied_as_expected", 0) >= 1
+            and self.after_expiry_report.get("unexpected_allow") == 0,
+            "the verifier finds the expired grant denied as expected",
+        )
 
     def sweeps(self, record: StepRecord) -> None:
         if self.access_key is not None:
@@ -396,10 +409,11 @@ class _Demo:
             report = _report_of(_answer_of(run))
             if report:
                 self.story.say(f"hourly run at {_trigger_time(run)}: {_report_line(report)}")
+        self.story.say(f"after the expiry, before the sweeps: {_report_line(self.after_expiry_report)}")
         answer = self.stack.invoke(function_named(self.stack, "partner-verify"), timer_event(self.now(), "demo"))
         report = _report_of(answer)
         record.facts["report"] = report
-        self.story.say(f"run now at {format_time(self.now())}: {_report_line(report)}")
+        self.story.say(f"after the sweeps, at {format_time(self.now())}: {_report_line(report)}")
         self.story.expect(record, bool(report), "the verifier answers with a report")
         self.story.expect(record, report.get("unexpected_allow") == 0, "no unexpected allow (nothing still open)")
         self.story.expect(record, report.get("errors") == 0 and not report.get("critical"), "no errors, not critical")
