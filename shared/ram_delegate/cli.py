@@ -209,7 +209,7 @@ def grant_row(grant: Any, side: str) -> dict[str, Any]:
     return {
         "ticket": grant.ticket,
         "partner": partner,
-        "profile": getattr(grant, "profile", None),
+        "profile": grant.profile or None,
         "scope": scope,
         "expires": grant.expires_at,
         "state": grant.state,

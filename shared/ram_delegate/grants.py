@@ -240,6 +240,7 @@ class PartnerGrant:
     role_arn: str
     external_id: str
     user: str
+    profile: str
     region: str
     resource_group_id: str | None
     expires_at: datetime | None
@@ -274,6 +275,7 @@ def partner_grant_from(resource: TaggedResource, now: datetime) -> PartnerGrant:
         role_arn=tags.get(TAG_ROLE_ARN, ""),
         external_id=tags.get(TAG_EXTERNAL_ID, ""),
         user=tags.get(TAG_PARTNER_USER, ""),
+        profile=tags.get(TAG_PROFILE, ""),
         region=tags.get(TAG_REGION, ""),
         resource_group_id=tags.get(TAG_RESOURCE_GROUP) or None,
         expires_at=parse_time(tags.get(TAG_EXPIRES_AT)),
