@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from jsonschema import Draft7Validator
 from ram_delegate import settings as settings_module
 from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE
 from ram_delegate.events import event_json_schema
+from ram_delegate.local.template import render
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret
 
@@ -34,35 +34,14 @@ DEPLOY_ENV = {
     "RAM_DELEGATE_PARTNER_SECRET": generate_secret(),
     "RAM_DELEGATE_PARTNER_ENDPOINT": "https://partner.example.com/hook",
 }
-_VARIABLE = re.compile(r"\$\{\s*([^{}]+?)\s*\}")
-_ENV = re.compile(r"""^env\(\s*(['"])([A-Za-z_][A-Za-z0-9_]*)\1\s*\)$""")
-_VARS = re.compile(r"^vars\.([A-Za-z0-9_]+)$")
 
 
-def render(node: Any, env: Mapping[str, str], variables: Mapping[str, Any]) -> Any:
-    """``${env('X')}`` from ``env`` (unset -> empty) and ``${vars.x}`` from the template's vars, recursively."""
-    if isinstance(node, dict):
-        return {key: render(value, env, variables) for key, value in node.items()}
-    if isinstance(node, list):
-        return [render(value, env, variables) for value in node]
-    if not isinstance(node, str):
-        return node
-
-    def substitute(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        if env_match := _ENV.match(expression):
-            return env.get(env_match.group(2), "")
-        if vars_match := _VARS.match(expression):
-            return str(variables[vars_match.group(1)])
-        raise AssertionError(f"unsupported expression {expression!r}")
-
-    return _VARIABLE.sub(substitute, node)
-
-
-def rendered_template(env: Mapping[str, str] = DEPLOY_ENV) -> dict[str, Any]:
+def rendered_template(env: Mapping[str, str] = DEPLOY_ENV, missing: set[str] | None = None) -> dict[str, Any]:
+    """The template as ``s preview`` renders it, with the same renderer the local host serves it with."""
+    missing = set() if missing is None else missing
     raw = yaml.safe_load(TEMPLATE.read_text())
-    variables = render(raw.get("vars", {}), env, {})
-    rendered: dict[str, Any] = render(raw, env, variables)
+    variables = render(raw.get("vars", {}), env, {}, missing)
+    rendered: dict[str, Any] = render(raw, env, variables, missing)
     return rendered
 
 
@@ -180,3 +159,31 @@ def test_webhook_endpoints_get_a_secret_and_the_partner_checks_what_the_owner_si
 
 def test_published_event_schema_is_the_generated_one() -> None:
     assert json.loads(EVENT_SCHEMA.read_text()) == event_json_schema()
+
+
+REQUIRED_DEPLOY_VARIABLES = {
+    "OWNER_ACCOUNT_ID",
+    "PARTNER_ACCOUNT_ID",
+    "RAM_DELEGATE_WEBHOOK_SECRET",
+    "RAM_DELEGATE_PARTNER_SECRET",
+    "RAM_DELEGATE_PARTNER_ENDPOINT",
+}
+
+
+def test_only_the_required_variables_lack_a_default() -> None:
+    """``s`` refuses to render ``${env('X')}`` when X is unset: every optional variable needs ``env('X', default)``."""
+    missing: set[str] = set()
+    rendered = rendered_template({}, missing)
+    assert missing == REQUIRED_DEPLOY_VARIABLES
+    assert rendered["vars"]["region"] == "cn-hangzhou"
+    assert rendered["vars"]["verifierRole"] == "ram-delegate-verifier"
+
+
+def test_the_required_variables_alone_render_a_valid_template() -> None:
+    missing: set[str] = set()
+    rendered = rendered_template({name: DEPLOY_ENV[name] for name in REQUIRED_DEPLOY_VARIABLES}, missing)
+    assert missing == set()
+    validator = Draft7Validator(json.loads(SCHEMA_COPY.read_text()))
+    for resource in rendered["resources"].values():
+        assert list(validator.iter_errors(resource["props"])) == []
+        Settings.from_env(resource["props"]["environmentVariables"])
