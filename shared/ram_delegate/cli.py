@@ -226,8 +226,8 @@ def command_sweep(run: Invocation) -> int:
     deps = run.deps(settings.model_copy(update={"side": side}))
     sweep = sweep_owner if side == "owner" else sweep_partner
     now = deps.clock()
-    with run.out.progress(f"sweeping {side} grants"):
-        report = sweep(deps, now=now, dry_run=run.args.dry_run)
+    with run.out.progress(f"sweeping {side} grants") as progress:
+        report = sweep(deps, now=now, dry_run=run.args.dry_run, progress=progress)
     run.out.document({"side": side, "dry_run": run.args.dry_run, "now": format_time(now), "report": report})
     verb = "would remove" if run.args.dry_run else "removed"
     run.out.line(f"{side} sweep at {format_time(now)}: {report.examined} examined, {report.expired} expired")
@@ -247,8 +247,8 @@ def command_verify(run: Invocation) -> int:
     settings = run.with_account_id(run.settings(side="partner"))
     deps = run.deps(settings)
     now = deps.clock()
-    with run.out.progress("verifying grants"):
-        report = verify_grants(deps, now=now, propagation_retries=run.args.propagation_retries)
+    with run.out.progress("verifying grants") as progress:
+        report = verify_grants(deps, now=now, propagation_retries=run.args.propagation_retries, progress=progress)
     run.out.document(report)
     run.out.line(
         f"checked {report.checked}: {report.ok} ok, {report.denied_as_expected} denied as expected, "

@@ -1,9 +1,9 @@
 """How the CLI talks to people and to scripts: tables and headings on stdout, JSON with ``--json``, progress on stderr.
 
 Quiet by default: a command prints its answer and nothing else; ``-v`` turns on the library's logging. During long
-runs (sweeps, verifications, listings) a spinner with the elapsed time is drawn on stderr, only when stderr is a
-terminal and JSON output is off, so pipes and CI logs stay clean. It is not a bar with counts: the library's sweep
-and verify functions report no progress.
+runs (sweeps, verifications, listings) a progress line is drawn on stderr — a bar with ``done/total`` for sweeps and
+verifications, which report their counts, a spinner otherwise, and the elapsed time — only when stderr is a
+terminal and JSON output is off, so pipes and CI logs stay clean.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from typing import Any, TextIO
+
+from ram_delegate.outcome import Progress
 
 Column = tuple[str, str]
 """(key in the row mapping, header shown to people)."""
@@ -100,15 +102,17 @@ class Output:
         return not self.json_mode and _is_tty(self.stderr)
 
     @contextmanager
-    def progress(self, label: str) -> Iterator[None]:
-        """A spinner with the elapsed time on stderr while a long run works (the library reports no counts)."""
+    def progress(self, label: str) -> Iterator[Progress]:
+        """A progress line on stderr while a long run works: a bar and ``done/total`` once the run reports counts
+        (sweeps and verifications call the yielded ``progress(done, total)``), a spinner before that, and the elapsed
+        time throughout. Drawn only on a terminal and never with ``--json``."""
         if not self.progress_enabled:
-            yield
+            yield _ignore_progress
             return
-        indicator = _ElapsedIndicator(self.stderr, label)
+        indicator = _ProgressLine(self.stderr, label)
         indicator.start()
         try:
-            yield
+            yield indicator.update
         finally:
             indicator.stop()
 
@@ -118,21 +122,30 @@ def _is_tty(stream: TextIO) -> bool:
     return bool(isatty()) if callable(isatty) else False
 
 
-class _ElapsedIndicator:
-    """Redraws one stderr line a few times a second: the label, a spinner and the seconds so far; erased at the end."""
+def _ignore_progress(_done: int, _total: int) -> None:
+    """Progress reports when nothing is drawn."""
+
+
+class _ProgressLine:
+    """Redraws one stderr line a few times a second (label, bar or spinner, counts, seconds); erased at the end."""
 
     _SPINNER = "|/-\\"
+    _WIDTH = 24
 
     def __init__(self, stream: TextIO, label: str, interval: float = 0.1) -> None:
         self._stream = stream
         self._label = label
         self._interval = interval
         self._started = time.monotonic()
+        self._counts: tuple[int, int] | None = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cli-progress", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def update(self, done: int, total: int) -> None:
+        self._counts = (done, total)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -144,6 +157,13 @@ class _ElapsedIndicator:
         tick = 0
         while not self._stopped.wait(self._interval):
             elapsed = time.monotonic() - self._started
-            self._stream.write(f"\r{self._label} {self._SPINNER[tick % len(self._SPINNER)]} {elapsed:.1f}s")
+            counts = self._counts
+            if counts is None or counts[1] <= 0:
+                middle = self._SPINNER[tick % len(self._SPINNER)]
+            else:
+                done, total = counts
+                filled = min(self._WIDTH, self._WIDTH * done // total)
+                middle = f"[{'#' * filled}{'.' * (self._WIDTH - filled)}] {done}/{total}"
+            self._stream.write(f"\r{self._label} {middle} {elapsed:.1f}s")
             self._stream.flush()
             tick += 1

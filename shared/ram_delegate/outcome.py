@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ram_delegate.plan import Step
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while a sweep or a verification works through its grants (for the CLI bar)."""
 
 OutcomeStatus = Literal["applied", "unchanged", "duplicate", "dry-run", "stale"]
 

@@ -52,7 +52,7 @@ from ram_delegate.errors import (
     RetryableCloudError,
 )
 from ram_delegate.events import GRANTED, ApprovedEvent, GrantedEvent, RevokedEvent
-from ram_delegate.outcome import Outcome, SweepReport
+from ram_delegate.outcome import Outcome, Progress, SweepReport
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     PolicyDocument,
@@ -704,7 +704,7 @@ def _managed_access_policies(
     return by_ticket
 
 
-def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
+def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
     """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
     account_id = deps.account_id()
     ram = deps.cloud.ram
@@ -716,7 +716,9 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepRep
     expired_roles = [r for r in roles if g.is_managed(r.tags) and g.state_of(r.tags, now) != "active"]
     expired = len(expired_roles)
     access_policies = _managed_access_policies(ram, expired_roles, pages=-(-len(roles) // LIST_PAGE_SIZE))
-    for role in expired_roles:
+    for index, role in enumerate(expired_roles, start=1):
+        if progress is not None:
+            progress(index - 1, expired)
         ticket = role.tags.get(g.TAG_TICKET, "")
         if not ticket or role.name != g.role_name(ticket):
             errors.append(f"{role.name}: managed role without a matching ticket tag; left for an operator")
@@ -757,6 +759,8 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepRep
             errors.append(f"{ticket}: {failure}")
         else:
             retired.append(ticket)
+    if progress is not None:
+        progress(expired, expired)
     horizon = now - timedelta(hours=deps.settings.tombstone_hours)
     for tomb in tombstones.values():
         revoked_at = g.parse_time(tomb.tags.get(g.TAG_REVOKED_AT))

@@ -31,7 +31,7 @@ from ram_delegate.errors import (
     RamDelegateError,
 )
 from ram_delegate.events import GrantedEvent
-from ram_delegate.outcome import Outcome, SweepReport
+from ram_delegate.outcome import Outcome, Progress, SweepReport
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     lint,
@@ -242,7 +242,7 @@ def _same(actual: str | None, desired_json: str) -> bool:
         return False
 
 
-def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepReport:
+def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
     """Detach expired assume policies, remove what only they justified, then delete the policies themselves.
 
     The policies go last: while one is still listed, the next run finds its user and its owner account again, so a
@@ -258,11 +258,16 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
     users: set[str] = set()
     owners_kept: set[str] = set()
     owners_retired: set[str] = set()
+    expired_total = sum(1 for p in policies if g.state_of(p.tags, now) != "active")
+    seen = 0
     for policy in policies:
         owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
         if g.state_of(policy.tags, now) == "active":
             owners_kept.add(owner)
             continue
+        if progress is not None:
+            progress(seen, expired_total)
+        seen += 1
         ticket = policy.tags.get(g.TAG_TICKET, "")
         user = policy.tags.get(g.TAG_PARTNER_USER, "")
         steps: list[Step] = []
@@ -281,6 +286,8 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False) -> SweepR
             continue
         detached.append((ticket, policy.name))
         owners_retired.add(owner)
+    if progress is not None:
+        progress(expired_total, expired_total)
     idle_owners = owners_retired - owners_kept
     cleanups: list[tuple[str, Callable[[], list[Step]]]] = []
     if idle_owners:

@@ -48,6 +48,7 @@ from ram_delegate.grants import (
 
 if TYPE_CHECKING:
     from ram_delegate.deps import Deps
+    from ram_delegate.outcome import Progress
 
 logger = logging.getLogger("ram_delegate.verify")
 
@@ -204,6 +205,7 @@ def verify_grants(
     limiter: RateLimiter | None = None,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    progress: Progress | None = None,
 ) -> VerificationReport:
     """Check every grant the partner account holds, alert on anything unexpected, and return the report.
 
@@ -214,8 +216,17 @@ def verify_grants(
     pacing = limiter or RateLimiter(deps.settings.assume_rate_per_second, monotonic=monotonic, sleep=sleep)
     retry = _PropagationRetry(propagation_retries, propagation_backoff_seconds, propagation_window, sleep)
 
+    done = 0
+    done_lock = threading.Lock()
+
     def check(grant: _Listed) -> GrantCheck:
-        return _check_grant(grant, deps, now=now, pacing=pacing, retry=retry, monotonic=monotonic)
+        nonlocal done
+        result = _check_grant(grant, deps, now=now, pacing=pacing, retry=retry, monotonic=monotonic)
+        if progress is not None:
+            with done_lock:
+                done += 1
+                progress(done, len(grants))
+        return result
 
     workers = max(1, min(deps.settings.verify_concurrency, len(grants)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rd-verify") as pool:

@@ -57,3 +57,25 @@ def test_no_indicator_in_pipes_or_json_mode() -> None:
     with Output(json_mode=True, stderr=terminal).progress("verifying grants"):
         time.sleep(0.25)
     assert pipe.getvalue() == terminal.getvalue() == ""
+
+
+def test_the_line_becomes_a_bar_with_counts_once_the_run_reports_them() -> None:
+    terminal = Terminal()
+    with Output(json_mode=False, stderr=terminal).progress("verifying grants") as progress:
+        time.sleep(0.15)
+        progress(250, 1000)
+        time.sleep(0.25)
+        progress(1000, 1000)
+        time.sleep(0.25)
+    drawn = terminal.getvalue()
+    assert re.search(r"\rverifying grants \[######\.{18}\] 250/1000 \d+\.\ds", drawn)
+    assert re.search(r"\rverifying grants \[#{24}\] 1000/1000 \d+\.\ds", drawn)
+    assert drawn.index("250/1000") < drawn.index("1000/1000")
+    assert drawn.endswith("\r\033[K")
+
+
+def test_progress_reports_are_accepted_and_ignored_when_nothing_is_drawn() -> None:
+    pipe = io.StringIO()
+    with Output(json_mode=False, stderr=pipe).progress("sweeping owner grants") as progress:
+        progress(1, 2)
+    assert pipe.getvalue() == ""

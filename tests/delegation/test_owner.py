@@ -167,3 +167,35 @@ def test_sweep_keeps_active_grants_and_drops_old_tombstones(
     assert [grant.ticket for grant in g.list_owner_grants(owner_deps.cloud, later)] == ["OPS-2"]
     tombs = {p.name for p in owner_deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))}
     assert tombs == {"rd-tomb-ops-1"}  # OPS-3's tombstone is older than 96 h and was dropped
+
+
+def test_the_sweep_reads_expired_grants_the_cheaper_way_and_reports_progress(
+    aliyun_emulator: Any, owner_deps: Any, approved: Any, now: Any
+) -> None:
+    """One expired grant: one tag-filtered read for it. Three (more than the one page of roles): one listing."""
+    for number in range(4):
+        days = 30 if number == 3 else 7
+        owner.handle_approved(
+            approved(ticket=f"OPS-{number}", days=days, event_id=f"evt-{number}"), owner_deps, now=now
+        )
+    later = now + timedelta(days=8)
+    progress: list[tuple[int, int]] = []
+    aliyun_emulator.requests.clear()
+    report = owner.sweep_owner(owner_deps, now=later, progress=lambda done, total: progress.append((done, total)))
+    assert (report.examined, report.expired, sorted(report.revoked), report.errors) == (
+        4,
+        3,
+        ["OPS-0", "OPS-1", "OPS-2"],
+        (),
+    )
+    counts = aliyun_emulator.requests.counts()
+    assert (counts["ListRoles"], counts["ListPolicies"]) == (1, 2)  # tombstones + one listing, not one read each
+    assert counts["DeletePolicy"] == counts["DeleteRole"] == 3
+    assert progress == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+    owner.handle_approved(approved(ticket="OPS-9", days=20, event_id="evt-9"), owner_deps, now=later)
+    aliyun_emulator.requests.clear()
+    report = owner.sweep_owner(owner_deps, now=now + timedelta(days=21))
+    assert report.revoked == ("OPS-9",)
+    counts = aliyun_emulator.requests.counts()
+    assert counts["ListPolicies"] == 2  # tombstones + the one expired grant's own read

@@ -324,3 +324,14 @@ def test_throttling_beyond_the_quota_is_backed_off_without_errors(stack: Stack) 
 
     assert counts(report) == (8, 8, 0, 0, 0, 0, 0)
     assert [entry for entry in stack.emulator.requests.entries if entry.code == "Throttling.User"]
+
+
+def test_progress_is_reported_once_per_grant_up_to_the_total(stack: Stack) -> None:
+    for ticket in ("OPS-41", "OPS-42", "OPS-43"):
+        stack.approve(ticket)
+    reports: list[tuple[int, int]] = []
+
+    report = run(stack, progress=lambda done, total: reports.append((done, total)))
+
+    assert report.checked == 3
+    assert reports == [(1, 3), (2, 3), (3, 3)]
