@@ -11,7 +11,7 @@ import pytest
 from ram_delegate.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-DRY_RUN_FROM_ENV = "RAM_DELEGATE_DRY_RUN: ${env('RAM_DELEGATE_DRY_RUN')}"
+DRY_RUN_FROM_ENV = "RAM_DELEGATE_DRY_RUN: ${env('RAM_DELEGATE_DRY_RUN', '')}"
 
 
 def misconfigured_template(tmp_path: Path, old: str, new: str) -> Path:
