@@ -26,9 +26,9 @@ from string import Template
 from typing import Literal
 
 from ram_delegate.cloud import CloudClients
-from ram_delegate.errors import GuardrailError, NotFoundError, PolicyLintError, Problem, RamDelegateError
+from ram_delegate.errors import GuardrailError, NotFoundError, PolicyLintError, Problem
 from ram_delegate.grants import MANAGED_BY_VALUE, TAG_MANAGED_BY
-from ram_delegate.policy import PolicyDocument, PolicyKind, errors_of, lint, parse_policy, render
+from ram_delegate.policy import PolicyDocument, errors_of, lint, parse_policy, render, same_policy
 from ram_delegate.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -127,14 +127,6 @@ def bootstrap(side: Side, cloud: CloudClients, settings: Settings) -> BootstrapR
     )
 
 
-def _same_document(current: str, wanted: PolicyDocument, kind: PolicyKind) -> bool:
-    """Semantic equality (RAM may return a document reformatted)."""
-    try:
-        return render(parse_policy(current, kind=kind)) == render(wanted)
-    except RamDelegateError:
-        return False
-
-
 def _converge(spec: RoleSpec, policy: PolicyDocument, cloud: CloudClients) -> BootstrappedRole:
     ram = cloud.ram
     tags = {TAG_MANAGED_BY: MANAGED_BY_VALUE}
@@ -153,7 +145,7 @@ def _converge(spec: RoleSpec, policy: PolicyDocument, cloud: CloudClients) -> Bo
     else:
         if spec.name not in {r.name for r in ram.list_roles(tags)}:
             raise GuardrailError(f"role {spec.name} exists without the {TAG_MANAGED_BY} tag; refusing to modify it")
-        if not _same_document(role.trust_policy, parse_policy(TRUST_POLICY, kind="trust"), "trust"):
+        if not same_policy(role.trust_policy, parse_policy(TRUST_POLICY, kind="trust"), "trust"):
             ram.update_role_trust(spec.name, trust_text)
             changes.append("UpdateRole")
 
@@ -165,7 +157,7 @@ def _converge(spec: RoleSpec, policy: PolicyDocument, cloud: CloudClients) -> Bo
     else:
         if spec.name not in {p.name for p in ram.list_policies(tags)}:
             raise GuardrailError(f"policy {spec.name} exists without the {TAG_MANAGED_BY} tag; refusing to modify it")
-        if not _same_document(current.document, policy, "custom"):
+        if not same_policy(current.document, policy, "custom"):
             ram.set_policy_document(spec.name, policy_text)
             changes.append("CreatePolicyVersion")
 

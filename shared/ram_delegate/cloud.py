@@ -128,7 +128,7 @@ def translate_error(exc: BaseException, action: str) -> CloudError:
         return AlreadyExistsError(message, **kwargs)
     if code.startswith("LimitExceeded"):
         return QuotaExceededError(message, **kwargs)
-    if code == "NoPermission" or code.startswith("Forbidden") or code.startswith("NoPermission"):
+    if code.startswith(("NoPermission", "Forbidden")):
         return AccessDeniedError(message, **kwargs)
     if code.startswith("Throttling") or code in _RETRYABLE_CODES or status >= 500:
         return RetryableCloudError(message, **kwargs)
@@ -645,8 +645,7 @@ class CloudClients:
             if api is None:
                 from alibabacloud_slb20140515.client import Client
 
-                endpoint = self.settings.endpoint or f"slb.{region}.aliyuncs.com"
-                config = self._config(endpoint, region)
+                config = self._config(self.settings.endpoint_for("slb", region), region)
                 api = self._slb[region] = SlbApi(Client(config), self.retry, region)
             return api
 

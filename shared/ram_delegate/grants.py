@@ -76,6 +76,11 @@ def is_managed(tags: Mapping[str, str]) -> bool:
     return tags.get(TAG_MANAGED_BY) == MANAGED_BY_VALUE
 
 
+def find_managed(resources: Iterable[TaggedResource], name: str) -> TaggedResource | None:
+    """The resource called ``name`` among ``resources``, if it carries our managed-by tag."""
+    return next((r for r in resources if r.name == name and is_managed(r.tags)), None)
+
+
 def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime(TIME_FORMAT)
 
@@ -149,6 +154,17 @@ def refuse_changed_redelivery(recorded: Mapping[str, str] | None, desired: Mappi
         )
 
 
+def is_stale(event_time: datetime, event_id: str, recorded: Mapping[str, str] | None, *, inclusive: bool) -> bool:
+    """Older than what ``recorded`` tags say (or, when ``inclusive``, not newer); the same event is never stale."""
+    if recorded is None or recorded.get(TAG_EVENT_ID) == event_id_tag(event_id):
+        return False
+    recorded_time = parse_time(recorded.get(TAG_EVENT_TIME))
+    if recorded_time is None:
+        return False
+    event_second = event_time.replace(microsecond=0)
+    return event_second <= recorded_time if inclusive else event_second < recorded_time
+
+
 def expiry_problems(expires_at: datetime, now: datetime, max_days: int) -> list[Problem]:
     """A grant's expiry must lie in the future and within the configured maximum."""
     if expires_at <= now:
@@ -190,6 +206,14 @@ def verifier_policy_name(owner_account_id: str) -> str:
 
 def role_arn(account_id: str, name: str) -> str:
     return f"acs:ram::{account_id}:role/{name}"
+
+
+def policy_arn(account_id: str, name: str) -> str:
+    return f"acs:ram::{account_id}:policy/{name}"
+
+
+def user_arn(account_id: str, name: str) -> str:
+    return f"acs:ram::{account_id}:user/{name}"
 
 
 def role_principal_name(role: str, account_id: str) -> str:

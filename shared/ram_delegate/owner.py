@@ -46,7 +46,6 @@ from ram_delegate.errors import (
     GuardrailError,
     InvalidInputError,
     NotFoundError,
-    PolicyValidationError,
     Problem,
     RamDelegateError,
     RetryableCloudError,
@@ -58,7 +57,7 @@ from ram_delegate.policy import (
     PolicyDocument,
     owner_access_policy,
     owner_trust_policy,
-    parse_policy,
+    same_policy,
     to_json,
 )
 
@@ -180,41 +179,25 @@ def _trust_for(event: ApprovedEvent, deps: Deps, external_id: str) -> PolicyDocu
     )
 
 
-def _same_document(actual: str | None, desired: PolicyDocument, kind: str) -> bool:
-    if actual is None:
-        return False
-    try:
-        return parse_policy(actual, kind=kind) == desired  # type: ignore[arg-type]
-    except PolicyValidationError:
-        return False
+def _observe(deps: Deps, ticket: str, role: str, policy: str, wanted_group: str | None) -> _Observed:
+    """Read what the plan depends on, and nothing more (see the module docstring for the count).
 
-
-def _find(resources: list[TaggedResource], name: str) -> TaggedResource | None:
-    for resource in resources:
-        if resource.name == name and g.is_managed(resource.tags):
-            return resource
-    return None
-
-
-def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) -> _Observed:
-    """Read what the plan depends on, and nothing more (see the module docstring for the count)."""
+    Attachments are looked for in the wanted resource group and in the one the grant records (a grant moving
+    between groups is detached from the old one).
+    """
     ram = deps.cloud.ram
     listed = ram.list_policies(g.managed_filter(ticket=ticket))
-    access = _find(listed, policy)
-    tombstone = _find(listed, g.tombstone_policy_name(ticket))
+    access = g.find_managed(listed, policy)
+    tombstone = g.find_managed(listed, g.tombstone_policy_name(ticket))
     role_info, role_tags = _read_role(deps, role)
     attached_account = False
-    attached_groups: set[str] = set()
+    attached_groups: frozenset[str] = frozenset()
     other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
     ours = g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
     if ours and other is None and access is not None:
         attached_account = _is_attached(deps, role, policy)
-        if access.tags.get(g.TAG_RESOURCE_GROUP):
-            groups.add(access.tags[g.TAG_RESOURCE_GROUP])
-        for group in sorted(groups):
-            attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
-            if any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments):
-                attached_groups.add(group)
+        groups = sorted({group for group in (wanted_group, access.tags.get(g.TAG_RESOURCE_GROUP)) if group})
+        attached_groups = frozenset(group for group in groups if _is_attached_in_group(deps, role, policy, group))
     document = ram.get_policy(policy).document if access is not None else None
     return _Observed(
         access=access,
@@ -223,7 +206,7 @@ def _observe(deps: Deps, ticket: str, role: str, policy: str, groups: set[str]) 
         role_tags=role_tags,
         policy_document=document,
         attached_account=attached_account,
-        attached_groups=frozenset(attached_groups),
+        attached_groups=attached_groups,
         other_ticket=other,
     )
 
@@ -244,17 +227,10 @@ def _is_attached(deps: Deps, role: str, policy: str) -> bool:
         return False
 
 
-def _is_stale(event_time: datetime, event_id: str, recorded: Mapping[str, str] | None, *, inclusive: bool) -> bool:
-    """Older than what ``recorded`` tags say (or, when ``inclusive``, not newer); the same event is never stale."""
-    if recorded is None:
-        return False
-    if recorded.get(g.TAG_EVENT_ID) == g.event_id_tag(event_id):
-        return False
-    recorded_time = g.parse_time(recorded.get(g.TAG_EVENT_TIME))
-    if recorded_time is None:
-        return False
-    event_second = event_time.replace(microsecond=0)
-    return event_second <= recorded_time if inclusive else event_second < recorded_time
+def _is_attached_in_group(deps: Deps, role: str, policy: str, group: str) -> bool:
+    """Whether ``policy`` is attached to ``role`` within one resource group."""
+    attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+    return any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments)
 
 
 def _tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
@@ -282,11 +258,11 @@ def _plan_grant(desired: _Desired, observed: _Observed, trust: PolicyDocument) -
                 "the grant's role does not exist",
             )
         )
-    elif not _same_document(observed.role.trust_policy, trust, "trust"):
+    elif not same_policy(observed.role.trust_policy, trust, "trust"):
         steps.append(
             Step("UpdateRole", desired.role_arn, {"role": role, "trust_policy": trust_json}, "trust policy differs")
         )
-    policy_arn = f"acs:ram::{desired.account_id}:policy/{policy}"
+    policy_arn = g.policy_arn(desired.account_id, policy)
     access_json = to_json(desired.access_doc)
     if observed.access is None:
         steps.append(
@@ -302,7 +278,7 @@ def _plan_grant(desired: _Desired, observed: _Observed, trust: PolicyDocument) -
                 "the grant's access policy does not exist",
             )
         )
-    elif not _same_document(observed.policy_document, desired.access_doc, "custom"):
+    elif not same_policy(observed.policy_document, desired.access_doc, "custom"):
         steps.append(
             Step("CreatePolicyVersion", policy_arn, {"policy": policy, "document": access_json}, "access differs")
         )
@@ -382,15 +358,14 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
         tags=_grant_tags(event, account_id),
     )
     for _attempt in range(_PLAN_ATTEMPTS):
-        groups = {data.access.resource_group_id} if data.access.resource_group_id else set()
-        observed = _observe(deps, data.ticket, role, desired.policy, groups)
+        observed = _observe(deps, data.ticket, role, desired.policy, data.access.resource_group_id)
         if observed.other_ticket is not None:
             raise g.name_collision(data.ticket, observed.other_ticket)
         recorded = observed.access.tags if observed.access else observed.role_tags
         g.refuse_changed_redelivery(recorded, {**desired.tags, g.TAG_KIND: g.KIND_ACCESS})
-        if _is_stale(event.time, event.id, observed.tombstone.tags if observed.tombstone else None, inclusive=True):
+        if g.is_stale(event.time, event.id, observed.tombstone.tags if observed.tombstone else None, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
-        if _is_stale(event.time, event.id, observed.access.tags if observed.access else None, inclusive=True):
+        if g.is_stale(event.time, event.id, observed.access.tags if observed.access else None, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
         if observed.role is not None and not (
             g.is_managed(observed.role_tags) and observed.role_tags.get(g.TAG_TICKET) == data.ticket
@@ -509,7 +484,7 @@ def _retire_steps(
     role = g.role_name(ticket)
     arn = g.role_arn(account_id, role)
     policy = g.access_policy_name(ticket)
-    policy_arn = f"acs:ram::{account_id}:policy/{policy}"
+    policy_arn = g.policy_arn(account_id, policy)
     steps: list[Step] = []
     if attached_account:
         steps.append(Step("DetachPolicyFromRole", arn, {"policy": policy, "role": role}, f"{reason}: cut access"))
@@ -536,7 +511,7 @@ def _retire_steps(
         )
     if tombstone_tags is not None:
         tomb = g.tombstone_policy_name(ticket)
-        tomb_arn = f"acs:ram::{account_id}:policy/{tomb}"
+        tomb_arn = g.policy_arn(account_id, tomb)
         if tombstone is None:
             steps.append(
                 Step(
@@ -615,11 +590,11 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
     other = g.other_ticket((p.tags for p in listed), ticket)
     if other is not None:
         raise g.name_collision(ticket, other)
-    access = _find(listed, policy)
-    tombstone = _find(listed, g.tombstone_policy_name(ticket))
-    if _is_stale(event.time, event.id, access.tags if access else None, inclusive=False):
+    access = g.find_managed(listed, policy)
+    tombstone = g.find_managed(listed, g.tombstone_policy_name(ticket))
+    if g.is_stale(event.time, event.id, access.tags if access else None, inclusive=False):
         return Outcome("stale", ticket, detail={"reason": "a newer approval is applied"})
-    if tombstone is not None and _is_stale(event.time, event.id, tombstone.tags, inclusive=True):
+    if tombstone is not None and g.is_stale(event.time, event.id, tombstone.tags, inclusive=True):
         return Outcome("duplicate", ticket, detail={"reason": "already revoked by a later or equal event"})
     role_info, role_tags = _read_role(deps, role)
     other = g.other_ticket([role_tags], ticket)
@@ -627,12 +602,8 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
         raise g.name_collision(ticket, other)
     ours = role_info is not None and g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = ours and _is_attached(deps, role, policy)
-    groups: set[str] = set()
     group = (access.tags if access else role_tags).get(g.TAG_RESOURCE_GROUP)
-    if ours and group:
-        attachments = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
-        if any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments):
-            groups.add(group)
+    attached_groups = {group} if ours and group and _is_attached_in_group(deps, role, policy, group) else set()
     return _retire_steps(
         account_id=account_id,
         ticket=ticket,
@@ -640,7 +611,7 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
         role_exists=ours,
         trust_is_deny=bool(ours and role_info and '"Deny"' in role_info.trust_policy),
         attached_account=attached_account,
-        attached_groups=frozenset(groups),
+        attached_groups=frozenset(attached_groups),
         access_exists=access is not None,
         tombstone=tombstone,
         tombstone_tags=_tombstone_tags(ticket, event.id, event.time, now, "revoked"),
@@ -669,8 +640,8 @@ def _retire(deps: Deps, ticket: str, steps: list[Step]) -> str | None:
         # The tombstone is there already: an overlapping sweep, or our own create whose answer was lost.
         tomb = conflict.step.params["policy"]
         try:
-            ours = _find(deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket)), tomb) is not None
-            if not ours:
+            listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket))
+            if g.find_managed(listed, tomb) is None:
                 return f"{tomb} exists without ram-delegate's tags"
             execute(steps[steps.index(conflict.step) + 1 :], deps.cloud, deps.audit, ticket=ticket, event_id=None)
         except (RamDelegateError, CreateConflict) as exc:
@@ -678,10 +649,6 @@ def _retire(deps: Deps, ticket: str, steps: list[Step]) -> str | None:
         return None
     except RamDelegateError as exc:
         return str(exc)
-
-
-def _ticket_policies(ram: RamApi, ticket: str) -> list[TaggedResource]:
-    return ram.list_policies(g.managed_filter(ticket=ticket))
 
 
 def _managed_access_policies(
@@ -727,11 +694,14 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
         # The access policy is deleted only if it carries our tags for this ticket; detaches and deletes are
         # otherwise blind ("not found" is success).
         try:
-            listed = access_policies[ticket] if access_policies is not None else _ticket_policies(ram, ticket)
+            if access_policies is not None:
+                listed = access_policies[ticket]
+            else:
+                listed = ram.list_policies(g.managed_filter(ticket=ticket))
         except RamDelegateError as exc:
             errors.append(f"{ticket}: {exc}")
             continue
-        access = _find([p for p in listed if p.tags.get(g.TAG_TICKET) == ticket], g.access_policy_name(ticket))
+        access = g.find_managed([p for p in listed if p.tags.get(g.TAG_TICKET) == ticket], g.access_policy_name(ticket))
         steps = _retire_steps(
             account_id=account_id,
             ticket=ticket,
@@ -766,9 +736,7 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
         revoked_at = g.parse_time(tomb.tags.get(g.TAG_REVOKED_AT))
         if revoked_at is None or revoked_at > horizon:
             continue
-        step = Step(
-            "DeletePolicy", f"acs:ram::{account_id}:policy/{tomb.name}", {"policy": tomb.name}, "tombstone aged"
-        )
+        step = Step("DeletePolicy", g.policy_arn(account_id, tomb.name), {"policy": tomb.name}, "tombstone aged")
         all_steps.append(step)
         if dry_run:
             continue

@@ -17,7 +17,7 @@ created it (the Comments marker), it holds no other policy and no AccessKey.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
 from ram_delegate import grants as g
@@ -36,9 +36,9 @@ from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     lint,
     lint_system_policy,
-    parse_policy,
     partner_assume_policy,
     partner_verifier_policy,
+    same_policy,
     to_json,
 )
 
@@ -119,19 +119,19 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         for finding in lint(verify_document):
             if finding.severity == "warning":
                 logger.info("verifier policy %s: %s: %s", verify_policy, finding.rule_id, finding.message)
-    policy_arn = f"acs:ram::{own}:policy/{policy}"
+    policy_arn = g.policy_arn(own, policy)
     user = data.partner.user
-    user_arn = f"acs:ram::{own}:user/{user}"
+    user_arn = g.user_arn(own, user)
     tags = _assume_tags(event)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
-        existing = next((p for p in listed if p.name == policy and g.is_managed(p.tags)), None)
+        existing = g.find_managed(listed, policy)
         other = g.other_ticket([existing.tags] if existing else [], data.ticket)
         if other is not None:
             raise g.name_collision(data.ticket, other)
         g.refuse_changed_redelivery(existing.tags if existing else None, tags)
-        if existing is not None and _older(event, existing.tags):
+        if existing is not None and g.is_stale(event.time, event.id, existing.tags, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
         current_document = ram.get_policy(policy).document if existing is not None else None
         user_info = _get_user(deps, user)
@@ -168,7 +168,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                     "the grant's assume policy does not exist",
                 )
             )
-        elif not _same(current_document, desired_json):
+        elif not same_policy(current_document, document):
             steps.append(
                 Step("CreatePolicyVersion", policy_arn, {"policy": policy, "document": desired_json}, "role or expiry")
             )
@@ -188,7 +188,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                 steps.append(
                     Step(
                         "CreatePolicy",
-                        f"acs:ram::{own}:policy/{verify_policy}",
+                        g.policy_arn(own, verify_policy),
                         {
                             "policy": verify_policy,
                             "document": to_json(verify_document),
@@ -226,22 +226,6 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     )
 
 
-def _older(event: GrantedEvent, recorded: Mapping[str, str]) -> bool:
-    if recorded.get(g.TAG_EVENT_ID) == g.event_id_tag(event.id):
-        return False
-    recorded_time = g.parse_time(recorded.get(g.TAG_EVENT_TIME))
-    return recorded_time is not None and event.time.replace(microsecond=0) <= recorded_time
-
-
-def _same(actual: str | None, desired_json: str) -> bool:
-    if actual is None:
-        return False
-    try:
-        return parse_policy(actual) == parse_policy(desired_json)
-    except RamDelegateError:
-        return False
-
-
 def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
     """Detach expired assume policies, remove what only they justified, then delete the policies themselves.
 
@@ -273,7 +257,7 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
         steps: list[Step] = []
         if user:
             users.add(user)
-            user_arn = f"acs:ram::{own}:user/{user}"
+            user_arn = g.user_arn(own, user)
             steps.append(Step("DetachPolicyFromUser", user_arn, {"policy": policy.name, "user": user}, "expired"))
         all_steps.extend(steps)
         if dry_run:
@@ -305,7 +289,7 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
             errors.append(f"{label}: {exc}")
     retired: list[str] = []
     for ticket, name in detached:
-        step = Step("DeletePolicy", f"acs:ram::{own}:policy/{name}", {"policy": name}, "expired")
+        step = Step("DeletePolicy", g.policy_arn(own, name), {"policy": name}, "expired")
         all_steps.append(step)
         try:
             execute([step], deps.cloud, deps.audit, ticket=ticket, event_id=None)
@@ -315,7 +299,7 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
         retired.append(ticket)
     return SweepReport(
         examined=len(policies),
-        expired=sum(1 for p in policies if g.state_of(p.tags, now) != "active"),
+        expired=expired_total,
         revoked=tuple(retired),
         steps=tuple(all_steps),
         errors=tuple(errors),
@@ -334,7 +318,7 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
             steps.append(
                 Step("DetachPolicyFromRole", g.role_arn(own, verifier), {"policy": policy.name, "role": verifier}, "")
             )
-        steps.append(Step("DeletePolicy", f"acs:ram::{own}:policy/{policy.name}", {"policy": policy.name}, "idle"))
+        steps.append(Step("DeletePolicy", g.policy_arn(own, policy.name), {"policy": policy.name}, "idle"))
     return steps
 
 
@@ -348,7 +332,7 @@ def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:
     ours_broad = [p for p in attached if p.name == BROAD_ASSUME_POLICY and deps.settings.allow_broad_assume]
     if len(attached) != len(ours_broad) or ram.count_access_keys(user) > 0:
         return []
-    arn = f"acs:ram::{own}:user/{user}"
+    arn = g.user_arn(own, user)
     steps = [
         Step("DetachPolicyFromUser", arn, {"policy": p.name, "user": user, "policy_type": "System"}, "last grant gone")
         for p in ours_broad

@@ -15,6 +15,7 @@ from ram_delegate.errors import (
     NotFoundError,
     RetryableCloudError,
 )
+from ram_delegate.settings import Settings
 
 
 def sdk_error(code: str, status: int) -> Exception:
@@ -31,6 +32,7 @@ def sdk_error(code: str, status: int) -> Exception:
         ("EntityNotExist.Role", 404, NotFoundError),
         ("EntityAlreadyExists.Role", 409, AlreadyExistsError),
         ("NoPermission", 403, AccessDeniedError),
+        ("NoPermission.Role", 403, AccessDeniedError),
         ("Forbidden.RAM", 403, AccessDeniedError),
         ("Throttling.User", 400, RetryableCloudError),
         ("ServiceUnavailable", 503, RetryableCloudError),
@@ -86,3 +88,14 @@ def test_credentials_from_env_and_from_fc_context() -> None:
     )
     assert Credentials.from_fc_context(context) == Credentials("STS.x", "y", "t")
     assert Credentials.from_fc_context(SimpleNamespace()) is None
+
+
+def test_endpoints_are_the_real_ones_per_product_and_region_unless_overridden() -> None:
+    real = Settings(region="cn-shanghai")
+    assert real.endpoint_for("ram") == "ram.aliyuncs.com"
+    assert real.endpoint_for("sts") == "sts.cn-shanghai.aliyuncs.com"
+    assert real.endpoint_for("resourcemanager") == "resourcemanager.aliyuncs.com"
+    assert real.endpoint_for("slb") == "slb.cn-shanghai.aliyuncs.com"
+    assert real.endpoint_for("slb", "ap-southeast-1") == "slb.ap-southeast-1.aliyuncs.com"
+    local = Settings(endpoint="127.0.0.1:8080")
+    assert {local.endpoint_for("sts"), local.endpoint_for("slb", "ap-southeast-1")} == {"127.0.0.1:8080"}

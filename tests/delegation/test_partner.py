@@ -111,3 +111,17 @@ def test_the_verifier_role_holds_one_policy_per_owner_however_many_grants(
     assert verifier_policies() == []
     listed = partner_root.list_policies(models.ListPoliciesRequest(policy_type="Custom", max_items=100)).body
     assert [p.policy_name for p in listed.policies.policy] == []
+
+
+def test_an_older_or_equally_timed_other_grant_event_is_stale_and_the_same_event_a_duplicate(
+    partner_deps: Any, granted: Any, now: Any, writes: Any
+) -> None:
+    newer = granted().model_copy(update={"time": now + timedelta(minutes=5)})
+    assert partner.handle_granted(newer, partner_deps, now=now).status == "applied"
+    applied = writes()
+    older = granted().model_copy(update={"id": "evt-granted-older"})
+    same_time = newer.model_copy(update={"id": "evt-granted-other"})
+    assert partner.handle_granted(older, partner_deps, now=now).status == "stale"
+    assert partner.handle_granted(same_time, partner_deps, now=now).status == "stale"
+    assert partner.handle_granted(newer, partner_deps, now=now).status == "duplicate"
+    assert writes() == applied

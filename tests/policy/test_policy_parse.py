@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ram_delegate.errors import PolicyValidationError
-from ram_delegate.policy import PolicyKind, parse_policy, render, to_json
+from ram_delegate.policy import PolicyKind, parse_policy, render, same_policy, to_json
 
 ACCOUNT = "1111111111111111"
 GOOD_STATEMENT: dict[str, Any] = {"Effect": "Allow", "Action": "slb:Describe*", "Resource": "*"}
@@ -432,3 +432,15 @@ def test_single_string_and_one_element_list_mean_the_same() -> None:
 def test_to_json_is_compact_and_deterministic() -> None:
     text = to_json(parse_policy(doc(GOOD_STATEMENT)))
     assert text == '{"Version":"1","Statement":[{"Effect":"Allow","Action":"slb:Describe*","Resource":"*"}]}'
+
+
+def test_same_policy_compares_meaning_and_treats_absent_or_invalid_text_as_different() -> None:
+    wanted = parse_policy(doc(GOOD_STATEMENT))
+    reformatted = json.dumps(doc(with_fields(GOOD_STATEMENT, Action=["slb:Describe*"])), indent=2)
+    assert same_policy(reformatted, wanted)
+    assert not same_policy(json.dumps(doc(with_fields(GOOD_STATEMENT, Resource=["acs:slb:*:*:*"]))), wanted)
+    assert not same_policy(None, wanted)
+    assert not same_policy("{not json", wanted)
+    trust = parse_policy(doc(TRUST_STATEMENT), "trust")
+    assert same_policy(json.dumps(doc(TRUST_STATEMENT)), trust, "trust")
+    assert not same_policy(json.dumps(doc(TRUST_STATEMENT)), trust)  # a trust document is no valid custom policy

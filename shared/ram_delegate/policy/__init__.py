@@ -32,7 +32,7 @@ from ram_delegate.policy.model import (
     Principals,
     Statement,
 )
-from ram_delegate.policy.parsing import SIZE_LIMITS, parse_policy, render, to_json
+from ram_delegate.policy.parsing import SIZE_LIMITS, parse_policy, render, same_policy, to_json
 
 __all__ = [
     "SIZE_LIMITS",
@@ -66,5 +66,6 @@ __all__ = [
     "partner_verifier_policy",
     "raise_for_errors",
     "render",
+    "same_policy",
     "to_json",
 ]

@@ -310,6 +310,16 @@ def _is_condition_value(value: object) -> TypeGuard[ConditionValue]:
     return isinstance(value, str | int | bool)
 
 
+def same_policy(text: str | None, wanted: PolicyDocument, kind: PolicyKind = "custom") -> bool:
+    """Whether a document as RAM returns it (possibly reformatted) means ``wanted``; absent or invalid text does not."""
+    if text is None:
+        return False
+    try:
+        return parse_policy(text, kind=kind) == wanted
+    except PolicyValidationError:
+        return False
+
+
 def render(doc: PolicyDocument) -> dict[str, Any]:
     """The JSON-ready form; lists keep their order and single strings stay strings, as they were parsed."""
     return {"Version": doc.version, "Statement": [_render_statement(s) for s in doc.statements]}
