@@ -31,6 +31,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ram_delegate.cli import timer_event
 from ram_delegate.demo import function_named
 from ram_delegate.local.stack import LocalStack
 from ram_delegate.webhook import sign
@@ -102,11 +103,7 @@ def product_calls(stack: LocalStack, account_id: str) -> Counter[str]:
 
 
 def timer(stack: LocalStack, name: str) -> None:
-    now = stack.emulator.clock.now()
-    stack.invoke(
-        function_named(stack, name),
-        json.dumps({"triggerTime": iso(now), "triggerName": "bench", "payload": ""}).encode(),
-    )
+    stack.invoke(function_named(stack, name), timer_event(stack.emulator.clock.now(), "bench"))
 
 
 def main() -> int:

@@ -25,8 +25,9 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
     os.environ.pop(_name, None)
 
 from aliyun_emulator.emulator import Emulator  # noqa: E402
-from aliyun_emulator.testing import DEFAULT_TEST_SEED, ram_client, sts_client  # noqa: E402
+from aliyun_emulator.testing import DEFAULT_TEST_SEED, admit_role_assumer, ram_client, sts_client  # noqa: E402
 from ram_delegate.audit import AuditLog  # noqa: E402
+from ram_delegate.bootstrap import TRUST_POLICY  # noqa: E402
 from ram_delegate.cloud import CloudClients, Credentials  # noqa: E402
 from ram_delegate.deps import Deps  # noqa: E402
 from ram_delegate.events import ApprovedEvent, GrantedEvent, RevokedEvent, parse_event  # noqa: E402
@@ -69,20 +70,11 @@ def seed(grants: int) -> dict[str, Any]:
 
 
 def install_verifier(emulator: Emulator) -> Credentials:
-    """The verifier role (repository policy + assume on the owner's rd-* roles); a harness user gets its session."""
+    """The verifier role (trusted by FC; repository policy + assume on the owner's rd-* roles); a harness user may
+    assume it, to get the session FC would hand the function."""
     from alibabacloud_ram20150501 import models
 
     ram = ram_client(emulator, "AKIDENTERPRISEB0000001", "secret-b")
-    trust = {
-        "Version": "1",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"RAM": [f"acs:ram::{PARTNER}:user/{HARNESS_USER}"]},
-            }
-        ],
-    }
     assume = {
         "Version": "1",
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"acs:ram::{OWNER}:role/rd-*"}],
@@ -91,7 +83,9 @@ def install_verifier(emulator: Emulator) -> Credentials:
         os.path.join(os.path.dirname(__file__), "..", "shared", "ram_delegate", "roles", "partner-verifier.json")
     ) as f:
         verifier_policy = f.read()
-    ram.create_role(models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(trust)))
+    ram.create_role(
+        models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(TRUST_POLICY))
+    )
     for name, document in (
         ("partner-verifier-function", verifier_policy),
         ("partner-verifier-assume", json.dumps(assume)),
@@ -100,14 +94,10 @@ def install_verifier(emulator: Emulator) -> Credentials:
         ram.attach_policy_to_role(
             models.AttachPolicyToRoleRequest(policy_name=name, policy_type="Custom", role_name=VERIFIER_ROLE)
         )
-    ram.create_user(models.CreateUserRequest(user_name=HARNESS_USER))
-    ram.attach_policy_to_user(
-        models.AttachPolicyToUserRequest(
-            policy_name="AliyunSTSAssumeRoleAccess", policy_type="System", user_name=HARNESS_USER
-        )
+    key_id, secret = admit_role_assumer(
+        ram, PARTNER, HARNESS_USER, [VERIFIER_ROLE], policy_name="verify-harness-assume-verifier"
     )
-    key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=HARNESS_USER)).body.access_key
-    return Credentials(key.access_key_id, key.access_key_secret)
+    return Credentials(key_id, secret)
 
 
 def verifier_session(emulator: Emulator, harness: Credentials) -> Credentials:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
@@ -45,25 +46,17 @@ class Call:
     sessions: SessionStore
     grants_of: Callable[[], Grants | None]
     params: Params = field(init=False)
-    _context: dict[str, ContextValue] | None = field(default=None, init=False)
-    _grants: Grants | None = field(default=None, init=False)
-    _grants_loaded: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.params = Params(self.request.params)
 
-    @property
+    @cached_property
     def context(self) -> dict[str, ContextValue]:
-        if self._context is None:
-            self._context = request_context(self.request)
-        return self._context
+        return request_context(self.request)
 
-    @property
+    @cached_property
     def grants(self) -> Grants | None:
-        if not self._grants_loaded:
-            self._grants = self.grants_of()
-            self._grants_loaded = True
-        return self._grants
+        return self.grants_of()
 
     def authorize(
         self,

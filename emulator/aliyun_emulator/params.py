@@ -1,7 +1,7 @@
 """Reading API parameters the way Alibaba Cloud checks them: every bad value is a 4xx ``ApiError``, never a crash.
 
 The SDKs send every parameter as a string in the query; lists arrive either JSON-encoded (RAM ``Tag``,
-``ResourceNames``) or flattened (``Tag.1.Key``, SLB and Resource Manager).
+``ResourceNames``) or flattened (Resource Manager's ``ResourceGroupIds.1``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_par
 
 MAX_PARAMETER_LENGTH = 32_768
 """No single parameter may exceed this; real APIs refuse oversized values long before the handler sees them."""
-
-_FLAT_TAG = re.compile(r"^Tag\.([0-9]{1,3})\.(Key|Value)$")
 
 
 class Params:
@@ -104,20 +102,6 @@ class Params:
             pairs.append((key, value))
         return check_tags(pairs, name)
 
-    def flat_tags(self) -> dict[str, str] | None:
-        """Tags flattened by the SDK as ``Tag.N.Key`` / ``Tag.N.Value`` (SLB, Resource Manager)."""
-        keys: dict[int, str] = {}
-        values: dict[int, str] = {}
-        for name, value in self.raw.items():
-            match = _FLAT_TAG.match(name)
-            if match:
-                (keys if match.group(2) == "Key" else values)[int(match.group(1))] = value
-        if not keys and not values:
-            return None
-        if set(values) - set(keys):
-            raise invalid_parameter("Tag", "every Tag.N.Value needs a Tag.N.Key")
-        return check_tags([(keys[i], values.get(i, "")) for i in sorted(keys)], "Tag")
-
     def flat_list(self, name: str) -> list[str]:
         """A list flattened as ``Name.1``, ``Name.2``, ..."""
         found: dict[int, str] = {}
@@ -130,7 +114,7 @@ class Params:
 
 
 def check_tags(pairs: list[tuple[str, str]], name: str) -> dict[str, str]:
-    """Tag rules shared by all products: 1-20 tags, key 1-128 chars (not ``acs:``/``aliyun``), value <= 128."""
+    """RAM's tag rules: 1-20 tags, key 1-128 chars (not ``acs:``/``aliyun``), value <= 128."""
     if not pairs or len(pairs) > 20:
         raise invalid_parameter(name, "between 1 and 20 tags are required")
     tags: dict[str, str] = {}

@@ -1,12 +1,14 @@
 """Helpers for tests that talk to the emulator through the official SDK clients.
 
 ``DEFAULT_TEST_SEED`` is the two-account world the pytest plugin starts with; the ``*_client`` constructors build
-unmodified SDK clients pointed at an emulator (plain HTTP, no proxy, either signing mode).
+unmodified SDK clients pointed at an emulator (plain HTTP, no proxy, either signing mode); ``admit_role_assumer``
+stands in for a service (Function Compute) that would hand a function its role's session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -156,3 +158,49 @@ def rm_client(
     from alibabacloud_resourcemanager20200331.client import Client
 
     return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
+
+
+def admit_role_assumer(
+    ram: RamClient,
+    account_uid: str,
+    user_name: str,
+    role_names: Sequence[str],
+    *,
+    policy_name: str,
+    description: str = "",
+) -> tuple[str, str]:
+    """A RAM user with one AccessKey that may assume exactly ``role_names`` (existing roles of ``ram``'s account).
+
+    The emulator has no Function Compute caller and an account's root may not assume roles, so a test or a local
+    stack gets a function role's session through such a user: its own policy allows ``sts:AssumeRole`` on those roles
+    only, and each role's trust policy gains it as a principal. Returns the AccessKey (id, secret).
+    """
+    from alibabacloud_ram20150501 import models
+
+    ram.create_user(models.CreateUserRequest(user_name=user_name, comments=description or None))
+    key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=user_name)).body.access_key
+    assume = {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": [f"acs:ram::{account_uid}:role/{name}" for name in role_names],
+            }
+        ],
+    }
+    ram.create_policy(
+        models.CreatePolicyRequest(
+            policy_name=policy_name, policy_document=json.dumps(assume), description=description or None
+        )
+    )
+    ram.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=policy_name, user_name=user_name)
+    )
+    user_arn = f"acs:ram::{account_uid}:user/{user_name}"
+    for name in role_names:
+        role = ram.get_role(models.GetRoleRequest(role_name=name)).body.role
+        trust = json.loads(role.assume_role_policy_document)
+        trust["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [user_arn]}})
+        ram.update_role(models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=json.dumps(trust)))
+    return key.access_key_id, key.access_key_secret

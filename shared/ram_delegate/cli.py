@@ -166,8 +166,8 @@ def command_send(run: Invocation) -> int:
         headers.update(sign(secret, message_id, timestamp, body))
     except ValueError as exc:  # a malformed secret or webhook id is the caller's input, not a failure
         raise UsageError(str(exc)) from None
-    status, answer = _post(run.args.url, body, headers, timeout=run.args.timeout)
-    parsed = _json_or_text(answer)
+    status, answer = post(run.args.url, body, headers, timeout=run.args.timeout)
+    parsed = json_or_text(answer)
     run.out.document({"status": status, "webhook_id": message_id, "body": parsed})
     run.out.line(f"HTTP {status}")
     run.out.line(json.dumps(parsed, indent=2) if not isinstance(parsed, str) else parsed)
@@ -297,7 +297,7 @@ def command_invoke(run: Invocation) -> int:
         raise ConfigurationError(f"InvokeFunction failed: {code}: {message}") from None
     headers = {str(key).lower(): str(value) for key, value in (response.headers or {}).items()}
     raw = response.body.read() if response.body is not None else b""
-    answer = _json_or_text(raw)
+    answer = json_or_text(raw)
     failed = "x-fc-error-type" in headers or _answer_failed(answer)
     run.out.document(
         {
@@ -455,7 +455,8 @@ def _read_event(source: str) -> bytes:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
 
 
-def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, bytes]:
+def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, bytes]:
+    """POST ``body``; any HTTP status is an answer, an unreachable URL a ConfigurationError (loopback skips proxies)."""
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--url must be an http(s) URL: {url}")
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
@@ -471,7 +472,8 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) 
         raise ConfigurationError(f"could not reach {url}: {reason}") from None
 
 
-def _json_or_text(raw: bytes) -> Any:
+def json_or_text(raw: bytes) -> Any:
+    """A function's answer: parsed JSON when it is JSON, else the text."""
     try:
         return json.loads(raw)
     except ValueError:

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ram_delegate.cli import FUNCTION_NAMES, json_or_text, post, timer_event
 from ram_delegate.cli_output import Output, format_time, render_table, to_jsonable
 from ram_delegate.errors import RamDelegateError
 
 if TYPE_CHECKING:
     from aliyun_emulator.seed import SeedAccount
     from ram_delegate.cloud import CloudClients
-    from ram_delegate.local.stack import LocalStack
+    from ram_delegate.local.stack import LocalStack, TimerRun
 
 TICKET = "CHG-2042"
 PARTNER_USER = "partner-engineer"
@@ -178,7 +179,7 @@ class _Demo:
         self.role_name = ""
         self.external_id = ""
         self.access_key: tuple[str, str] | None = None
-        self.timer_runs: list[Any] = []
+        self.timer_runs: list[TimerRun] = []
         self.after_expiry_report: dict[str, Any] = {}
 
     def run(self) -> None:
@@ -249,7 +250,8 @@ class _Demo:
         headers.update(sign(self.stack.webhook_secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body))
         self.story.say(f"ticket {TICKET}: {PROFILE} in {REGION} for {PARTNER_USER}@{self.partner.uid}")
         self.story.say(f"until {format_time(self.expires_at)}; POST signed CloudEvent to {url}")
-        status, answer = _post(url, body, headers)
+        status, raw = post(url, body, headers, timeout=30)
+        answer = json_or_text(raw)
         record.facts.update({"status": status, "answer": answer, "expires_at": self.expires_at})
         if isinstance(answer, dict) and "steps" in answer:
             self.story.say(f"answer: HTTP {status}, {answer.get('status')}: {len(answer['steps'])} change(s)")
@@ -365,8 +367,6 @@ class _Demo:
             record.facts["load_balancers"] = names
             self.story.expect(record, False, "the cloud refuses the expired grant")
         self.story.expect(record, self._role_exists(), "the refusal comes from the expiry condition, not a sweep")
-        from ram_delegate.cli import timer_event
-
         answer = self.stack.invoke(function_named(self.stack, "partner-verify"), timer_event(self.now(), "demo"))
         self.after_expiry_report = _report_of(answer)
         record.facts["verifier_after_expiry"] = self.after_expiry_report
@@ -402,11 +402,9 @@ class _Demo:
         self.story.expect(record, not partner_left, "no assume policy for the ticket is left in account B")
 
     def verifier_report(self, record: StepRecord) -> None:
-        from ram_delegate.cli import timer_event
-
         earlier = [run for run in self.timer_runs if _function_of(run) == "partner-verify"]
         for run in earlier:
-            report = _report_of(_answer_of(run))
+            report = _report_of(run.result)
             if report:
                 self.story.say(f"hourly run at {_trigger_time(run)}: {_report_line(report)}")
         self.story.say(f"after the expiry, before the sweeps: {_report_line(self.after_expiry_report)}")
@@ -417,7 +415,7 @@ class _Demo:
         self.story.expect(record, bool(report), "the verifier answers with a report")
         self.story.expect(record, report.get("unexpected_allow") == 0, "no unexpected allow (nothing still open)")
         self.story.expect(record, report.get("errors") == 0 and not report.get("critical"), "no errors, not critical")
-        while_active = [_report_of(_answer_of(run)) for run in earlier]
+        while_active = [_report_of(run.result) for run in earlier]
         self.story.expect(
             record,
             any(r.get("ok", 0) >= 1 for r in while_active),
@@ -472,23 +470,6 @@ def _ram_models() -> Any:
     return models
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=30) as answer:
-            status, raw = answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode("utf-8", errors="replace")
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -526,21 +507,13 @@ def _summarise_policy(document: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _function_of(run: Any) -> str:
-    name = str(getattr(run, "function", None) or getattr(run, "function_name", ""))
-    for known in ("owner-onboard", "owner-expire", "partner-onboard", "partner-expire", "partner-verify"):
-        if name.endswith(known):
-            return known
-    return name
+def _function_of(run: TimerRun) -> str:
+    """The function's role name (``partner-verify``) even when its functionName carries a project prefix."""
+    return next((known for known in FUNCTION_NAMES if run.function.endswith(known)), run.function)
 
 
-def _trigger_time(run: Any) -> str:
-    value = getattr(run, "trigger_time", None) or getattr(run, "due", None)
-    return format_time(value) if isinstance(value, datetime) else str(value)
-
-
-def _answer_of(run: Any) -> Any:
-    return getattr(run, "result", None) if hasattr(run, "result") else getattr(run, "answer", None)
+def _trigger_time(run: TimerRun) -> str:
+    return format_time(run.due)
 
 
 def _report_of(answer: Any) -> dict[str, Any]:
@@ -572,20 +545,20 @@ def _report_line(report: dict[str, Any]) -> str:
     )
 
 
-def _timer_lines(runs: list[Any]) -> list[str]:
+def _timer_lines(runs: list[TimerRun]) -> list[str]:
     if not runs:
         return ["(none)"]
     lines: list[str] = []
     for run in runs:
-        answer = _answer_of(run)
+        answer = run.result
         lines.append(f"{_trigger_time(run)}  {_function_of(run):<15} {_answer_summary(answer)}")
         if isinstance(answer, dict) and "examined" in answer:
             lines.extend(f"    - {step.get('action')} {step.get('target')}" for step in answer.get("steps") or [])
     return lines
 
 
-def _timer_fact(run: Any) -> dict[str, Any]:
-    return {"function": _function_of(run), "trigger_time": _trigger_time(run), "answer": to_jsonable(_answer_of(run))}
+def _timer_fact(run: TimerRun) -> dict[str, Any]:
+    return {"function": _function_of(run), "trigger_time": _trigger_time(run), "answer": to_jsonable(run.result)}
 
 
 def _answer_summary(answer: Any) -> str:

@@ -47,13 +47,7 @@ class Capture:
         return self.raw_path.partition("?")[2]
 
     def raw_request(self) -> RawRequest:
-        headers: dict[str, tuple[str, ...]] = {}
-        for name, value in self.headers:
-            headers[name.lower()] = (*headers.get(name.lower(), ()), value)
-        return RawRequest(self.method, self.path, self.query, headers, self.body)
-
-    def header(self, name: str) -> str:
-        return next(value for key, value in self.headers if key.lower() == name)
+        return RawRequest.from_header_pairs(self.method, self.path, self.query, self.headers, self.body)
 
 
 @cache

@@ -10,6 +10,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from wire_support import ROOT_A, request_bytes, send_raw
 
 from aliyun_emulator.control import ControlError, EmulatorControl
+from aliyun_emulator.core.requestlog import RequestLog, RequestLogEntry
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ram_client, sts_client
 
@@ -125,6 +126,23 @@ def test_request_log_snapshot_and_clear(aliyun_emulator: Emulator, control: Emul
     assert snapshot["entries"][0]["principal_arn"] == f"acs:ram::{ENTERPRISE_A_UID}:root"
     control.requests.clear()
     assert control.requests.total == 0
+
+
+def test_request_log_snapshot_keeps_the_newest_entries_in_order() -> None:
+    log = RequestLog(max_entries=5)
+    for index in range(7):
+        log.record(
+            RequestLogEntry(datetime.now(timezone.utc), f"r{index}", "sts", "GetCallerIdentity", "", "", 200, "")
+        )
+
+    def ids(limit: int | None) -> list[str]:
+        return [entry["request_id"] for entry in log.snapshot(limit)["entries"]]
+
+    assert ids(None) == ["r2", "r3", "r4", "r5", "r6"]
+    assert ids(2) == ["r5", "r6"]
+    assert ids(9) == ids(None)
+    assert ids(0) == ids(-1) == []
+    assert log.snapshot(0)["total"] == 7
 
 
 def test_state_dump_and_reset(aliyun_emulator: Emulator, control: EmulatorControl) -> None:

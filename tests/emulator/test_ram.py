@@ -325,3 +325,19 @@ def test_tag_untag_and_list_tag_resources(cloud: Cloud) -> None:
 def test_unknown_action_is_refused_as_not_found(cloud: Cloud) -> None:
     error = cloud.refused(ROOT_A, "ram", "CreateGroupx")
     assert (error.code, error.status) == ("InvalidAction.NotFound", 404)
+
+
+def test_list_policies_reaches_custom_policies_when_system_policies_fill_the_last_page(cloud: Cloud) -> None:
+    cloud.ram(ROOT_A, "CreatePolicy", PolicyName="mine", PolicyDocument=allow("slb:*"))
+    system_count = len(cloud.ram(ROOT_A, "ListPolicies", PolicyType="System")["Policies"]["Policy"])
+    for page_size in (1, system_count):
+        names: list[str] = []
+        marker: str | None = None
+        while True:
+            body = cloud.ram(ROOT_A, "ListPolicies", MaxItems=str(page_size), **({"Marker": marker} if marker else {}))
+            names += [p["PolicyName"] for p in body["Policies"]["Policy"]]
+            if not body["IsTruncated"]:
+                break
+            marker = body["Marker"]
+        assert len(names) == system_count + 1, page_size
+        assert names[-1] == "mine"

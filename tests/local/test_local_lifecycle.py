@@ -15,7 +15,8 @@ import pytest
 from local_support import OWNER_ONBOARD, iso, post, send_signed
 
 from aliyun_emulator.testing import ram_client
-from ram_delegate.local.stack import LocalStack
+from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE, OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE
+from ram_delegate.local.stack import LOCAL_FC_POLICY, LOCAL_FC_USER, LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER_EXPIRE = "ram-delegate-owner-expire"
@@ -170,3 +171,25 @@ def test_invoke_function_refusals(stack: LocalStack, who: str, function: str, co
     with pytest.raises(ClientException) as refused:
         client.invoke_function(function, InvokeFunctionRequest(body=timer_event(stack)))
     assert refused.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("side", "function_roles"),
+    [("owner", [OWNER_FUNCTION_ROLE]), ("partner", [PARTNER_FUNCTION_ROLE, DEFAULT_VERIFIER_ROLE])],
+)
+def test_the_fc_stand_in_may_assume_exactly_its_accounts_function_roles(
+    stack: LocalStack, side: str, function_roles: list[str]
+) -> None:
+    account = stack.owner if side == "owner" else stack.partner
+    ram = ram_client(stack.cloud_endpoint, account.access_key_id, account.access_key_secret)
+    stand_in = f"acs:ram::{account.uid}:user/{LOCAL_FC_USER}"
+    for role_name in function_roles:
+        role = ram.get_role(_models().GetRoleRequest(role_name=role_name)).body.role
+        principals = [statement["Principal"] for statement in json.loads(role.assume_role_policy_document)["Statement"]]
+        assert principals == [{"Service": ["fc.aliyuncs.com"]}, {"RAM": [stand_in]}]
+    attached = ram.list_policies_for_user(_models().ListPoliciesForUserRequest(user_name=LOCAL_FC_USER))
+    assert [(p.policy_name, p.policy_type) for p in attached.body.policies.policy] == [(LOCAL_FC_POLICY, "Custom")]
+    policy = ram.get_policy(_models().GetPolicyRequest(policy_name=LOCAL_FC_POLICY, policy_type="Custom"))
+    [statement] = json.loads(policy.body.default_policy_version.policy_document)["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Resource"] == [f"acs:ram::{account.uid}:role/{name}" for name in function_roles]

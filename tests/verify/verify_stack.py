@@ -159,23 +159,17 @@ def _settings(emulator: Emulator, **values: Any) -> Settings:
 
 
 def _install_verifier_role(emulator: Emulator) -> Credentials:
-    """As B's root: the verifier role with the repository's verifier policy, and a harness user that may assume it."""
+    """As B's root: the verifier role (trusted by FC) with the repository's verifier policy, and a harness user that
+    may assume it."""
     from alibabacloud_ram20150501 import models
 
-    from aliyun_emulator.testing import ram_client
+    from aliyun_emulator.testing import admit_role_assumer, ram_client
+    from ram_delegate.bootstrap import TRUST_POLICY
 
     ram = ram_client(emulator, "AKIDENTERPRISEB0000001", "secret-b")
-    trust = {
-        "Version": "1",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"RAM": [f"acs:ram::{PARTNER}:user/{HARNESS_USER}"]},
-            }
-        ],
-    }
-    ram.create_role(models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(trust)))
+    ram.create_role(
+        models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(TRUST_POLICY))
+    )
     ram.create_policy(
         models.CreatePolicyRequest(
             policy_name="partner-verifier-function", policy_document=VERIFIER_POLICY_FILE.read_text()
@@ -186,14 +180,10 @@ def _install_verifier_role(emulator: Emulator) -> Credentials:
             policy_name="partner-verifier-function", policy_type="Custom", role_name=VERIFIER_ROLE
         )
     )
-    ram.create_user(models.CreateUserRequest(user_name=HARNESS_USER))
-    ram.attach_policy_to_user(
-        models.AttachPolicyToUserRequest(
-            policy_name="AliyunSTSAssumeRoleAccess", policy_type="System", user_name=HARNESS_USER
-        )
+    key_id, secret = admit_role_assumer(
+        ram, PARTNER, HARNESS_USER, [VERIFIER_ROLE], policy_name="verify-harness-assume-verifier"
     )
-    key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=HARNESS_USER)).body.access_key
-    return Credentials(key.access_key_id, key.access_key_secret)
+    return Credentials(key_id, secret)
 
 
 def build_stack(emulator: Emulator) -> Stack:

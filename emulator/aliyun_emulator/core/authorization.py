@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from aliyun_emulator.core.errors import ApiError
+from aliyun_emulator.core.errors import ApiError, no_permission
 from aliyun_emulator.core.identity import Principal
 from aliyun_emulator.core.request import ApiRequest
 from ram_delegate.policy import AttachedPolicy, AuthRequest, ContextValue, PolicyDocument, evaluate, parse_policy
@@ -54,12 +54,7 @@ def denial(code: str, action: str, resource: str) -> ApiError:
             f"Action: {action}, Resource: {resource}.",
             403,
         )
-    return ApiError(
-        RAM_DENIAL,
-        f"You are not authorized to do this action. Action: {action}, Resource: {resource}. "
-        "You should be authorized by RAM.",
-        403,
-    )
+    return no_permission(action, resource)
 
 
 def is_allowed(

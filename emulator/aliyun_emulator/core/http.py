@@ -37,10 +37,6 @@ class HttpRequest:
     body: bytes
     client_ip: str
 
-    @property
-    def target(self) -> str:
-        return f"{self.path}?{self.query}" if self.query else self.path
-
 
 @dataclass(frozen=True)
 class HttpAnswer:

@@ -6,6 +6,7 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 DEFAULT_MAX_ENTRIES = 100_000
@@ -85,9 +86,10 @@ class RequestLog:
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:
         """The control interface's view: totals, counts and the most recent ``limit`` entries (all if None)."""
         with self._lock:
-            entries = list(self._entries)
-            if limit is not None:
-                entries = entries[-limit:] if limit > 0 else []
+            if limit is None:
+                entries = list(self._entries)
+            else:  # only the newest ``limit``: counts() and total ask for none and must not copy the whole log
+                entries = list(islice(reversed(self._entries), max(limit, 0)))[::-1]
             return {
                 "total": self._total,
                 "counts": dict(self._by_action),

@@ -113,11 +113,9 @@ class WireApp:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             response = self.handle_control(request.method, request.path, request.query, request.body, request.client_ip)
         else:
-            headers: dict[str, tuple[str, ...]] = {}
-            for name, value in request.headers:
-                key = name.lower()
-                headers[key] = (*headers.get(key, ()), value)
-            raw = RawRequest(request.method, request.path, request.query, headers, request.body)
+            raw = RawRequest.from_header_pairs(
+                request.method, request.path, request.query, request.headers, request.body
+            )
             response = self.handle_api(raw, request.client_ip)
         return _http_answer(response)
 
@@ -271,7 +269,6 @@ class EmulatorHTTPServer(LoopbackHTTPServer):
     """The emulator's front door: the shared loopback HTTP shell around a ``WireApp``."""
 
     def __init__(self, address: tuple[str, int], app: WireApp, socket_timeout: float = SOCKET_TIMEOUT_SECONDS) -> None:
-        self.app = app
         super().__init__(
             address, app.serve_http, _refusal, max_body_bytes=MAX_BODY_BYTES, socket_timeout=socket_timeout
         )

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -63,6 +63,17 @@ class RawRequest:
     query: str
     headers: Mapping[str, tuple[str, ...]]
     body: bytes = b""
+
+    @classmethod
+    def from_header_pairs(
+        cls, method: str, path: str, query: str, header_pairs: Iterable[tuple[str, str]], body: bytes = b""
+    ) -> RawRequest:
+        """A request whose headers arrive as ``(name, value)`` pairs (HTTP servers, captures), grouped by name."""
+        headers: dict[str, tuple[str, ...]] = {}
+        for name, value in header_pairs:
+            key = name.lower()
+            headers[key] = (*headers.get(key, ()), value)
+        return cls(method, path, query, headers, body)
 
     def header(self, name: str) -> str | None:
         """The one value of a protocol header; sending it twice is ambiguous and refused."""

@@ -44,6 +44,8 @@ MIN_SESSION_DURATION, MAX_SESSION_DURATION, DEFAULT_SESSION_DURATION = 3600, 432
 MAX_TAGS_PER_RESOURCE = 20
 
 POLICY_TYPES = ("System", "Custom")
+SYSTEM_POLICY_DATE = "2015-04-28T20:12:56Z"
+"""Creation and update date of every built-in policy."""
 
 
 def format_date(when: datetime) -> str:
@@ -113,6 +115,14 @@ def system_policies() -> dict[str, SystemPolicy]:
             name, entry["description"], entry["version"], text, parse_policy(text, "system")
         )
     return policies
+
+
+def system_policy(name: str) -> SystemPolicy:
+    """A built-in policy by name (any case), or RAM's not-found error."""
+    system = system_policies().get(name.lower())
+    if system is None:
+        raise not_found("EntityNotExist.Policy", f"The policy not exists: {name}.")
+    return system
 
 
 @dataclass
@@ -400,9 +410,7 @@ class RamStore:
     def resolve_policy(self, policy_type: str, name: str) -> tuple[str, PolicyDocument]:
         """The canonical name and the current default document of a System or Custom policy."""
         if policy_type == "System":
-            system = system_policies().get(name.lower())
-            if system is None:
-                raise not_found("EntityNotExist.Policy", f"The policy not exists: {name}.")
+            system = system_policy(name)
             return system.name, system.document
         policy = self.custom_policy(name)
         return policy.name, self.version_document(policy.default)

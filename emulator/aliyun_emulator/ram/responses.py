@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aliyun_emulator.context import Call
@@ -21,18 +22,21 @@ from aliyun_emulator.ram.models import (
     POLICY_NAME,
     POLICY_TYPES,
     ROLE_NAME,
+    SYSTEM_POLICY_DATE,
     USER_NAME,
     AccessKey,
     CustomPolicy,
     PolicyVersion,
     RamStore,
     Role,
+    SystemPolicy,
     User,
     check_name,
     format_date,
     parse_document,
     policy_key,
     system_policies,
+    system_policy,
 )
 from aliyun_emulator.resourcemanager.models import principal_name
 
@@ -77,6 +81,16 @@ def user_body(user: User) -> Body:
     }
 
 
+def system_version_body(system: SystemPolicy) -> Body:
+    """A system policy's one (default) version."""
+    return {
+        "CreateDate": SYSTEM_POLICY_DATE,
+        "IsDefaultVersion": True,
+        "PolicyDocument": system.text,
+        "VersionId": system.default_version,
+    }
+
+
 def version_body(version: PolicyVersion, policy: CustomPolicy) -> Body:
     return {
         "CreateDate": version.create_date,
@@ -88,6 +102,11 @@ def version_body(version: PolicyVersion, policy: CustomPolicy) -> Body:
 
 def access_key_body(key: AccessKey) -> Body:
     return {"AccessKeyId": key.access_key_id, "CreateDate": key.create_date, "Status": key.status}
+
+
+def tagged(wanted: dict[str, str] | None) -> Callable[[Role | CustomPolicy], bool]:
+    """The filter of RAM's ``Tag`` list parameter: an entity carrying every wanted tag (everything when None)."""
+    return lambda entity: not wanted or all(entity.tags.get(key) == value for key, value in wanted.items())
 
 
 def marker_page(wrapper: str, item: str, rows: list[Body], marker: str | None) -> Body:
@@ -223,8 +242,7 @@ def delete_role(call: Call) -> Body:
 def list_roles(call: Call) -> Body:
     call.authorize("ram:ListRoles", account_arn(call))
     max_items = list_size(call)
-    wanted = call.params.json_tags()
-    keep = (lambda role: all(role.tags.get(k) == v for k, v in wanted.items())) if wanted else (lambda _role: True)
+    keep = tagged(call.params.json_tags())
     roles, marker = ram(call).role_order.page(call.params.optional("Marker"), max_items, keep)
     rows = [{**role_body(r, trust=False), "Tags": tag_list(r.tags)} for r in roles]
     return marker_page("Roles", "Role", rows, marker)
@@ -239,12 +257,12 @@ def policy_summary(call: Call, policy: CustomPolicy | None, system_name: str = "
         system = system_policies()[system_name.lower()]
         return {
             "AttachmentCount": store.attachment_counts.get(policy_key("System", system.name), 0),
-            "CreateDate": "2015-04-28T20:12:56Z",
+            "CreateDate": SYSTEM_POLICY_DATE,
             "DefaultVersion": system.default_version,
             "Description": system.description,
             "PolicyName": system.name,
             "PolicyType": "System",
-            "UpdateDate": "2015-04-28T20:12:56Z",
+            "UpdateDate": SYSTEM_POLICY_DATE,
         }
     return {
         "AttachmentCount": store.attachment_counts.get(policy_key("Custom", policy.name), 0),
@@ -276,12 +294,9 @@ def get_policy(call: Call) -> Body:
     kind = policy_type(call)
     call.authorize("ram:GetPolicy", arn(call, "policy", name))
     if kind == "System":
-        ram(call).resolve_policy("System", name)
-        system = system_policies()[name.lower()]
-        summary = policy_summary(call, None, name)
-        default = {"CreateDate": summary["CreateDate"], "IsDefaultVersion": True, "PolicyDocument": system.text}
-        default["VersionId"] = system.default_version
-        return {"Policy": {**summary, "PolicyDocument": system.text}, "DefaultPolicyVersion": default}
+        system = system_policy(name)
+        summary = {**policy_summary(call, None, system.name), "PolicyDocument": system.text}
+        return {"Policy": summary, "DefaultPolicyVersion": system_version_body(system)}
     policy = ram(call).custom_policy(name)
     summary = policy_summary(call, policy)
     return {
@@ -321,9 +336,9 @@ def list_policies(call: Call) -> Body:
         if start + max_items < len(names):
             next_marker = f"S{start + max_items}"
         marker = None
-    if next_marker is None and kind in ("", "Custom") and len(items) < max_items:
-        keep = (lambda p: all(p.tags.get(k) == v for k, v in wanted.items())) if wanted else (lambda _p: True)
-        policies, custom_marker = ram(call).policy_order.page(marker, max_items - len(items), keep)
+    if next_marker is None and kind in ("", "Custom"):
+        # Also when the system policies filled this page: a page of 0 items still yields the marker of the next one.
+        policies, custom_marker = ram(call).policy_order.page(marker, max_items - len(items), tagged(wanted))
         items += [{**policy_summary(call, p), "Tags": tag_list(p.tags)} for p in policies]
         next_marker = custom_marker
     return marker_page("Policies", "Policy", items, next_marker)
@@ -357,18 +372,10 @@ def get_policy_version(call: Call) -> Body:
     version_id = call.params.required("VersionId")
     call.authorize("ram:GetPolicyVersion", arn(call, "policy", name))
     if kind == "System":
-        ram(call).resolve_policy("System", name)
-        system = system_policies()[name.lower()]
+        system = system_policy(name)
         if version_id != system.default_version:
             raise invalid_parameter("VersionId", "no such version", "EntityNotExist.Policy.Version")
-        return {
-            "PolicyVersion": {
-                "CreateDate": "2015-04-28T20:12:56Z",
-                "IsDefaultVersion": True,
-                "PolicyDocument": system.text,
-                "VersionId": version_id,
-            }
-        }
+        return {"PolicyVersion": system_version_body(system)}
     policy = ram(call).custom_policy(name)
     return {"PolicyVersion": version_body(ram(call).policy_version(policy, version_id), policy)}
 
@@ -378,15 +385,7 @@ def list_policy_versions(call: Call) -> Body:
     kind = policy_type(call)
     call.authorize("ram:ListPolicyVersions", arn(call, "policy", name))
     if kind == "System":
-        ram(call).resolve_policy("System", name)
-        system = system_policies()[name.lower()]
-        entry = {
-            "CreateDate": "2015-04-28T20:12:56Z",
-            "IsDefaultVersion": True,
-            "PolicyDocument": system.text,
-            "VersionId": system.default_version,
-        }
-        return {"PolicyVersions": {"PolicyVersion": [entry]}}
+        return {"PolicyVersions": {"PolicyVersion": [system_version_body(system_policy(name))]}}
     policy = ram(call).custom_policy(name)
     return {"PolicyVersions": {"PolicyVersion": [version_body(v, policy) for v in policy.versions.values()]}}
 
@@ -679,10 +678,11 @@ def list_tag_resources(call: Call) -> Body:
         ]
     else:
         entities = list(store.role_order) if resource_type == "role" else list(store.policy_order)
+    keep = tagged(wanted)
     rows = [
         {"ResourceName": entity.name, "ResourceType": resource_type, "TagKey": key, "TagValue": value}
         for entity in entities
-        if not wanted or all(entity.tags.get(k) == v for k, v in wanted.items())
+        if keep(entity)
         for key, value in entity.tags.items()
     ]
     start = 0

@@ -26,13 +26,15 @@ class ScopedGrant:
     entity_name: str
     attach_date: str
 
+    def held_by(self, principal_type: str, entity_name: str) -> bool:
+        return self.principal_type == principal_type and self.entity_name.lower() == entity_name.lower()
+
     def same_grant(self, other: ScopedGrant) -> bool:
         return (
             self.resource_group_id == other.resource_group_id
             and self.policy_type == other.policy_type
             and self.policy_name.lower() == other.policy_name.lower()
-            and self.principal_type == other.principal_type
-            and self.entity_name.lower() == other.entity_name.lower()
+            and self.held_by(other.principal_type, other.entity_name)
         )
 
 
@@ -67,12 +69,7 @@ class ResourceManagerStore:
         self.check_scope(grant.resource_group_id)
         if any(existing.same_grant(grant) for existing in self.grants):
             raise conflict("EntityAlreadyExists.PolicyAttachment", "The policy is already attached to the principal.")
-        held = sum(
-            1
-            for g in self.grants
-            if g.principal_type == grant.principal_type and g.entity_name.lower() == grant.entity_name.lower()
-        )
-        if held >= MAX_GRANTS_PER_PRINCIPAL:
+        if len(self.grants_of(grant.principal_type, grant.entity_name)) >= MAX_GRANTS_PER_PRINCIPAL:
             raise conflict("LimitExceeded.PolicyAttachment", "The principal holds too many policy attachments.")
         self.grants.append(grant)
 
@@ -84,15 +81,11 @@ class ResourceManagerStore:
         raise not_found("EntityNotExists.PolicyAttachment", "The policy attachment does not exist.")
 
     def grants_of(self, principal_type: str, entity_name: str) -> list[ScopedGrant]:
-        lowered = entity_name.lower()
-        return [g for g in self.grants if g.principal_type == principal_type and g.entity_name.lower() == lowered]
+        return [g for g in self.grants if g.held_by(principal_type, entity_name)]
 
     def drop_principal(self, principal_type: str, entity_name: str) -> None:
         """A deleted role or user loses its grants (a new one with the same name must not inherit them)."""
-        lowered = entity_name.lower()
-        self.grants = [
-            g for g in self.grants if not (g.principal_type == principal_type and g.entity_name.lower() == lowered)
-        ]
+        self.grants = [g for g in self.grants if not g.held_by(principal_type, entity_name)]
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [dict(vars(grant)) for grant in self.grants]

@@ -42,10 +42,6 @@ def assume_role(call: Call) -> Body:
         raise invalid_parameter("SourceIdentity", "2-64 characters of [\\w+=,.@-]", "InvalidParameter.SourceIdentity")
     session_policy = params.optional("Policy")
     if session_policy is not None:
-        if len(session_policy) > MAX_SESSION_POLICY:
-            raise invalid_parameter(
-                "Policy", f"longer than {MAX_SESSION_POLICY} characters", "InvalidParameter.PolicyGrammar"
-            )
         try:
             parse_document(session_policy, "session", max_length=MAX_SESSION_POLICY, parameter="Policy")
         except ApiError as exc:

@@ -180,10 +180,7 @@ class FunctionHost:
 
     def _authenticate(self, request: HttpRequest) -> str:
         """Check an ACS3 signature as the FC API does; returns the caller's account id."""
-        grouped: dict[str, tuple[str, ...]] = {}
-        for name, value in request.headers:
-            grouped[name.lower()] = (*grouped.get(name.lower(), ()), value)
-        raw = RawRequest(request.method, request.path, request.query, grouped, request.body)
+        raw = RawRequest.from_header_pairs(request.method, request.path, request.query, request.headers, request.body)
         claim = parse_signed_request(raw)
         if claim.version != FC_API_VERSION or claim.action != "InvokeFunction":
             raise ApiError("InvalidAction.NotFound", "Only InvokeFunction of FC 2023-03-30 is served here.", 404)

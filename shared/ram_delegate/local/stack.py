@@ -340,46 +340,17 @@ class LocalStack:
 
     def _admit_local_fc(self, account: SeedAccount, role_names: list[str]) -> tuple[str, str]:
         """Create ``rd-local-fc`` (local only) and let it, and only it besides FC, assume the function roles."""
-        from alibabacloud_ram20150501 import models
-
-        from aliyun_emulator.testing import ram_client
+        from aliyun_emulator.testing import admit_role_assumer, ram_client
 
         ram = ram_client(self.emulator.endpoint, account.access_key_id, account.access_key_secret)
-        user_arn = f"acs:ram::{account.uid}:user/{LOCAL_FC_USER}"
-        ram.create_user(
-            models.CreateUserRequest(
-                user_name=LOCAL_FC_USER,
-                display_name="local-fc-stand-in",
-                comments="ram-delegate local stack only: assumes the function roles as Function Compute would",
-            )
+        return admit_role_assumer(
+            ram,
+            account.uid,
+            LOCAL_FC_USER,
+            role_names,
+            policy_name=LOCAL_FC_POLICY,
+            description="ram-delegate local stack only: assumes the function roles as Function Compute would",
         )
-        key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=LOCAL_FC_USER)).body.access_key
-        assume = {
-            "Version": "1",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "sts:AssumeRole",
-                    "Resource": [f"acs:ram::{account.uid}:role/{name}" for name in role_names],
-                }
-            ],
-        }
-        ram.create_policy(
-            models.CreatePolicyRequest(
-                policy_name=LOCAL_FC_POLICY,
-                policy_document=json.dumps(assume),
-                description="local stack only: rd-local-fc may assume the function roles",
-            )
-        )
-        ram.attach_policy_to_user(
-            models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=LOCAL_FC_POLICY, user_name=LOCAL_FC_USER)
-        )
-        for name in role_names:
-            role = ram.get_role(models.GetRoleRequest(role_name=name)).body.role
-            trust = json.loads(role.assume_role_policy_document)
-            trust["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [user_arn]}})
-            ram.update_role(models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=json.dumps(trust)))
-        return key.access_key_id, key.access_key_secret
 
     def _runtime(self, spec: FunctionSpec, role_arns: Mapping[tuple[Side, str], str]) -> _Runtime:
         side = _side_of(spec)
