@@ -215,35 +215,23 @@ def verify_as_function(aliyun_emulator: Any, partner_root: Any, make_partner_dep
     """
     from alibabacloud_ram20150501 import models
 
+    from aliyun_emulator.testing import admit_role_assumer
+    from ram_delegate.bootstrap import TRUST_POLICY
     from ram_delegate.verify import verify_grants
 
-    trust = {
-        "Version": "1",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"RAM": [f"acs:ram::{ENTERPRISE_B_UID}:user/{VERIFIER_HARNESS}"]},
-            }
-        ],
-    }
     partner_root.create_role(
-        models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(trust))
+        models.CreateRoleRequest(role_name=VERIFIER_ROLE, assume_role_policy_document=json.dumps(TRUST_POLICY))
     )
     document = (ROLES_DIR / "partner-verifier.json").read_text()
     partner_root.create_policy(models.CreatePolicyRequest(policy_name="verifier-function", policy_document=document))
     partner_root.attach_policy_to_role(
         models.AttachPolicyToRoleRequest(policy_name="verifier-function", policy_type="Custom", role_name=VERIFIER_ROLE)
     )
-    partner_root.create_user(models.CreateUserRequest(user_name=VERIFIER_HARNESS))
-    partner_root.attach_policy_to_user(
-        models.AttachPolicyToUserRequest(
-            policy_name="AliyunSTSAssumeRoleAccess", policy_type="System", user_name=VERIFIER_HARNESS
-        )
+    key_id, secret = admit_role_assumer(
+        partner_root, ENTERPRISE_B_UID, VERIFIER_HARNESS, [VERIFIER_ROLE], policy_name="verify-harness-assume-verifier"
     )
-    key = partner_root.create_access_key(models.CreateAccessKeyRequest(user_name=VERIFIER_HARNESS)).body.access_key
     harness = make_partner_deps(verifier_role=VERIFIER_ROLE)
-    harness_cloud = harness.cloud.with_credentials(Credentials(key.access_key_id, key.access_key_secret))
+    harness_cloud = harness.cloud.with_credentials(Credentials(key_id, secret))
 
     def verify(now: datetime) -> Any:
         role_arn = f"acs:ram::{ENTERPRISE_B_UID}:role/{VERIFIER_ROLE}"
