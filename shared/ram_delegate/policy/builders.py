@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, PolicyValidationError, Problem
-from ram_delegate.policy.lint import lint, raise_for_errors
+from ram_delegate.policy.lint import lint, lint_profile, raise_for_errors
 from ram_delegate.policy.model import PolicyDocument
 from ram_delegate.policy.parsing import parse_policy
 
@@ -279,11 +279,17 @@ def _template_problem(template: str) -> str | None:
 
 
 def _lint_profile(profile: AccessProfile, source: str) -> None:
-    """A profile whose access policy would not validate or lint never loads."""
+    """A profile that breaks a profile rule, or whose access policy would not validate or lint, never loads."""
+    refused = [f for f in lint_profile(profile.actions, profile.resource_template) if f.severity == "error"]
+    problems = [Problem(f"profiles.{profile.name}.{f.path}", f"{f.rule_id}: {f.message}") for f in refused]
+    summary = ", ".join(sorted({f.rule_id for f in refused}))
     try:
         owner_access_policy(
             profile=profile, owner_account_id=_LINT_ACCOUNT, region=_LINT_REGION, expires_at=_LINT_EXPIRY
         )
     except (PolicyLintError, PolicyValidationError) as exc:
-        message = f"access profile {profile.name!r} in {source} refused: {exc.message}"
-        raise PolicyLintError(message, problems=exc.problems) from None
+        problems.extend(exc.problems)
+        summary = f"{summary}; {exc.message}" if summary else exc.message
+    if problems:
+        message = f"access profile {profile.name!r} in {source} refused: {summary}"
+        raise PolicyLintError(message, problems=problems)
