@@ -20,12 +20,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ram_delegate.cli_output import Output, format_time, to_jsonable
+from ram_delegate.cli_output import Output, format_time, mask_secret, to_jsonable
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
 from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings
 
@@ -184,6 +184,9 @@ def command_grants(run: Invocation) -> int:
     with run.out.progress(f"listing {side} grants"):
         found: Sequence[Any] = list_owner_grants(cloud, now) if side == "owner" else list_partner_grants(cloud, now)
     rows = [grant_row(grant, side) for grant in found]
+    if not run.args.show_external_id:
+        # A terminal or a script's log is no place for a credential's second factor (issue 9, item 6).
+        found = [replace(g, external_id=mask_secret(g.external_id)) if hasattr(g, "external_id") else g for g in found]
     run.out.document({"side": side, "now": format_time(now), "grants": [to_jsonable(grant) for grant in found]})
     run.out.table(rows, GRANT_COLUMNS, empty=f"no managed grants on the {side} side")
     return EXIT_OK
@@ -524,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grants = add("grants", command_grants, "list the managed grants, read from RAM tags")
     grants.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+    grants.add_argument(
+        "--show-external-id", action="store_true", help="print full ExternalIds (masked by default; partner side)"
+    )
 
     sweep = add("sweep", command_sweep, "run the expiry sweep once (or print its plan with --dry-run)")
     sweep.add_argument("--dry-run", action="store_true", help="compute and print the plan, change nothing")

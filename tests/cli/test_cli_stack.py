@@ -100,6 +100,29 @@ def test_send_then_grants_on_both_sides(stack: LocalStack, tmp_path: Path) -> No
     assert any(line.startswith(TICKET) and line.rstrip().endswith("active") for line in lines[2:])
 
 
+def test_partner_grants_json_masks_the_external_id_unless_asked(stack: LocalStack, tmp_path: Path) -> None:
+    approve(stack, tmp_path, stack.emulator.clock.now() + timedelta(days=3))
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+    trust = ram_client(stack.emulator, stack.owner.access_key_id, stack.owner.access_key_secret)
+    from alibabacloud_ram20150501 import models
+
+    role = trust.get_role(models.GetRoleRequest(role_name="rd-cli-7")).body.role
+    condition = json.loads(role.assume_role_policy_document)["Statement"][0]["Condition"]
+    external_id = condition["StringEquals"]["sts:ExternalId"]
+
+    code, masked, _ = run_cli(*endpoint, "--json", "grants", "--side", "partner", env=keys(stack.partner))
+    [grant] = [g for g in json.loads(masked)["grants"] if g["ticket"] == TICKET]
+    assert code == 0
+    assert external_id not in masked
+    assert grant["external_id"] == f"{external_id[:4]}…({len(external_id)} chars)"
+
+    code, shown, _ = run_cli(
+        *endpoint, "--json", "grants", "--side", "partner", "--show-external-id", env=keys(stack.partner)
+    )
+    [grant] = [g for g in json.loads(shown)["grants"] if g["ticket"] == TICKET]
+    assert grant["external_id"] == external_id
+
+
 def test_sweep_dry_run_plans_without_writing_then_sweep_removes(stack: LocalStack, tmp_path: Path) -> None:
     expires_at = expiry_after(stack.emulator.clock.now(), timedelta(minutes=20))
     approve(stack, tmp_path, expires_at)
