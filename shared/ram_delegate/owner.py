@@ -237,11 +237,11 @@ def _tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
     return any(actual.get(key) != value for key, value in desired.items())
 
 
-def _plan_grant(desired: _Desired, observed: _Observed, trust: PolicyDocument) -> list[Step]:
+def _plan_grant(desired: _Desired, observed: _Observed, trust: PolicyDocument, seal_secret: str | None) -> list[Step]:
     steps: list[Step] = []
     role, policy = desired.role, desired.policy
-    role_tags = {**desired.tags, g.TAG_KIND: g.KIND_ROLE}
-    policy_tags = {**desired.tags, g.TAG_KIND: g.KIND_ACCESS}
+    role_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, role, seal_secret)
+    policy_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, policy, seal_secret)
     trust_json = to_json(trust)
     if observed.role is None:
         steps.append(
@@ -367,18 +367,24 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
         if g.is_stale(event.time, event.id, observed.access.tags if observed.access else None, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
+        secret = deps.settings.seal_secret
         if observed.role is not None and not (
-            g.is_managed(observed.role_tags) and observed.role_tags.get(g.TAG_TICKET) == data.ticket
+            g.is_sealed(observed.role_tags, role, secret) and observed.role_tags.get(g.TAG_TICKET) == data.ticket
         ):
             raise GuardrailError(
-                f"role {role} exists but is not managed by ram-delegate for this ticket; it is left untouched",
-                problems=[Problem("role", f"{role}: foreign role with the grant's name")],
+                f"role {role} exists but is not managed (sealed) by ram-delegate for this ticket; it is left untouched",
+                problems=[Problem("role", f"{role}: foreign or unsealed role with the grant's name")],
+            )
+        if observed.access is not None and not g.is_sealed(observed.access.tags, desired.policy, secret):
+            raise GuardrailError(
+                f"policy {desired.policy} carries ram-delegate's tags without a valid seal; it is left untouched",
+                problems=[Problem("policy", f"{desired.policy}: unsealed policy with the grant's name")],
             )
         external_id = (_external_id_of(observed.role.trust_policy) if observed.role else None) or secrets.token_urlsafe(
             24
         )
         trust = _trust_for(event, deps, external_id)
-        steps = _plan_grant(desired, observed, trust)
+        steps = _plan_grant(desired, observed, trust, deps.settings.seal_secret)
         detail: dict[str, Any] = {"role_arn": desired.role_arn, "policy": desired.policy}
         if dry_run:
             return Outcome("dry-run", data.ticket, tuple(steps), detail)
@@ -526,7 +532,9 @@ def _retire_steps(
                     "remember the revocation so older approvals stay refused",
                 )
             )
-        elif _tags_differ(tombstone.tags, {k: v for k, v in tombstone_tags.items() if k != g.TAG_REVOKED_AT}):
+        elif _tags_differ(
+            tombstone.tags, {k: v for k, v in tombstone_tags.items() if k not in (g.TAG_REVOKED_AT, g.TAG_SEAL)}
+        ):
             steps.append(
                 Step(
                     "TagResources",
@@ -542,8 +550,10 @@ def _retire_steps(
     return steps
 
 
-def _tombstone_tags(ticket: str, event_id: str, event_time: datetime, now: datetime, cause: str) -> dict[str, str]:
-    return {
+def _tombstone_tags(
+    ticket: str, event_id: str, event_time: datetime, now: datetime, cause: str, seal_secret: str | None
+) -> dict[str, str]:
+    tags = {
         g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
         g.TAG_KIND: g.KIND_TOMBSTONE,
         g.TAG_TICKET: ticket,
@@ -554,6 +564,7 @@ def _tombstone_tags(ticket: str, event_id: str, event_time: datetime, now: datet
         g.TAG_REVOKED_AT: g.format_time(now),
         g.TAG_REASON: cause,
     }
+    return g.with_seal(tags, g.tombstone_policy_name(ticket), seal_secret)
 
 
 def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
@@ -590,8 +601,13 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
     other = g.other_ticket((p.tags for p in listed), ticket)
     if other is not None:
         raise g.name_collision(ticket, other)
-    access = g.find_managed(listed, policy)
-    tombstone = g.find_managed(listed, g.tombstone_policy_name(ticket))
+    secret = deps.settings.seal_secret
+    access = g.find_sealed(listed, policy, secret)
+    tomb_name = g.tombstone_policy_name(ticket)
+    tombstone = g.find_sealed(listed, tomb_name, secret)
+    # A forged tombstone (our tags, no seal) neither makes this revocation a duplicate nor blocks it: the door is
+    # shut and the grant deleted all the same, only no tombstone can be written under the occupied name.
+    forged_tombstone = tombstone is None and g.find_managed(listed, tomb_name) is not None
     if g.is_stale(event.time, event.id, access.tags if access else None, inclusive=False):
         return Outcome("stale", ticket, detail={"reason": "a newer approval is applied"})
     if tombstone is not None and g.is_stale(event.time, event.id, tombstone.tags, inclusive=True):
@@ -600,7 +616,7 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
     other = g.other_ticket([role_tags], ticket)
     if other is not None:
         raise g.name_collision(ticket, other)
-    ours = role_info is not None and g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
+    ours = role_info is not None and g.is_sealed(role_tags, role, secret) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = ours and _is_attached(deps, role, policy)
     group = (access.tags if access else role_tags).get(g.TAG_RESOURCE_GROUP)
     attached_groups = {group} if ours and group and _is_attached_in_group(deps, role, policy, group) else set()
@@ -614,7 +630,9 @@ def _plan_revocation(event: RevokedEvent, deps: Deps, now: datetime) -> Outcome 
         attached_groups=frozenset(attached_groups),
         access_exists=access is not None,
         tombstone=tombstone,
-        tombstone_tags=_tombstone_tags(ticket, event.id, event.time, now, "revoked"),
+        tombstone_tags=None
+        if forged_tombstone
+        else _tombstone_tags(ticket, event.id, event.time, now, "revoked", secret),
         reason="revoked",
     )
 
@@ -671,16 +689,23 @@ def _managed_access_policies(
     return by_ticket
 
 
+def unsealed_report(name: str) -> str:
+    """The sweep's report of a resource that carries our tags without a valid seal: reported, never deleted."""
+    return f"{name}: carries ram-delegate's tags without a valid seal; reported, never deleted"
+
+
 def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
     """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
     account_id = deps.account_id()
     ram = deps.cloud.ram
     roles = ram.list_roles(g.managed_filter(g.KIND_ROLE))
-    tombstones = {t.name: t for t in ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE)) if g.is_managed(t.tags)}
+    secret = deps.settings.seal_secret
+    listed_tombstones = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
+    tombstones = {t.name: t for t in listed_tombstones if g.is_sealed(t.tags, t.name, secret)}
     all_steps: list[Step] = []
     retired: list[str] = []
-    errors: list[str] = []
-    expired_roles = [r for r in roles if g.is_managed(r.tags) and g.state_of(r.tags, now) != "active"]
+    errors = [unsealed_report(r.name) for r in [*roles, *listed_tombstones] if g.is_unsealed(r.tags, r.name, secret)]
+    expired_roles = [r for r in roles if g.is_sealed(r.tags, r.name, secret) and g.state_of(r.tags, now) != "active"]
     expired = len(expired_roles)
     access_policies = _managed_access_policies(ram, expired_roles, pages=-(-len(roles) // LIST_PAGE_SIZE))
     for index, role in enumerate(expired_roles, start=1):
@@ -701,7 +726,8 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
         except RamDelegateError as exc:
             errors.append(f"{ticket}: {exc}")
             continue
-        access = g.find_managed([p for p in listed if p.tags.get(g.TAG_TICKET) == ticket], g.access_policy_name(ticket))
+        access_name = g.access_policy_name(ticket)
+        access = g.find_sealed([p for p in listed if p.tags.get(g.TAG_TICKET) == ticket], access_name, secret)
         steps = _retire_steps(
             account_id=account_id,
             ticket=ticket,
@@ -718,6 +744,7 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
                 g.parse_time(role.tags.get(g.TAG_EVENT_TIME)) or now,
                 now,
                 "expired",
+                secret,
             ),
             reason="expired",
         )

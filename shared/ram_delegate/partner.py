@@ -44,7 +44,7 @@ from ram_delegate.policy import (
 
 logger = logging.getLogger(__name__)
 
-USER_MARKER = "created by ram-delegate"
+USER_MARKER = g.USER_MARKER
 BROAD_ASSUME_POLICY = "AliyunSTSAssumeRoleAccess"
 _PLAN_ATTEMPTS = 3
 
@@ -122,7 +122,8 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     policy_arn = g.policy_arn(own, policy)
     user = data.partner.user
     user_arn = g.user_arn(own, user)
-    tags = _assume_tags(event)
+    secret = settings.seal_secret
+    tags = g.with_seal(_assume_tags(event), policy, secret)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
@@ -130,6 +131,11 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         other = g.other_ticket([existing.tags] if existing else [], data.ticket)
         if other is not None:
             raise g.name_collision(data.ticket, other)
+        if existing is not None and not g.is_sealed(existing.tags, policy, secret):
+            raise GuardrailError(
+                f"policy {policy} carries ram-delegate's tags without a valid seal; it is left untouched",
+                problems=[Problem("ticket", f"{policy}: unsealed policy with the grant's name")],
+            )
         g.refuse_changed_redelivery(existing.tags if existing else None, tags)
         if existing is not None and g.is_stale(event.time, event.id, existing.tags, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
@@ -141,7 +147,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         verify_policy_exists = (
             verifier is not None
             and verify_policy not in verifier_policies
-            and any(p.name == verify_policy for p in ram.list_policies(g.managed_filter(g.KIND_VERIFY)))
+            and g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), verify_policy, secret) is not None
         )
         steps: list[Step] = []
         if user_info is None:
@@ -149,7 +155,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                 Step(
                     "CreateUser",
                     user_arn,
-                    {"user": user, "display_name": user, "comments": USER_MARKER},
+                    {"user": user, "display_name": user, "comments": g.user_marker(user, secret)},
                     "the partner user does not exist (created without any AccessKey)",
                 )
             )
@@ -193,7 +199,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                             "policy": verify_policy,
                             "document": to_json(verify_document),
                             "description": f"ram-delegate: the verifier may check grants of {data.owner_account_id}",
-                            "tags": _verify_tags(data.owner_account_id),
+                            "tags": g.with_seal(_verify_tags(data.owner_account_id), verify_policy, secret),
                         },
                         "the verifier has no policy for this owner account yet",
                     )
@@ -234,10 +240,16 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
     """
     own = deps.account_id()
     ram = deps.cloud.ram
-    policies = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_managed(p.tags)]
+    secret = deps.settings.seal_secret
+    listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME))
+    policies = [p for p in listed if g.is_sealed(p.tags, p.name, secret)]
     verifier = deps.settings.verifier_role
     all_steps: list[Step] = []
-    errors: list[str] = []
+    errors = [
+        f"{p.name}: carries ram-delegate's tags without a valid seal; reported, never deleted"
+        for p in listed
+        if g.is_unsealed(p.tags, p.name, secret)
+    ]
     detached: list[tuple[str, str]] = []  # (ticket, policy) whose user no longer holds it
     users: set[str] = set()
     owners_kept: set[str] = set()
@@ -312,7 +324,8 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
     listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
     steps: list[Step] = []
     for policy in listed:
-        if not g.is_managed(policy.tags) or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
+        sealed = g.is_sealed(policy.tags, policy.name, deps.settings.seal_secret)
+        if not sealed or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
             continue
         if verifier:
             steps.append(
@@ -325,7 +338,7 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
 def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:
     """Delete the user only if we made it and it holds nothing (the broad opt-in policy is ours to take back)."""
     info = _get_user(deps, user)
-    if info is None or USER_MARKER not in info.comments:
+    if info is None or not g.is_user_marker(info.comments, user, deps.settings.seal_secret):
         return []
     ram = deps.cloud.ram
     attached = ram.list_policies_for_user(user)

@@ -37,6 +37,7 @@ ENV_PROTOCOL = "RAM_DELEGATE_PROTOCOL"
 ENV_VERIFY_CONCURRENCY = "RAM_DELEGATE_VERIFY_CONCURRENCY"
 ENV_ASSUME_RATE = "RAM_DELEGATE_ASSUME_RATE"
 ENV_DRY_RUN = "RAM_DELEGATE_DRY_RUN"
+ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_SDK_DEBUG = "DEBUG"
 
 _SECRET_SPLIT = re.compile(r"[\s,]+")
@@ -69,6 +70,7 @@ class Settings(BaseModel):
     dry_run: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
     webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
+    seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
 
     @field_validator("webhook_secrets", "hub_secrets")
     @classmethod
@@ -126,6 +128,7 @@ class Settings(BaseModel):
         put("protocol", ENV_PROTOCOL)
         put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
         put("assume_rate_per_second", ENV_ASSUME_RATE)
+        put("seal_secret", ENV_SEAL_SECRET)
         for key, name in ((("webhook_secrets", ENV_WEBHOOK_SECRET)), ("hub_secrets", ENV_HUB_SECRET)):
             raw = source.get(name, "").strip()
             if raw:

@@ -23,6 +23,7 @@ OWNER_KEY = Credentials("AKIDENTERPRISEA0000001", "secret-a")
 PARTNER_KEY = Credentials("AKIDENTERPRISEB0000001", "secret-b")
 PARTNER_ENDPOINT = "https://partner.example.com/ram-delegate"
 PARTNER_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SEAL_SECRET = "seal-test-secret-0123456789abcdef"
 
 WRITE_ACTIONS = frozenset(
     {
@@ -99,6 +100,7 @@ def sleeps() -> list[float]:
 
 
 def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: list[float], **settings: Any) -> Deps:
+    settings.setdefault("seal_secret", SEAL_SECRET)
     config = Settings.from_env(
         {},
         side=side,
