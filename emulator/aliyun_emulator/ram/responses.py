@@ -163,6 +163,13 @@ def account_arn(call: Call) -> str:
     return f"acs:ram::{call.account.uid}:*"
 
 
+def policy_arn(call: Call, kind: str, name: str) -> str:
+    """A policy's ARN as RAM authorizes it: system policies live under the ``system`` account, not the caller's."""
+    if kind == "System":
+        return f"acs:ram::system:policy/{name}"
+    return arn(call, "policy", name)
+
+
 def ram(call: Call) -> RamStore:
     return call.account.ram
 
@@ -423,11 +430,16 @@ def _scope(call: Call) -> None:
 
 
 def _change_attachment(call: Call, entity: str, *, attach: bool) -> Body:
-    """Attach a policy to, or detach it from, a role or a user (``entity`` "Role" or "User"), at account scope."""
+    """Attach a policy to, or detach it from, a role or a user (``entity`` "Role" or "User"), at account scope.
+
+    RAM's authorization table lists two resource types for these actions (the role or user, and the policy): the
+    caller must be allowed on both, so a grant on ``role/rd-*`` alone cannot attach ``AdministratorAccess``.
+    """
     name = role_name(call) if entity == "Role" else user_name(call)
     action = f"ram:AttachPolicyTo{entity}" if attach else f"ram:DetachPolicyFrom{entity}"
     call.authorize(action, arn(call, entity.lower(), name))
     kind, policy = policy_type(call), policy_name(call)
+    call.authorize(action, policy_arn(call, kind, policy))
     _scope(call)
     store = ram(call)
     attachments = (store.role(name) if entity == "Role" else store.user(name)).attachments

@@ -189,7 +189,9 @@ class LocalStack:
         self.partner: SeedAccount = self._seed.accounts[1]
         self.webhook_secret = self._env.get(ENV_WEBHOOK_SECRET, "").strip() or _generate_secret()
         self.webhook_secret_generated = not self._env.get(ENV_WEBHOOK_SECRET, "").strip()
-        self.emulator = Emulator(self._seed, port=cloud_port)
+        # The functions' SDK signs with the host's time while the stack moves the emulator clock (timers, expiry):
+        # the local stack opts in to the host clock explicitly.
+        self.emulator = Emulator(self._seed, port=cloud_port, accept_host_clock=True)
         self.timer_runs: list[TimerRun] = []
         self.template: Template | None = None
         self._runtimes: dict[str, _Runtime] = {}
