@@ -18,6 +18,7 @@ from Tea.exceptions import TeaException
 from aliyun_emulator.testing import (
     ENTERPRISE_A_UID,
     ENTERPRISE_B_UID,
+    PROD_RESOURCE_GROUP_ID,
     admit_role_assumer,
     ram_client,
     rm_client,
@@ -159,6 +160,17 @@ def test_owner_role_cannot_make_itself_or_anyone_an_administrator(owner: Session
     refused(lambda: ram.create_user(models.CreateUserRequest(user_name="backdoor")))
     refused(lambda: ram.create_access_key(models.CreateAccessKeyRequest(user_name="alice")))
     refused(lambda: ram.delete_role(models.DeleteRoleRequest(role_name="payments-admin")))
+    # Even on a role it made itself: no system policy, neither through RAM nor through a resource group, and no
+    # account-scope attach of its own policy.
+    ram.create_role(
+        models.CreateRoleRequest(role_name="rd-evil", assume_role_policy_document=_trust(f"acs:ram::{account}:root"))
+    )
+    refused(attach_to_role("rd-evil", "AdministratorAccess", "System"))
+    refused(attach_to_role("rd-evil", "AliyunRAMFullAccess", "System"))
+    evil = f"rd-evil@role.{account}.onaliyunservice.com"
+    refused(rm_attach(PROD_RESOURCE_GROUP_ID, evil, "AdministratorAccess", "System"))
+    refused(rm_attach(PROD_RESOURCE_GROUP_ID, own, "AdministratorAccess", "System"))
+    refused(rm_attach(account, evil, "rd-access-evil", "Custom"))
 
 
 def test_partner_role_cannot_make_a_user_an_administrator_or_delete_a_foreign_user(partner: Session) -> None:
@@ -179,6 +191,14 @@ def test_partner_role_cannot_make_a_user_an_administrator_or_delete_a_foreign_us
         )
     )
     refused(lambda: ram.create_access_key(models.CreateAccessKeyRequest(user_name="alice")))
+
+    def attach_to_alice(policy: str, kind: str) -> Callable[[], object]:
+        request = models.AttachPolicyToUserRequest(policy_type=kind, policy_name=policy, user_name="alice")
+        return lambda: ram.attach_policy_to_user(request)
+
+    refused(attach_to_alice("AdministratorAccess", "System"))
+    refused(attach_to_alice("AliyunSTSAssumeRoleAccess", "System"))  # only with the broad-assume opt-in
+    refused(attach_to_alice("rd-verify-evil", "Custom"))
     refused(
         lambda: ram.create_role(models.CreateRoleRequest(role_name="rd-x", assume_role_policy_document=_trust("*")))
     )
