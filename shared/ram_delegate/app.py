@@ -146,8 +146,8 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
             return http_response(
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
-        _authenticate(request, deps.settings)
-        outcome = _dispatch(side, request, _at(deps, request.now))
+        signer = _authenticate(side, request, deps.settings)
+        outcome = _dispatch(side, request, _at(deps, request.now), signer)
     except SignatureError as exc:
         logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)
         return http_response(401, {"code": exc.code, "message": GENERIC_SIGNATURE_MESSAGE})
@@ -171,12 +171,19 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
     return http_response(200, outcome.to_dict())
 
 
-def _authenticate(request: HttpRequest, settings: Settings) -> None:
-    """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature."""
+def _authenticate(side: Side, request: HttpRequest, settings: Settings) -> str | None:
+    """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature.
+
+    On the partner side, the owner account whose own secret signed the request (None for a shared secret).
+    """
+    if side == "partner":
+        from ram_delegate.partner_trust import signing_owner
+
+        return signing_owner(request.headers, request.body, settings, now=request.now)[1]
     hub_signed = any(name in request.headers for name in HUB_HEADERS)
     if settings.hub_secrets and hub_signed and "webhook-signature" not in request.headers:
         verify_hub_signature(request.headers, request.body, settings.hub_secrets)
-        return
+        return None
     verify_standard_webhook(
         request.headers,
         request.body,
@@ -184,9 +191,10 @@ def _authenticate(request: HttpRequest, settings: Settings) -> None:
         now=request.now,
         tolerance=settings.webhook_tolerance_seconds,
     )
+    return None
 
 
-def _dispatch(side: Side, request: HttpRequest, deps: Deps) -> Outcome:
+def _dispatch(side: Side, request: HttpRequest, deps: Deps, signer: str | None = None) -> Outcome:
     try:
         event = parse_event(request.body)
     except RecursionError:
@@ -200,7 +208,9 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps) -> Outcome:
     dry_run = deps.settings.dry_run
     if isinstance(event, GrantedEvent):
         from ram_delegate.partner import handle_granted
+        from ram_delegate.partner_trust import check_signer
 
+        check_signer(event, deps.settings, signer)
         return handle_granted(event, deps, now=now, dry_run=dry_run)
     if side == "partner":
         from ram_delegate.outcome import Outcome
@@ -220,21 +230,28 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps) -> Outcome:
 
 
 def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
-    """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones."""
+    """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones, heal drifted grants."""
+    from ram_delegate.drift import audit_owner_grants
     from ram_delegate.owner import sweep_owner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
-        return sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        report = sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        drift = audit_owner_grants(current, now=now, heal=not current.settings.dry_run)
+        return {**report, "drift": [finding.to_dict() for finding in drift]}
 
     return _run_timer("owner", "owner-expire", event, context, deps, sweep)
 
 
 def partner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
-    """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created."""
+    """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created, heal
+    drifted assume policies."""
+    from ram_delegate.drift import audit_partner_grants
     from ram_delegate.partner import sweep_partner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
-        return sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        report = sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        drift = audit_partner_grants(current, now=now, heal=not current.settings.dry_run)
+        return {**report, "drift": [finding.to_dict() for finding in drift]}
 
     return _run_timer("partner", "partner-expire", event, context, deps, sweep)
 

@@ -219,6 +219,42 @@ def grant_row(grant: Any, side: str) -> dict[str, Any]:
     }
 
 
+def command_audit(run: Invocation) -> int:
+    """Who outside can get in (owner) or what a grant user holds beyond a grant (partner); exit 1 on high/critical."""
+    from ram_delegate.inventory import owner_audit, partner_audit
+
+    settings = run.with_account_id(run.settings())
+    side = run.args.side or settings.side
+    deps = run.deps(settings.model_copy(update={"side": side}))
+    audit = owner_audit if side == "owner" else partner_audit
+    with run.out.progress(f"auditing the {side} account"):
+        report = audit(deps, now=deps.clock(), heal=not run.args.dry_run)
+    run.out.document(report.to_dict())
+    rows = [
+        {**f.to_dict(), "principals": ", ".join(f.principals), "policies": ", ".join(f.policies), "detail": f.detail}
+        for f in report.findings
+    ]
+    run.out.table(rows, AUDIT_COLUMNS, empty=f"no findings: nothing outside can get into the {side} account")
+    healed = sum(1 for f in report.findings if f.action == "healed")
+    revoked = sum(1 for f in report.findings if f.action == "revoked")
+    run.out.line(f"{report.examined} examined, {len(report.findings)} finding(s), {healed} healed, {revoked} revoked")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+AUDIT_COLUMNS = (
+    ("severity", "SEVERITY"),
+    ("kind", "KIND"),
+    ("resource", "RESOURCE"),
+    ("managed", "MANAGED"),
+    ("principals", "PRINCIPALS"),
+    ("external_id", "EXTERNAL-ID"),
+    ("expiry", "EXPIRY"),
+    ("policies", "POLICIES"),
+    ("action", "ACTION"),
+    ("detail", "DETAIL"),
+)
+
+
 def command_sweep(run: Invocation) -> int:
     from ram_delegate.owner import sweep_owner
     from ram_delegate.partner import sweep_partner
@@ -530,6 +566,12 @@ def build_parser() -> argparse.ArgumentParser:
     grants.add_argument(
         "--show-external-id", action="store_true", help="print full ExternalIds (masked by default; partner side)"
     )
+
+    audit = add(
+        "audit", command_audit, "inventory external access; heal or revoke tampered grants (exit 1: high/critical)"
+    )
+    audit.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+    audit.add_argument("--dry-run", action="store_true", help="report only: heal and revoke nothing")
 
     sweep = add("sweep", command_sweep, "run the expiry sweep once (or print its plan with --dry-run)")
     sweep.add_argument("--dry-run", action="store_true", help="compute and print the plan, change nothing")

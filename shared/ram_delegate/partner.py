@@ -32,6 +32,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import GrantedEvent
 from ram_delegate.outcome import Outcome, Progress, SweepReport
+from ram_delegate.partner_trust import check_granted, refuse_foreign_user
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     lint,
@@ -62,6 +63,7 @@ def validate_granted(event: GrantedEvent, deps: Deps, now: datetime) -> None:
     problems += g.expiry_problems(data.expires_at, now, deps.settings.max_grant_days)
     if problems:
         raise InvalidInputError("the grant is invalid", problems=problems)
+    check_granted(event, deps.settings)
 
 
 def _assume_tags(event: GrantedEvent) -> dict[str, str]:
@@ -141,6 +143,8 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
         current_document = ram.get_policy(policy).document if existing is not None else None
         user_info = _get_user(deps, user)
+        if user_info is not None:
+            refuse_foreign_user(user, g.is_user_marker(user_info.comments, user, secret), settings)
         user_policies = {p.name for p in ram.list_policies_for_user(user)} if user_info is not None else set()
         verifier = settings.verifier_role
         verifier_policies = {p.name for p in ram.list_policies_for_role(verifier)} if verifier else set()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ram_delegate.errors import ConfigurationError, Problem
 
@@ -37,6 +37,9 @@ ENV_PROTOCOL = "RAM_DELEGATE_PROTOCOL"
 ENV_VERIFY_CONCURRENCY = "RAM_DELEGATE_VERIFY_CONCURRENCY"
 ENV_ASSUME_RATE = "RAM_DELEGATE_ASSUME_RATE"
 ENV_DRY_RUN = "RAM_DELEGATE_DRY_RUN"
+ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
+ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
+ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
 ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_SDK_DEBUG = "DEBUG"
 
@@ -71,6 +74,9 @@ class Settings(BaseModel):
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
     webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
     seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
+    allowed_owners: tuple[str, ...] = ()
+    owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
+    adopt_existing_users: bool = False
 
     @field_validator("webhook_secrets", "hub_secrets")
     @classmethod
@@ -79,10 +85,22 @@ class Settings(BaseModel):
             raise ValueError("empty secret")
         return value
 
+    @model_validator(mode="after")
+    def _own_forwarding_secret(self) -> Settings:
+        """The forwarding secret is never a ticketing secret, and a partner-side secret belongs to one owner."""
+        if self.partner_secret and self.partner_secret in (*self.webhook_secrets, *self.hub_secrets):
+            raise ValueError("the partner forwarding secret must be its own secret, not a ticketing webhook secret")
+        owners_of: dict[str, set[str]] = {}
+        for owner, secret in self.owner_secrets:
+            owners_of.setdefault(secret, set()).add(owner)
+        if any(len(owners) > 1 for owners in owners_of.values()):
+            raise ValueError("each owner account needs its own forwarding secret (one secret per owner)")
+        return self
+
     @property
     def partner_signing_secret(self) -> str | None:
-        """The secret that signs owner -> partner events: its own, else the first webhook secret."""
-        return self.partner_secret or (self.webhook_secrets[0] if self.webhook_secrets else None)
+        """The secret that signs owner -> partner events: its own, never a ticketing secret."""
+        return self.partner_secret
 
     def endpoint_for(self, product: Literal["ram", "sts", "slb", "resourcemanager"], region: str | None = None) -> str:
         """The API endpoint of one product: the override (the local emulator serves all four), else the real one.
@@ -136,6 +154,13 @@ class Settings(BaseModel):
         partners = source.get(ENV_ALLOWED_PARTNERS, "").strip()
         if partners:
             values["allowed_partners"] = tuple(part for part in _SECRET_SPLIT.split(partners) if part)
+        owners = source.get(ENV_ALLOWED_OWNERS, "").strip()
+        if owners:
+            values["allowed_owners"] = tuple(part for part in _SECRET_SPLIT.split(owners) if part)
+        pairs = [part.partition("=") for part in _SECRET_SPLIT.split(source.get(ENV_OWNER_SECRETS, "").strip()) if part]
+        if pairs:
+            values["owner_secrets"] = tuple((owner, secret) for owner, _eq, secret in pairs)
+        values["adopt_existing_users"] = source.get(ENV_ADOPT_USERS, "").strip().lower() in _TRUE
         values["allow_broad_assume"] = source.get(ENV_ALLOW_BROAD_ASSUME, "").strip().lower() in _TRUE
         values["dry_run"] = source.get(ENV_DRY_RUN, "").strip().lower() in _TRUE
         values.update(overrides)

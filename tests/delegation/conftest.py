@@ -101,6 +101,8 @@ def sleeps() -> list[float]:
 
 def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: list[float], **settings: Any) -> Deps:
     settings.setdefault("seal_secret", SEAL_SECRET)
+    if side == "partner":
+        settings.setdefault("allowed_owners", (ENTERPRISE_A_UID,))
     config = Settings.from_env(
         {},
         side=side,

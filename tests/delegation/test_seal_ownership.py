@@ -153,7 +153,10 @@ def test_partner_never_attaches_a_forged_verifier_policy(make_partner_deps: Any,
     assert attached == []
 
 
-def test_partner_never_deletes_a_user_whose_marker_is_forged(partner_deps: Any, partner_root: Any, now: Any) -> None:
+def test_partner_never_deletes_a_user_whose_marker_is_forged(
+    make_partner_deps: Any, partner_root: Any, now: Any
+) -> None:
+    partner_deps = make_partner_deps(adopt_existing_users=True)  # a forged marker is an existing user's
     event = _granted(now)
     user = event.data.partner.user
     partner_root.create_user(models.CreateUserRequest(user_name=user, comments=partner.USER_MARKER))

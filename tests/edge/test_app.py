@@ -118,6 +118,8 @@ def make_deps(emulator: Any, side: str, notifier: Any, **overrides: Any) -> Deps
     }
     if side == "owner":
         values |= {"partner_endpoint": "https://partner.example.com/hook", "partner_secret": PARTNER_SECRET}
+    else:
+        values |= {"allowed_owners": (ENTERPRISE_A_UID,)}
     settings = Settings(**{**values, **overrides})
     return Deps(
         settings=settings,

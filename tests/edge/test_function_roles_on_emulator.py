@@ -41,6 +41,7 @@ def function_deps(emulator: Any, account: str, side: str, policy: str) -> Deps:
         endpoint=emulator.endpoint,
         protocol="http",
         verifier_role=VERIFIER,
+        allowed_owners=(ENTERPRISE_A_UID,),
     )
     root = CloudClients(settings, ROOT_KEYS[account], retry=RetryPolicy(sleep=_no_wait))
     bootstrap(side, root, settings)  # type: ignore[arg-type]

@@ -200,7 +200,7 @@ def build_stack(emulator: Emulator) -> Stack:
     owner_settings = _settings(
         emulator, side="owner", account_id=OWNER, partner_endpoint="https://partner.example/hook", partner_secret="s"
     )
-    partner_settings = _settings(emulator, side="partner", account_id=PARTNER)
+    partner_settings = _settings(emulator, side="partner", account_id=PARTNER, allowed_owners=(OWNER,))
     owner = Deps(
         owner_settings,
         CloudClients(owner_settings, Credentials("AKIDENTERPRISEA0000001", "secret-a"), retry=retry),

@@ -311,7 +311,9 @@ class LocalStack:
         for name, default in (
             (ENV_REGION, DEFAULT_REGION),
             (ENV_VERIFIER_ROLE, DEFAULT_VERIFIER_ROLE),
-            (ENV_PARTNER_SECRET, self.webhook_secret),
+            (ENV_PARTNER_SECRET, _generate_secret()),  # its own secret, never the ticketing one
+            ("RAM_DELEGATE_OWNER_SEAL_SECRET", _generate_secret()),
+            ("RAM_DELEGATE_PARTNER_SEAL_SECRET", _generate_secret()),
         ):
             if not env.get(name, "").strip():
                 env[name] = default
