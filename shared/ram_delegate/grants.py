@@ -357,13 +357,19 @@ def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -
     )
 
 
-def partner_grant_from(resource: TaggedResource, now: datetime) -> PartnerGrant:
+def stored_external_id(external_id: str, policy: str, secret: str | None) -> str:
+    """What the partner writes into the assume policy's tag: the ExternalId encrypted when a seal secret is set."""
+    return external_id if secret is None else seal.encrypt(secret, policy, external_id)
+
+
+def partner_grant_from(resource: TaggedResource, now: datetime, secret: str | None = None) -> PartnerGrant:
+    """A partner grant from its assume policy; the ExternalId decrypted with ``secret`` ("" when unreadable)."""
     tags = resource.tags
     return PartnerGrant(
         ticket=tags.get(TAG_TICKET, ""),
         owner_account_id=tags.get(TAG_OWNER_ACCOUNT, ""),
         role_arn=tags.get(TAG_ROLE_ARN, ""),
-        external_id=tags.get(TAG_EXTERNAL_ID, ""),
+        external_id=seal.decrypt(secret, resource.name, tags.get(TAG_EXTERNAL_ID, "")) or "",
         user=tags.get(TAG_PARTNER_USER, ""),
         profile=tags.get(TAG_PROFILE, ""),
         region=tags.get(TAG_REGION, ""),
@@ -384,4 +390,5 @@ def list_owner_grants(cloud: CloudClients, now: datetime) -> list[OwnerGrant]:
 def list_partner_grants(cloud: CloudClients, now: datetime) -> list[PartnerGrant]:
     """Every assume policy in the partner account: ``ceil(N / 1000)`` ListPolicies calls with the managed-by filter."""
     policies = cloud.ram.list_policies(managed_filter(KIND_ASSUME))
-    return [partner_grant_from(policy, now) for policy in policies if is_managed(policy.tags)]
+    secret = cloud.settings.seal_secret
+    return [partner_grant_from(policy, now, secret) for policy in policies if is_managed(policy.tags)]

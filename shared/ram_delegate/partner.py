@@ -125,7 +125,9 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     user = data.partner.user
     user_arn = g.user_arn(own, user)
     secret = settings.seal_secret
-    tags = g.with_seal(_assume_tags(event), policy, secret)
+    tags = _assume_tags(event)
+    tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, secret)
+    tags = g.with_seal(tags, policy, secret)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from ram_delegate.errors import ConfigurationError, GuardrailError, InvalidInputError, Problem, SignatureError
 from ram_delegate.events import GrantedEvent
+from ram_delegate.seal import MAX_ENCRYPTED_PLAINTEXT
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import verify_standard_webhook
 
@@ -79,6 +80,8 @@ def check_granted(event: GrantedEvent, settings: Settings) -> None:
     match = _RD_ROLE.fullmatch(data.role_arn)
     if match is None or match.group(1) != data.owner_account_id:
         problems.append(Problem("data.role_arn", "must be an rd-* role of the owner account"))
+    if settings.seal_secret and len(data.external_id) > MAX_ENCRYPTED_PLAINTEXT:
+        problems.append(Problem("data.external_id", f"at most {MAX_ENCRYPTED_PLAINTEXT} characters (kept encrypted)"))
     if problems:
         raise InvalidInputError("the grant is not trusted", problems=problems)
 

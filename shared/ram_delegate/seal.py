@@ -4,7 +4,8 @@ Tags are not ownership: anyone with ``ram:TagResources`` can write ``ram-delegat
 HMAC-SHA256, keyed by ``RAM_DELEGATE_SEAL_SECRET`` (a secret the function holds and no RAM reader can see), over
 the resource's name and the tags that decide what the sweeps and revocation do with it (ticket, expiry, accounts,
 user, role, scope, state). Forging one needs the key; copying one onto another resource fails because the name is
-sealed; editing a sealed tag (say, a later expiry to keep a grant alive) breaks it. Pure: no I/O.
+sealed; editing a sealed tag (say, a later expiry to keep a grant alive) breaks it. The same key encrypts the
+ExternalId the partner keeps in a tag, so only the functions can read it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import hmac
 from collections.abc import Iterable, Mapping
 
 SEAL_VERSION = "v1"
+ENCRYPTED_PREFIX = "enc1."
+_ENCRYPTION_DOMAIN = b"ram-delegate-external-id-v1"
+MAX_ENCRYPTED_PLAINTEXT = 64  # 5 + base64(12 + 64 + 16 bytes) = 128 characters: one RAM tag value
 _DOMAIN = b"ram-delegate-seal-v1"
 _SEPARATOR = b"\x1f"
 
@@ -37,3 +41,39 @@ def verify(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str
     if not value:
         return False
     return hmac.compare_digest(value.encode(), seal(secret, name, fields, keys).encode())
+
+
+def _aead_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), _ENCRYPTION_DOMAIN, hashlib.sha256).digest()
+
+
+def encrypt(secret: str, context: str, plaintext: str) -> str:
+    """``plaintext`` encrypted (AES-256-GCM) for a tag only the key's holder can read, bound to ``context``.
+
+    The nonce is derived from the key, the context and the plaintext (synthetic-IV style), so the same value encrypts
+    to the same tag and a redelivered grant changes nothing; equal plaintexts are the only thing it reveals.
+    """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = _aead_key(secret)
+    nonce = hmac.new(key, context.encode() + _SEPARATOR + plaintext.encode(), hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), context.encode())
+    return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def decrypt(secret: str | None, context: str, value: str) -> str | None:
+    """The plaintext of ``encrypt``; a value without the prefix is returned as is (stored before encryption);
+    None when it cannot be read (no key, another key, another context, tampered)."""
+    if not value.startswith(ENCRYPTED_PREFIX):
+        return value
+    if secret is None:
+        return None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = value.removeprefix(ENCRYPTED_PREFIX)
+    try:
+        blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        return AESGCM(_aead_key(secret)).decrypt(blob[:12], blob[12:], context.encode()).decode()
+    except (InvalidTag, ValueError):
+        return None

@@ -48,3 +48,18 @@ def test_the_user_marker_is_sealed_to_the_user_name() -> None:
     assert g.is_user_marker(marker, "alice", KEY)
     assert not g.is_user_marker(marker, "bob", KEY)
     assert not g.is_user_marker(g.USER_MARKER, "alice", KEY)
+
+
+def test_the_external_id_tag_is_readable_only_with_the_key_and_for_its_own_policy() -> None:
+    stored = g.stored_external_id("Q2hhbmdlTWVQbGVhc2UtMDAwMDAwMDAw", "rd-assume-1-ops-1", KEY)
+    assert "Q2hh" not in stored
+    assert len(stored) <= 128
+    assert stored == g.stored_external_id("Q2hhbmdlTWVQbGVhc2UtMDAwMDAwMDAw", "rd-assume-1-ops-1", KEY)  # stable
+    assert seal.decrypt(KEY, "rd-assume-1-ops-1", stored) == "Q2hhbmdlTWVQbGVhc2UtMDAwMDAwMDAw"
+    assert seal.decrypt(None, "rd-assume-1-ops-1", stored) is None
+    assert seal.decrypt("x" * 32, "rd-assume-1-ops-1", stored) is None
+    assert seal.decrypt(KEY, "rd-assume-1-ops-2", stored) is None  # copied onto another grant's policy
+    assert seal.decrypt(KEY, "rd-assume-1-ops-1", stored[:-2] + "AA") is None
+    assert seal.decrypt(None, "any", "plain-legacy-id") == "plain-legacy-id"
+    longest = "x" * seal.MAX_ENCRYPTED_PLAINTEXT
+    assert len(seal.encrypt(KEY, "p", longest)) <= 128
