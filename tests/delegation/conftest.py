@@ -99,16 +99,19 @@ def sleeps() -> list[float]:
 
 
 def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: list[float], **settings: Any) -> Deps:
-    config = Settings.from_env(
-        {},
-        side=side,
-        account_id=account_id,
-        endpoint=emulator.endpoint,
-        protocol="http",
-        partner_endpoint=PARTNER_ENDPOINT if side == "owner" else None,
-        partner_secret=PARTNER_SECRET if side == "owner" else None,
-        **settings,
-    )
+    values: dict[str, Any] = {
+        "side": side,
+        "account_id": account_id,
+        "endpoint": emulator.endpoint,
+        "protocol": "http",
+    }
+    if side == "owner":
+        values |= {
+            "partner_endpoint": PARTNER_ENDPOINT,
+            "partner_secret": PARTNER_SECRET,
+            "allowed_partners": (ENTERPRISE_B_UID,),
+        }
+    config = Settings.from_env({}, **(values | settings))
     retry = RetryPolicy(attempts=5, sleep=sleeps.append, random=lambda: 1.0)
     return Deps(
         settings=config,

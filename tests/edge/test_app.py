@@ -117,7 +117,11 @@ def make_deps(emulator: Any, side: str, notifier: Any, **overrides: Any) -> Deps
         "webhook_secrets": (OWNER_SECRET,) if side == "owner" else (PARTNER_SECRET,),
     }
     if side == "owner":
-        values |= {"partner_endpoint": "https://partner.example.com/hook", "partner_secret": PARTNER_SECRET}
+        values |= {
+            "partner_endpoint": "https://partner.example.com/hook",
+            "partner_secret": PARTNER_SECRET,
+            "allowed_partners": (ENTERPRISE_B_UID,),
+        }
     settings = Settings(**{**values, **overrides})
     return Deps(
         settings=settings,
@@ -261,7 +265,7 @@ def test_revocation_removes_the_role_and_the_partner_acknowledges(
     assert body_of(response)["status"] == "applied"
     assert not role_exists(aliyun_emulator)
     assert [r["statusCode"] for r in notifier.responses] == [200, 200]
-    assert body_of(notifier.responses[1])["status"] == "unchanged"
+    assert body_of(notifier.responses[1])["status"] == "applied"  # the partner records the revocation
     again = app.owner_onboard(signed_event(revocation(later), OWNER_SECRET, later, "evt-rev"), None, deps=owner_deps)
     assert again["statusCode"] == 200
 
@@ -350,9 +354,9 @@ def test_signature_problems_are_401_with_a_generic_message(
     assert cloud_calls(aliyun_emulator) == before
 
 
-def test_tolerance_follows_the_event_time_not_the_host_clock(owner_deps: Deps, now: datetime) -> None:
-    past = now - timedelta(days=30)  # the platform's clock in the event, far from the host's
-    owner_deps.clock = lambda: past
+def test_tolerance_follows_the_injected_platform_clock(owner_deps: Deps, partner_deps: Deps, now: datetime) -> None:
+    past = now - timedelta(days=30)  # the platform's clock, far from the host's (the local host injects the emulator's)
+    owner_deps.clock = partner_deps.clock = lambda: past
     response = app.owner_onboard(signed_event(approval(past), OWNER_SECRET, past), None, deps=owner_deps)
     assert response["statusCode"] == 200
 
@@ -415,6 +419,7 @@ FC_CONTEXT = SimpleNamespace(
 COLD_START_ENV = {
     "RAM_DELEGATE_WEBHOOK_SECRET": OWNER_SECRET,
     "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+    "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
     "RAM_DELEGATE_PROTOCOL": "http",
 }
 
@@ -423,7 +428,7 @@ COLD_START_ENV = {
     ("changes", "problem"),
     [
         ({"RAM_DELEGATE_WEBHOOK_SECRET": ""}, "no webhook secret"),
-        ({"RAM_DELEGATE_WEBHOOK_SECRET": "whsec_tooshort"}, "unusable webhook secret"),
+        ({"RAM_DELEGATE_WEBHOOK_SECRET": "whsec_tooshort"}, "RAM_DELEGATE_WEBHOOK_SECRET[0]"),
         ({"DEBUG": "sdk"}, "DEBUG=sdk"),
     ],
     ids=["empty-secret", "bad-secret", "debug-sdk"],
