@@ -283,13 +283,14 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
         return Outcome("dry-run", ticket, tuple(steps))
     if not mine:
         return Outcome("unchanged", ticket, detail={"reason": "no grant of this ticket is recorded here"})
-    if not steps:
-        return Outcome("duplicate", ticket)
     results = execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
     revoked_users = {p.tags.get(g.TAG_PARTNER_USER, "") for p in mine} - {""}
-    for user in sorted(revoked_users):
+    for user in sorted(revoked_users):  # also on a redelivery: a run stopped before this point is finished here
         cleanup = _user_cleanup(deps, own, user)
         execute(cleanup, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
+        steps += cleanup
+    if not steps:
+        return Outcome("duplicate", ticket)
     return Outcome("applied", ticket, tuple(steps), {"results": results})
 
 

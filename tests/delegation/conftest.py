@@ -79,6 +79,8 @@ class FakeNotifier:
         self.sent.append((url, event))
         if self.status == 200 and self.forward_to is not None and isinstance(event, GrantedEvent):
             self.partner_outcomes.append(partner.handle_granted(event, self.forward_to, now=now))
+        if self.status == 200 and self.forward_to is not None and isinstance(event, RevokedEvent):
+            self.partner_outcomes.append(partner.handle_revoked_forward(event, self.forward_to, now=now))
         return self.status
 
     def alert(self, url: str, title: str, text: str, *, critical: bool) -> None:

@@ -126,7 +126,9 @@ def test_a_stale_approval_after_revocation_does_not_grant_again(
     assert g.list_owner_grants(owner_deps.cloud, now) == []
     again = owner.handle_revoked(revoked(at=60), owner_deps, now=now)
     assert again.status == "duplicate"
-    newer = owner.handle_approved(approved(at=120, event_id="evt-approved-0009"), owner_deps, now=now)
+    newer = owner.handle_approved(
+        approved(at=400, event_id="evt-approved-0009"), owner_deps, now=now + timedelta(seconds=400)
+    )
     assert newer.status == "applied"  # a newer decision may grant again
 
 

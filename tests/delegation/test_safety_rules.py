@@ -71,7 +71,9 @@ def test_a_ticket_with_another_tickets_resource_names_is_refused_and_never_merge
 
     owner.handle_revoked(revoked(ticket="OPS-1", event_id="evt-first-revoke"), owner_deps, now=now)
     with pytest.raises(GuardrailError):  # the first ticket's tombstone still holds the names
-        owner.handle_approved(approved(ticket=second, at=120, event_id="evt-third"), owner_deps, now=now)
+        owner.handle_approved(
+            approved(ticket=second, at=400, event_id="evt-third"), owner_deps, now=now + timedelta(seconds=400)
+        )
 
 
 def test_the_partner_refuses_a_grant_whose_assume_policy_name_another_ticket_holds(

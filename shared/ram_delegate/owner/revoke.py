@@ -2,8 +2,8 @@
 
 A revocation is never "stale": whatever its time, it retires the grant the ticket has now. Only a redelivery of a
 revocation already applied (same event id recorded on the tombstone, and nothing older than it left) is a no-op.
-Its tombstone records the later of the event's time and the clock (an event stamped ahead counts as at most the
-webhook tolerance ahead), so every approval issued before the revocation was processed stays refused.
+Its tombstone records the clock plus the webhook tolerance, so only an approval that arrives after the revocation
+can grant the ticket again (see ``_recorded_time``).
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ from ram_delegate.owner.state import Observed, observe, retire, retire_steps, to
 logger = logging.getLogger(__name__)
 
 
-def _recorded_time(event: RevokedEvent, now: datetime, deps: Deps, existing: TaggedResource | None) -> datetime:
-    """The time approvals must be newer than: never earlier than the clock, nor than an earlier revocation."""
-    ahead = now + timedelta(seconds=deps.settings.webhook_tolerance_seconds)
-    candidates = [now.replace(microsecond=0), min(event.time, ahead).replace(microsecond=0)]
+def _recorded_time(now: datetime, deps: Deps, existing: TaggedResource | None) -> datetime:
+    """The time approvals must be newer than: the clock plus the webhook tolerance (or an earlier, later record).
+
+    An approval is refused when stamped more than the tolerance ahead of the clock at its own processing, so only
+    an approval that arrives after this revocation can be newer than this: whatever its sender's clock, a
+    redelivery or an in-flight approval from before the revocation stays refused.
+    """
+    recorded = (now + timedelta(seconds=deps.settings.webhook_tolerance_seconds)).replace(microsecond=0)
     earlier = g.parse_time(existing.tags.get(g.TAG_EVENT_TIME)) if existing is not None else None
-    if earlier is not None:
-        candidates.append(earlier)
-    return max(candidates)
+    return max(recorded, earlier) if earlier is not None else recorded
 
 
 def _already_applied(event: RevokedEvent, observed: Observed) -> bool:
@@ -53,7 +55,7 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
         raise g.name_collision(ticket, observed.other_ticket)
 
     def tombstone_for(existing: TaggedResource | None) -> Mapping[str, str]:
-        recorded = _recorded_time(event, now, deps, existing)
+        recorded = _recorded_time(now, deps, existing)
         return tombstone_tags(ticket, event.id, recorded, now, "revoked")
 
     if dry_run:

@@ -19,7 +19,7 @@ from datetime import datetime
 from ram_delegate import grants as g
 from ram_delegate.cloud import RoleInfo, TaggedResource
 from ram_delegate.deps import Deps
-from ram_delegate.errors import NotFoundError, QuotaExceededError, RetryableCloudError
+from ram_delegate.errors import CloudError, NotFoundError, QuotaExceededError, RetryableCloudError
 from ram_delegate.plan import CreateConflict, Step, execute
 
 RETIRE_ROUNDS = 4  # observe-and-retire rounds before a revocation gives up for now (5xx, the sender retries)
@@ -258,5 +258,9 @@ def retire(
                 action=exc.action,
                 cloud_code=exc.cloud_code,
             ) from None
+        except CloudError as exc:
+            if not exc.cloud_code.startswith("DeleteConflict"):
+                raise
+            continue  # something was attached since the observation (a racing approval): observe again
         ran += steps
     raise RetryableCloudError(f"the grant of {ticket} kept changing while it was retired; retry to finish")
