@@ -117,7 +117,12 @@ def run(size: int) -> dict[str, Any]:
     with Emulator(load_seed(seed())) as emulator:
         owner, partner = emulator.seed.accounts[0], emulator.seed.accounts[1]
         settings = Settings(
-            side="owner", account_id=owner.uid, endpoint=emulator.endpoint, protocol="http", region="cn-hangzhou"
+            side="owner",
+            account_id=owner.uid,
+            endpoint=emulator.endpoint,
+            protocol="http",
+            region="cn-hangzhou",
+            allowed_partners=(partner.uid,),
         )
         deps = Deps(
             settings=settings,

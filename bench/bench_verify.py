@@ -124,6 +124,7 @@ def make_grants(emulator: Emulator, count: int) -> None:
         verifier_role=VERIFIER_ROLE,
         partner_endpoint="https://partner.example/hook",
         partner_secret="bench",
+        allowed_partners=(PARTNER,),
         **base,
     )
     partner_settings = Settings(side="partner", account_id=PARTNER, **base)  # no per-grant policy on the verifier role

@@ -2,8 +2,9 @@
 
 Each builds its ``Deps`` once per cold start (settings from the environment, the function role's credentials, the
 HTTP notifier, the audit log, the access profiles) and reuses them; tests and the local host pass ``deps=``.
-"Now" is the event's time (the HTTP trigger's request time, the timer's triggerTime), so the webhook tolerance and
-every expiry decision follow the platform's clock, which the local stack drives from the emulator.
+"Now" is ``deps.clock()``: the platform's clock, never the event body. Anyone allowed to call InvokeFunction can
+write ``requestContext.timeEpoch`` or ``triggerTime``, so a time read from the event would let the caller replay an
+old signed request or age tombstones at will. The local host injects the emulator clock into the dependencies.
 
 HTTP answers: 200 done, duplicate, stale or unchanged (never 409: senders retry it); 400 invalid payload with every
 problem; 401 any signature problem, with one generic message; 413 body over the cap (checked before hashing);
@@ -13,9 +14,8 @@ anything unexpected. Timer functions return their report and let errors
 propagate, so FC's asynchronous retry runs them again.
 
 The owner endpoint accepts ``partner.access.approved`` and ``partner.access.revoked``. The partner endpoint accepts
-``partner.access.granted``, and acknowledges the ``partner.access.revoked`` the owner forwards without changing
-anything: once the owner's role is gone the partner's assume policy grants nothing, and the partner sweep removes it
-at its expiry.
+``partner.access.granted`` and the ``partner.access.revoked`` the owner forwards: the partner records the revocation
+(its assume policy is detached and marked revoked) so the verifier expects a refusal and alerts if access remains.
 """
 
 from __future__ import annotations
@@ -43,8 +43,20 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, parse_event
 from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
-from ram_delegate.settings import ENV_HUB_SECRET, ENV_WEBHOOK_SECRET, Settings
-from ram_delegate.webhook import HUB_HEADERS, decode_secret, verify_hub_signature, verify_standard_webhook
+from ram_delegate.settings import (
+    ENV_ALLOWED_PARTNERS,
+    ENV_HUB_SECRET,
+    ENV_PARTNER_SECRET,
+    ENV_WEBHOOK_SECRET,
+    Settings,
+)
+from ram_delegate.webhook import (
+    HUB_HEADERS,
+    check_hub_secret,
+    decode_secret,
+    verify_hub_signature,
+    verify_standard_webhook,
+)
 
 if TYPE_CHECKING:
     from ram_delegate.deps import Deps
@@ -69,8 +81,18 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None, *, webhook: bool) -> Deps:
-    """Everything a function needs, from its environment and FC context; ConfigurationError when unusable."""
+def build_deps(
+    side: Side,
+    context: object,
+    env: Mapping[str, str] | None = None,
+    *,
+    webhook: bool,
+    clock: Callable[[], datetime] = _utc_now,
+) -> Deps:
+    """Everything a function needs, from its environment and FC context; ConfigurationError when unusable.
+
+    ``clock`` is the platform's clock (the host's in Function Compute; the local host passes the emulator's).
+    """
     from ram_delegate.cloud import CloudClients
     from ram_delegate.deps import Deps
     from ram_delegate.notify import HttpNotifier
@@ -84,7 +106,7 @@ def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None
     return Deps(
         settings=settings,
         cloud=CloudClients(settings, credentials),
-        clock=_utc_now,
+        clock=clock,
         notifier=HttpNotifier(),
         audit=AuditLog(),
         profiles=load_profiles(settings.profiles_file),
@@ -92,15 +114,29 @@ def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None
 
 
 def _check_webhook_secrets(settings: Settings) -> None:
-    """An endpoint that cannot authenticate its callers must not start."""
+    """An endpoint that cannot authenticate its callers (or sign what it forwards) must not start.
+
+    Every secret of every rotation list is checked, so a weak old secret cannot hide behind a strong current one.
+    The problems name the variable and the position in its list, never the secret.
+    """
     if not settings.webhook_secrets and not settings.hub_secrets:
         raise ConfigurationError(f"no webhook secret configured ({ENV_WEBHOOK_SECRET} or {ENV_HUB_SECRET})")
-    for index, secret in enumerate(settings.webhook_secrets):
-        try:
-            decode_secret(secret)
-        except ValueError as exc:
-            problem = Problem(f"webhook_secrets[{index}]", str(exc))
-            raise ConfigurationError("unusable webhook secret", problems=[problem]) from None
+    problems: list[Problem] = []
+    checks: tuple[tuple[str, tuple[str, ...], Callable[[str], object]], ...] = (
+        (ENV_WEBHOOK_SECRET, settings.webhook_secrets, decode_secret),
+        (ENV_PARTNER_SECRET, settings.partner_secrets, decode_secret),
+        (ENV_HUB_SECRET, settings.hub_secrets, check_hub_secret),
+    )
+    for name, secrets, check in checks:
+        for index, secret in enumerate(secrets):
+            try:
+                check(secret)
+            except ValueError as exc:
+                problems.append(Problem(f"{name}[{index}]", str(exc)))
+    if settings.side == "owner" and not settings.allowed_partners:
+        problems.append(Problem(ENV_ALLOWED_PARTNERS, "no partner account is allowed: name the partner account(s)"))
+    if problems:
+        raise ConfigurationError("unusable webhook configuration", problems=problems)
 
 
 def _deps_for(side: Side, context: object, *, webhook: bool) -> Deps:
@@ -146,8 +182,9 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
             return http_response(
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
-        signer = _authenticate(side, request, deps.settings)
-        outcome = _dispatch(side, request, _at(deps, request.now), signer)
+        now = deps.clock()
+        signer = _authenticate(side, request, deps.settings, now)
+        outcome = _dispatch(side, request, _at(deps, now), now, signer)
     except SignatureError as exc:
         logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)
         return http_response(401, {"code": exc.code, "message": GENERIC_SIGNATURE_MESSAGE})
@@ -171,15 +208,15 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
     return http_response(200, outcome.to_dict())
 
 
-def _authenticate(side: Side, request: HttpRequest, settings: Settings) -> str | None:
+def _authenticate(side: Side, request: HttpRequest, settings: Settings, now: datetime) -> str | None:
     """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature.
 
     On the partner side, the owner account whose own secret signed the request (None for a shared secret).
     """
-    if side == "partner":
+    if side == "partner" and settings.owner_secrets:
         from ram_delegate.partner_trust import signing_owner
 
-        return signing_owner(request.headers, request.body, settings, now=request.now)[1]
+        return signing_owner(request.headers, request.body, settings, now=now)[1]
     hub_signed = any(name in request.headers for name in HUB_HEADERS)
     if settings.hub_secrets and hub_signed and "webhook-signature" not in request.headers:
         verify_hub_signature(request.headers, request.body, settings.hub_secrets)
@@ -188,13 +225,13 @@ def _authenticate(side: Side, request: HttpRequest, settings: Settings) -> str |
         request.headers,
         request.body,
         settings.webhook_secrets,
-        now=request.now,
+        now=now,
         tolerance=settings.webhook_tolerance_seconds,
     )
     return None
 
 
-def _dispatch(side: Side, request: HttpRequest, deps: Deps, signer: str | None = None) -> Outcome:
+def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime, signer: str | None = None) -> Outcome:
     try:
         event = parse_event(request.body)
     except RecursionError:
@@ -204,7 +241,6 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, signer: str | None =
         raise InvalidInputError(
             f"this endpoint does not accept {event.type}", problems=[Problem("type", f"expected one of: {accepted}")]
         )
-    now = request.now
     dry_run = deps.settings.dry_run
     if isinstance(event, GrantedEvent):
         from ram_delegate.partner import handle_granted
@@ -212,15 +248,16 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, signer: str | None =
 
         check_signer(event, deps.settings, signer)
         return handle_granted(event, deps, now=now, dry_run=dry_run)
-    if side == "partner":
-        from ram_delegate.outcome import Outcome
-
-        reason = "the owner's role is gone; the partner sweep removes the assume policy at its expiry"
-        return Outcome("unchanged", event.data.ticket, detail={"reason": reason})
-    from ram_delegate.owner import handle_approved, handle_revoked
-
     if isinstance(event, ApprovedEvent):
+        from ram_delegate.owner import handle_approved
+
         return handle_approved(event, deps, now=now, dry_run=dry_run)
+    if side == "partner":
+        from ram_delegate.partner import handle_revoked_forward
+
+        return handle_revoked_forward(event, deps, now=now, dry_run=dry_run)
+    from ram_delegate.owner import handle_revoked
+
     return handle_revoked(event, deps, now=now, dry_run=dry_run)
 
 
@@ -277,8 +314,8 @@ def _run_timer(
     install_redaction()
     try:
         deps = deps or _deps_for(side, context, webhook=False)
-        timer = TimerEvent.parse(event)
-        now = timer.now or deps.clock()
+        TimerEvent.parse(event)  # malformed input is refused; its triggerTime is the caller's word, not a clock
+        now = deps.clock()
         report = job(_at(deps, now), now)
     except RamDelegateError as exc:
         logger.error("%s failed: %s %s", name, exc.code, exc.message)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ram_delegate.cli_output import Output, format_time, mask_secret, to_jsonable
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
-from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings
+from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings, split_list
 
 if TYPE_CHECKING:
     from alibabacloud_tea_openapi.utils_models import Config
@@ -156,7 +156,8 @@ def command_send(run: Invocation) -> int:
     from ram_delegate.webhook import sign
 
     body = _read_event(run.args.event)
-    secret = run.args.secret or run.env.get(ENV_WEBHOOK_SECRET, "").split(",")[0].strip()
+    rotation = split_list(run.args.secret or run.env.get(ENV_WEBHOOK_SECRET, ""))
+    secret = rotation[0] if rotation else ""  # the current secret signs; the others only verify
     if not secret:
         raise UsageError(f"no signing secret: pass --secret whsec_... or set {ENV_WEBHOOK_SECRET}")
     timestamp = run.args.timestamp if run.args.timestamp is not None else int(time.time())

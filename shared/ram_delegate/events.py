@@ -1,7 +1,11 @@
 """The events that drive ram-delegate, parsed at the edge into typed, validated objects.
 
-Every event is a CloudEvents 1.0 JSON envelope. ``data`` is strict (unknown keys are refused, so a typo such as
-``expire_at`` is a 400, not a silently ignored field); the envelope tolerates CloudEvents extension attributes.
+Every event is a CloudEvents 1.0 JSON envelope. An approval's ``data`` is strict (unknown keys are refused, so a typo
+such as ``expire_at`` is a 400, not a silently ignored field): a refused approval grants nothing. A revocation needs
+only the envelope and ``data.ticket``: ticketing systems send the whole record, and a revocation refused for what it
+carries beyond the ticket would leave access open, so anything else it carries is kept when valid and otherwise
+ignored (the ignored field names are logged, never their values). The envelope tolerates CloudEvents extension
+attributes.
 Contextual rules (the owner's own account, known profiles, the maximum grant length, "now") are checked by the
 handlers, which know the settings and the clock; this module checks only what the event says about itself.
 The published JSON Schema (``schemas/partner-access-event.schema.json``) is generated from these models.
@@ -10,6 +14,7 @@ The published JSON Schema (``schemas/partner-access-event.schema.json``) is gene
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
@@ -26,6 +31,8 @@ from pydantic import (
 )
 
 from ram_delegate.errors import InvalidInputError, Problem
+
+logger = logging.getLogger(__name__)
 
 ACCOUNT_ID_PATTERN = r"^[0-9]{16}$"
 RAM_USER_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -86,13 +93,18 @@ class ApprovedData(_Strict):
         return self
 
 
-class RevokedData(_Strict):
-    """A ticket's access revoked now."""
+class RevokedData(BaseModel):
+    """A ticket's access revoked now. Only ``ticket`` is required; other fields are informational."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     ticket: Annotated[str, Field(pattern=TICKET_PATTERN)]
     partner: Partner | None = None
     reason: Annotated[str | None, Field(max_length=512)] = None
     requested_by: Annotated[str | None, Field(max_length=128)] = None
+    owner_account_id: Annotated[
+        str | None, Field(pattern=ACCOUNT_ID_PATTERN, description="Set by the owner when it forwards a revocation.")
+    ] = None
 
 
 class GrantedData(_Strict):
@@ -177,10 +189,59 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> ApprovedEvent | Revoked
         document = raw
     if not isinstance(document, Mapping):
         raise InvalidInputError("the body must be a JSON object", problems=[Problem("", "expected an object")])
+    if document.get("type") == REVOKED:
+        document = _revocation_essentials(document)
     try:
         return EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:
         raise InvalidInputError("the event is invalid", problems=problems_of(exc)) from None
+
+
+_REVOCATION_ENVELOPE = ("specversion", "id", "source", "type", "time")
+
+
+def _revocation_essentials(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A revocation reduced to what it needs, plus every optional field that is valid on its own.
+
+    What is dropped is logged by name: the sender learns nothing is refused, the operator sees what was ignored.
+    """
+    kept: dict[str, Any] = {key: document[key] for key in _REVOCATION_ENVELOPE if key in document}
+    ignored: list[str] = []
+    for key in ("datacontenttype", "subject"):
+        if key in document:
+            if _field_is_valid(_Envelope, key, document[key]):
+                kept[key] = document[key]
+            else:
+                ignored.append(key)
+    data = document.get("data")
+    if isinstance(data, Mapping):
+        kept_data: dict[str, Any] = {"ticket": data["ticket"]} if "ticket" in data else {}
+        for key, value in data.items():
+            if key == "ticket":
+                continue
+            if key in RevokedData.model_fields and _field_is_valid(RevokedData, key, value):
+                kept_data[key] = value
+            else:
+                ignored.append(f"data.{key}")
+        kept["data"] = kept_data
+    else:
+        kept["data"] = data
+    if ignored:
+        logger.info("revocation %s: ignored fields: %s", str(kept.get("id", ""))[:64], ", ".join(sorted(ignored)))
+    return kept
+
+
+_VALID_ENVELOPE = {"specversion": "1.0", "id": "x", "source": "x", "time": "2000-01-01T00:00:00Z"}
+
+
+def _field_is_valid(model: type[BaseModel], name: str, value: Any) -> bool:
+    """Whether ``value`` passes ``model``'s validation of field ``name`` (the other fields given valid values)."""
+    base: dict[str, Any] = {"ticket": "x"} if model is RevokedData else dict(_VALID_ENVELOPE)
+    try:
+        model.model_validate({**base, name: value})
+    except ValidationError:
+        return False
+    return True
 
 
 def event_json_schema() -> dict[str, Any]:

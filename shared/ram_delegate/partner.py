@@ -9,6 +9,10 @@ thousands of grants. Each grant's trust policy still names the verifier, require
 expiry, so the wider permission admits nothing the owner has not granted. The broad ``AliyunSTSAssumeRoleAccess``
 is attached to the user only with ``allow_broad_assume`` and logs its lint finding as a warning.
 
+On revoked (forwarded by the owner once its role is gone): the grant's assume policy is detached from the user and
+marked revoked, and kept until the grant's expiry so the verifier goes on proving that the owner refuses it. A later
+``granted`` not newer than the recorded revocation is stale; a newer one (a new approval) grants again.
+
 The sweep detaches and deletes expired assume policies (``ceil(N / 1000)`` ListPolicies calls when nothing expired),
 drops an owner's verifier policy once that owner has no grant left, then deletes a user only if ram-delegate
 created it (the Comments marker), it holds no other policy and no AccessKey.
@@ -17,7 +21,7 @@ created it (the Comments marker), it holds no other policy and no AccessKey.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ram_delegate import grants as g
@@ -30,7 +34,7 @@ from ram_delegate.errors import (
     Problem,
     RamDelegateError,
 )
-from ram_delegate.events import GrantedEvent
+from ram_delegate.events import GrantedEvent, RevokedEvent
 from ram_delegate.outcome import Outcome, Progress, SweepReport
 from ram_delegate.partner_trust import check_granted, refuse_foreign_user
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
@@ -184,6 +188,16 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             steps.append(
                 Step("CreatePolicyVersion", policy_arn, {"policy": policy, "document": desired_json}, "role or expiry")
             )
+        previous_user = existing.tags.get(g.TAG_PARTNER_USER) if existing is not None else None
+        if previous_user and previous_user != user:
+            steps.append(
+                Step(
+                    "DetachPolicyFromUser",
+                    g.user_arn(own, previous_user),
+                    {"policy": policy, "user": previous_user},
+                    "the grant moved to another user",
+                )
+            )
         if policy not in user_policies:
             steps.append(Step("AttachPolicyToUser", user_arn, {"policy": policy, "user": user}, "let the user assume"))
         if settings.allow_broad_assume and BROAD_ASSUME_POLICY not in user_policies:
@@ -231,11 +245,76 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             results = execute_or_undo(steps, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
         except CreateConflict:
             continue  # created concurrently (or our answer was lost): observe again and adopt if it is ours
+        if previous_user and previous_user != user:
+            cleanup = _user_cleanup(deps, own, previous_user)
+            execute(cleanup, deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)
+            steps += cleanup
         return Outcome("applied", data.ticket, tuple(steps), {"policy": policy, "results": results})
     raise GuardrailError(
         f"the assume policy of {data.ticket} keeps conflicting with a policy ram-delegate does not manage",
         problems=[Problem("ticket", f"{policy} exists without ram-delegate's tags")],
     )
+
+
+def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: bool = False) -> Outcome:
+    """Record the owner's revocation: detach the grant's assume policy from its user and mark it revoked.
+
+    Never refused for what it carries: without ``owner_account_id`` every owner's grant of the ticket is revoked
+    (when in doubt, less access). The policy stays until the grant's expiry, for the verifier.
+    """
+    ticket = event.data.ticket
+    owner = event.data.owner_account_id
+    own = deps.account_id()
+    listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_ASSUME, ticket))
+    secret = deps.settings.seal_secret
+    mine = [
+        p
+        for p in listed
+        if g.is_sealed(p.tags, p.name, secret)
+        and p.tags.get(g.TAG_TICKET) == ticket
+        and (owner is None or p.tags.get(g.TAG_OWNER_ACCOUNT) == owner)
+    ]
+    steps: list[Step] = []
+    for policy in mine:
+        user = policy.tags.get(g.TAG_PARTNER_USER, "")
+        if user and policy.tags.get(g.TAG_STATE) != "revoked":  # marked revoked only after it was detached
+            detach = {"policy": policy.name, "user": user}
+            steps.append(Step("DetachPolicyFromUser", g.user_arn(own, user), detach, "revoked by the owner"))
+        recorded = g.parse_time(policy.tags.get(g.TAG_EVENT_TIME))
+        revoked_time = max(event.time, recorded) if recorded is not None else event.time
+        tags = {
+            **policy.tags,
+            g.TAG_STATE: "revoked",
+            g.TAG_EVENT_ID: g.event_id_tag(event.id),
+            g.TAG_EVENT_TIME: g.format_time(revoked_time),
+            g.TAG_REVOKED_AT: g.format_time(now),
+        }
+        tags = g.with_seal(tags, policy.name, secret)
+        if any(policy.tags.get(k) != v for k, v in tags.items() if k not in (g.TAG_REVOKED_AT, g.TAG_SEAL)):
+            record = {"resource_type": "policy", "name": policy.name, "tags": tags}
+            steps.append(Step("TagResources", g.policy_arn(own, policy.name), record, "record the revocation"))
+    if dry_run:
+        return Outcome("dry-run", ticket, tuple(steps))
+    if not mine:
+        return Outcome("unchanged", ticket, detail={"reason": "no grant of this ticket is recorded here"})
+    results = execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
+    revoked_users = {p.tags.get(g.TAG_PARTNER_USER, "") for p in mine} - {""}
+    for user in sorted(revoked_users):  # also on a redelivery: a run stopped before this point is finished here
+        cleanup = _user_cleanup(deps, own, user)
+        execute(cleanup, deps.cloud, deps.audit, ticket=ticket, event_id=event.id)
+        steps += cleanup
+    if not steps:
+        return Outcome("duplicate", ticket)
+    return Outcome("applied", ticket, tuple(steps), {"results": results})
+
+
+def _due(tags: Mapping[str, str], now: datetime) -> bool:
+    """Whether an assume policy's grant has reached its expiry (or records none): only then is it removed.
+
+    A revoked grant is kept, detached, until its expiry, so the verifier can prove the owner refuses it.
+    """
+    expires_at = g.parse_time(tags.get(g.TAG_EXPIRES_AT))
+    return expires_at is None or expires_at <= now
 
 
 def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
@@ -260,11 +339,11 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
     users: set[str] = set()
     owners_kept: set[str] = set()
     owners_retired: set[str] = set()
-    expired_total = sum(1 for p in policies if g.state_of(p.tags, now) != "active")
+    expired_total = sum(1 for p in policies if _due(p.tags, now))
     seen = 0
     for policy in policies:
         owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
-        if g.state_of(policy.tags, now) == "active":
+        if not _due(policy.tags, now):
             owners_kept.add(owner)
             continue
         if progress is not None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ram_delegate.errors import AlreadyExistsError, NotFoundError, QuotaExceededError
+from ram_delegate.errors import AlreadyExistsError, NotFoundError, RamDelegateError, RetryableCloudError
 from ram_delegate.grants import TAG_EXTERNAL_ID
 
 if TYPE_CHECKING:
@@ -206,12 +206,21 @@ def execute(
 
 
 def execute_or_undo(
-    steps: Sequence[Step], cloud: CloudClients, audit: AuditLog, *, ticket: str, event_id: str | None
+    steps: Sequence[Step],
+    cloud: CloudClients,
+    audit: AuditLog,
+    *,
+    ticket: str,
+    event_id: str | None,
+    completed: list[Step] | None = None,
 ) -> list[dict[str, Any]]:
-    """``execute``; when a quota refuses a step, take back what this run created, then re-raise the refusal."""
-    completed: list[Step] = []
+    """``execute``; when a step fails for good (a quota, a refusal, a missing resource), take back what this run
+    created, then re-raise. A retryable failure leaves the run's writes for the retry to finish."""
+    made: list[Step] = [] if completed is None else completed
     try:
-        return execute(steps, cloud, audit, ticket=ticket, event_id=event_id, completed=completed)
-    except QuotaExceededError:
-        execute(undo_steps(completed), cloud, audit, ticket=ticket, event_id=event_id)
+        return execute(steps, cloud, audit, ticket=ticket, event_id=event_id, completed=made)
+    except RetryableCloudError:
+        raise
+    except RamDelegateError:
+        execute(undo_steps(made), cloud, audit, ticket=ticket, event_id=event_id)
         raise

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ram_delegate.errors import ConfigurationError, Problem
 
@@ -28,6 +28,7 @@ ENV_PARTNER_SECRET = "RAM_DELEGATE_PARTNER_SECRET"  # noqa: S105 (a variable nam
 ENV_VERIFIER_ROLE = "RAM_DELEGATE_VERIFIER_ROLE"
 ENV_MAX_GRANT_DAYS = "RAM_DELEGATE_MAX_GRANT_DAYS"
 ENV_TOMBSTONE_HOURS = "RAM_DELEGATE_TOMBSTONE_HOURS"
+ENV_MAX_EVENT_AGE_HOURS = "RAM_DELEGATE_MAX_EVENT_AGE_HOURS"
 ENV_ALLOW_BROAD_ASSUME = "RAM_DELEGATE_ALLOW_BROAD_ASSUME"
 ENV_ALERT_WEBHOOK = "RAM_DELEGATE_ALERT_WEBHOOK"
 ENV_PROFILES_FILE = "RAM_DELEGATE_PROFILES_FILE"
@@ -45,6 +46,13 @@ ENV_SDK_DEBUG = "DEBUG"
 
 _SECRET_SPLIT = re.compile(r"[\s,]+")
 _TRUE = {"1", "true", "yes", "on"}
+# Tombstones must outlive every approval that may still be applied: retention >= maximum event age + this margin.
+TOMBSTONE_MARGIN_HOURS = 4
+
+
+def split_list(raw: str) -> tuple[str, ...]:
+    """A rotation list or an allow-list as operators write it: comma- or space-separated, current entry first."""
+    return tuple(part for part in _SECRET_SPLIT.split(raw.strip()) if part)
 
 
 class Settings(BaseModel):
@@ -58,10 +66,13 @@ class Settings(BaseModel):
     webhook_secrets: Annotated[tuple[str, ...], Field(repr=False)] = ()
     hub_secrets: Annotated[tuple[str, ...], Field(repr=False)] = ()
     partner_endpoint: str | None = None
-    partner_secret: Annotated[str | None, Field(repr=False)] = None
+    partner_secrets: Annotated[
+        tuple[str, ...], Field(repr=False, validation_alias=AliasChoices("partner_secrets", "partner_secret"))
+    ] = ()
     verifier_role: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9.-]{1,64}$")] = None
     max_grant_days: Annotated[int, Field(ge=1, le=365)] = 90
-    tombstone_hours: Annotated[int, Field(ge=76, le=24 * 365)] = 96
+    tombstone_hours: Annotated[int, Field(ge=5, le=24 * 365)] = 96
+    max_event_age_hours: Annotated[int, Field(ge=1, le=24 * 364)] = 80  # > the longest sender retry horizon (76 h)
     allow_broad_assume: bool = False
     alert_webhook: str | None = None
     profiles_file: str | None = None
@@ -78,7 +89,15 @@ class Settings(BaseModel):
     owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
     adopt_existing_users: bool = False
 
-    @field_validator("webhook_secrets", "hub_secrets")
+    @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
+    @classmethod
+    def _split_rotation_list(cls, value: object) -> object:
+        """One string is a rotation list ("new old"): the same splitting everywhere a secret list is read."""
+        if value is None:
+            return ()
+        return split_list(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_secrets", "hub_secrets", "partner_secrets")
     @classmethod
     def _no_empty_secret(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not secret for secret in value):
@@ -88,7 +107,7 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _own_forwarding_secret(self) -> Settings:
         """The forwarding secret is never a ticketing secret, and a partner-side secret belongs to one owner."""
-        if self.partner_secret and self.partner_secret in (*self.webhook_secrets, *self.hub_secrets):
+        if set(self.partner_secrets) & {*self.webhook_secrets, *self.hub_secrets}:
             raise ValueError("the partner forwarding secret must be its own secret, not a ticketing webhook secret")
         owners_of: dict[str, set[str]] = {}
         for owner, secret in self.owner_secrets:
@@ -97,10 +116,21 @@ class Settings(BaseModel):
             raise ValueError("each owner account needs its own forwarding secret (one secret per owner)")
         return self
 
+    @model_validator(mode="after")
+    def _tombstones_outlive_events(self) -> Settings:
+        """An approval older than its ticket's tombstone could undo a revocation; the pair is checked together."""
+        if self.tombstone_hours < self.max_event_age_hours + TOMBSTONE_MARGIN_HOURS:
+            raise ValueError(
+                f"tombstone_hours ({self.tombstone_hours}) must be at least max_event_age_hours "
+                f"({self.max_event_age_hours}) + {TOMBSTONE_MARGIN_HOURS}"
+            )
+        return self
+
     @property
     def partner_signing_secret(self) -> str | None:
-        """The secret that signs owner -> partner events: its own, never a ticketing secret."""
-        return self.partner_secret
+        """The secret that signs owner -> partner events: the current (first) of its own rotation list; never a
+        ticketing secret (there is no fallback to the webhook secrets)."""
+        return self.partner_secrets[0] if self.partner_secrets else None
 
     def endpoint_for(self, product: Literal["ram", "sts", "slb", "resourcemanager"], region: str | None = None) -> str:
         """The API endpoint of one product: the override (the local emulator serves all four), else the real one.
@@ -136,10 +166,11 @@ class Settings(BaseModel):
         put("region", ENV_FC_REGION)
         put("region", ENV_REGION)
         put("partner_endpoint", ENV_PARTNER_ENDPOINT)
-        put("partner_secret", ENV_PARTNER_SECRET)
+        put("partner_secrets", ENV_PARTNER_SECRET)
         put("verifier_role", ENV_VERIFIER_ROLE)
         put("max_grant_days", ENV_MAX_GRANT_DAYS)
         put("tombstone_hours", ENV_TOMBSTONE_HOURS)
+        put("max_event_age_hours", ENV_MAX_EVENT_AGE_HOURS)
         put("alert_webhook", ENV_ALERT_WEBHOOK)
         put("profiles_file", ENV_PROFILES_FILE)
         put("endpoint", ENV_ENDPOINT)
@@ -147,17 +178,18 @@ class Settings(BaseModel):
         put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
         put("assume_rate_per_second", ENV_ASSUME_RATE)
         put("seal_secret", ENV_SEAL_SECRET)
-        for key, name in ((("webhook_secrets", ENV_WEBHOOK_SECRET)), ("hub_secrets", ENV_HUB_SECRET)):
+        for key, name in (
+            ("webhook_secrets", ENV_WEBHOOK_SECRET),
+            ("hub_secrets", ENV_HUB_SECRET),
+            ("allowed_partners", ENV_ALLOWED_PARTNERS),
+        ):
             raw = source.get(name, "").strip()
             if raw:
-                values[key] = tuple(part for part in _SECRET_SPLIT.split(raw) if part)
-        partners = source.get(ENV_ALLOWED_PARTNERS, "").strip()
-        if partners:
-            values["allowed_partners"] = tuple(part for part in _SECRET_SPLIT.split(partners) if part)
+                values[key] = split_list(raw)
         owners = source.get(ENV_ALLOWED_OWNERS, "").strip()
         if owners:
-            values["allowed_owners"] = tuple(part for part in _SECRET_SPLIT.split(owners) if part)
-        pairs = [part.partition("=") for part in _SECRET_SPLIT.split(source.get(ENV_OWNER_SECRETS, "").strip()) if part]
+            values["allowed_owners"] = split_list(owners)
+        pairs = [part.partition("=") for part in split_list(source.get(ENV_OWNER_SECRETS, "").strip())]
         if pairs:
             values["owner_secrets"] = tuple((owner, secret) for owner, _eq, secret in pairs)
         values["adopt_existing_users"] = source.get(ENV_ADOPT_USERS, "").strip().lower() in _TRUE

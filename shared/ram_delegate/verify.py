@@ -11,10 +11,12 @@ the owner's load balancers in the grant's region (with ResourceGroupId when the 
   report an unexpected deny), an older one as ``unexpected_deny``.
 * Any unexpected allow is critical: access outliving its expiry or its revocation is the failure this product exists
   to prevent. Errors (throttling after retries, outages) are never counted as refusals.
-* Revoked grants: the owner deletes the role; the partner side keeps its assume policy until the grant's expiry
-  (its sweep then deletes it), so a grant the partner still records as active whose role no longer exists is
-  reported ``denied_as_expected`` with a note "revoked by the owner" (a refusal of an existing role stays an
-  ``unexpected_deny``). A grant whose assume policy is gone cannot be checked: its role ARN and ExternalId are gone.
+* Revoked grants: the owner deletes the role and forwards the revocation; the partner marks its assume policy
+  revoked and keeps it until the grant's expiry, so the verifier expects a refusal, spends one call on it, and
+  raises a critical alert if the grant still works. A grant the partner still records as active whose role no
+  longer exists (the forward has not arrived) is reported ``denied_as_expected`` with a note "revoked by the owner",
+  after one call (a refusal of an existing role stays an ``unexpected_deny``). A grant whose assume policy is gone
+  cannot be checked: its role ARN and ExternalId are gone.
 
 AssumeRole is limited to 100 calls per second per account, for all of the account's users and roles together, so
 every AssumeRole goes through one shared pacing limiter (``settings.assume_rate_per_second``) while a bounded thread
@@ -284,7 +286,12 @@ def _check_grant(
         observation = _observe(grant, deps)
         elapsed += monotonic() - started
         attempts += 1
-        if expected == "deny" or observation.observed != "denied" or attempts > retry.retries:
+        if (
+            expected == "deny"
+            or observation.observed != "denied"
+            or attempts > retry.retries
+            or _role_gone(observation)
+        ):
             break
         retry.sleep(retry.delay(attempts - 1))
     young = listed.granted_at is not None and now - listed.granted_at < retry.window
@@ -337,6 +344,11 @@ def _observe(grant: PartnerGrant, deps: Deps) -> _Observation:
     return _Observation("allowed", stage, "", assumed.request_id)
 
 
+def _role_gone(observation: _Observation) -> bool:
+    """A missing role is the owner's revocation, not propagation: one call decides it, no retry."""
+    return observation.stage == "AssumeRole" and observation.code.startswith("EntityNotExist")
+
+
 def _classify(expected: Expectation, observation: _Observation, *, young: bool) -> tuple[CheckOutcome, str]:
     """The outcome of one check, and a note for the operator where the outcome needs explaining."""
     observed = observation.observed
@@ -348,7 +360,7 @@ def _classify(expected: Expectation, observation: _Observation, *, young: bool) 
         return "ok", ""
     if young:
         return "pending", "refused within the propagation window of a fresh grant"
-    if observation.stage == "AssumeRole" and observation.code.startswith("EntityNotExist"):
+    if _role_gone(observation):
         # The owner deletes a grant's role only when revoking or expiring it; the partner side keeps its assume
         # policy until its own expiry, so a missing role is the owner's revocation, seen from the partner side.
         return "denied_as_expected", "revoked by the owner (the role no longer exists)"

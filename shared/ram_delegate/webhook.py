@@ -27,6 +27,9 @@ DEFAULT_TOLERANCE_SECONDS = 300
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 512
 MAX_SIGNATURE_HEADER_CHARS = 8192
+MIN_HUB_SECRET_CHARS = (
+    16  # hub secrets are plain strings (GitHub, Jira): at least this long, not one repeated character
+)
 HUB_HEADERS = ("x-hub-signature-256", "x-hub-signature")
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -49,6 +52,12 @@ def decode_secret(secret: str) -> bytes:
     if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
         raise ValueError(f"a webhook secret must decode to {MIN_SECRET_BYTES}..{MAX_SECRET_BYTES} bytes")
     return key
+
+
+def check_hub_secret(secret: str) -> None:
+    """ValueError when a hub (plain-string) secret is too weak to authenticate anyone."""
+    if len(secret) < MIN_HUB_SECRET_CHARS or len(set(secret)) < 4:
+        raise ValueError(f"a hub secret must be at least {MIN_HUB_SECRET_CHARS} varied characters")
 
 
 def _signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:

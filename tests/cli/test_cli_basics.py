@@ -204,6 +204,30 @@ def test_send_signs_with_standard_webhooks_and_prints_the_answer(
         verify_standard_webhook(headers, body, [generate_secret()], now=now)
 
 
+@pytest.mark.parametrize("separator", [" ", ",", "\n"], ids=["space", "comma", "newline"])
+def test_send_signs_with_the_current_secret_of_a_rotation_list(
+    tmp_path: Path, receiver: tuple[str, type[_Recorder]], separator: str
+) -> None:
+    url, handler = receiver
+    current, previous = generate_secret(), generate_secret()
+    event = tmp_path / "revoked.json"
+    event.write_bytes(b'{"specversion": "1.0", "type": "partner.access.revoked"}')
+    code, _, _ = run_cli(
+        "send",
+        "--url",
+        url,
+        "--event",
+        str(event),
+        env={"RAM_DELEGATE_WEBHOOK_SECRET": f"{current}{separator}{previous}"},
+    )
+    assert code == 0
+    (headers, body) = handler.received[0]
+    now = datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc)
+    assert verify_standard_webhook(headers, body, [current], now=now) == headers["webhook-id"]
+    with pytest.raises(SignatureError):
+        verify_standard_webhook(headers, body, [previous], now=now)
+
+
 def test_send_reads_stdin_and_reports_a_refusal_as_failure(
     receiver: tuple[str, type[_Recorder]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

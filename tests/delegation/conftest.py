@@ -80,6 +80,8 @@ class FakeNotifier:
         self.sent.append((url, event))
         if self.status == 200 and self.forward_to is not None and isinstance(event, GrantedEvent):
             self.partner_outcomes.append(partner.handle_granted(event, self.forward_to, now=now))
+        if self.status == 200 and self.forward_to is not None and isinstance(event, RevokedEvent):
+            self.partner_outcomes.append(partner.handle_revoked_forward(event, self.forward_to, now=now))
         return self.status
 
     def alert(self, url: str, title: str, text: str, *, critical: bool) -> None:
@@ -100,19 +102,22 @@ def sleeps() -> list[float]:
 
 
 def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: list[float], **settings: Any) -> Deps:
-    settings.setdefault("seal_secret", SEAL_SECRET)
-    if side == "partner":
-        settings.setdefault("allowed_owners", (ENTERPRISE_A_UID,))
-    config = Settings.from_env(
-        {},
-        side=side,
-        account_id=account_id,
-        endpoint=emulator.endpoint,
-        protocol="http",
-        partner_endpoint=PARTNER_ENDPOINT if side == "owner" else None,
-        partner_secret=PARTNER_SECRET if side == "owner" else None,
-        **settings,
-    )
+    values: dict[str, Any] = {
+        "side": side,
+        "account_id": account_id,
+        "endpoint": emulator.endpoint,
+        "protocol": "http",
+        "seal_secret": SEAL_SECRET,
+    }
+    if side == "owner":
+        values |= {
+            "partner_endpoint": PARTNER_ENDPOINT,
+            "partner_secret": PARTNER_SECRET,
+            "allowed_partners": (ENTERPRISE_B_UID,),
+        }
+    else:
+        values |= {"allowed_owners": (ENTERPRISE_A_UID,)}
+    config = Settings.from_env({}, **(values | settings))
     retry = RetryPolicy(attempts=5, sleep=sleeps.append, random=lambda: 1.0)
     return Deps(
         settings=config,

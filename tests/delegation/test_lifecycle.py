@@ -176,7 +176,7 @@ def test_grant_is_usable_then_expires_and_both_sweeps_clean_up(
         key.access_key_secret,
         "secret-a",
         "secret-b",
-        owner_deps.settings.partner_secret,
+        owner_deps.settings.partner_signing_secret,
         "SecurityToken",
     ):
         assert secret not in text
@@ -196,7 +196,7 @@ def test_revocation_cuts_a_live_session_at_once(
 
     outcome = owner.handle_revoked(revoked(), owner_deps, now=now + timedelta(seconds=60))
     assert [s.action for s in outcome.steps] == [
-        "DetachPolicyFromRole", "UpdateRole", "CreatePolicy", "DeletePolicy", "DeleteRole"
+        "DetachPolicyFromRole", "UpdateRole", "DeletePolicy", "CreatePolicy", "DeleteRole"
     ]  # fmt: skip
     with pytest.raises(AccessDeniedError):
         live.describe_load_balancers()

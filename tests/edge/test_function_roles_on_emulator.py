@@ -42,6 +42,7 @@ def function_deps(emulator: Any, account: str, side: str, policy: str) -> Deps:
         protocol="http",
         verifier_role=VERIFIER,
         allowed_owners=(ENTERPRISE_A_UID,),
+        allowed_partners=tuple(a for a in ROOT_KEYS if a != account),
     )
     root = CloudClients(settings, ROOT_KEYS[account], retry=RetryPolicy(sleep=_no_wait))
     bootstrap(side, root, settings)  # type: ignore[arg-type]
@@ -87,7 +88,7 @@ def test_the_owner_function_role_allows_grant_change_scope_revoke_and_sweep(aliy
     assert owner.handle_approved(scoped, deps, now=now).status == "applied"
     revoke: RevokedEvent = event("revoked.json", now, at=120, id="evt-revoke", ticket="OPS-2")
     assert [s.action for s in owner.handle_revoked(revoke, deps, now=now).steps] == [
-        "DetachPolicy", "UpdateRole", "CreatePolicy", "DeletePolicy", "DeleteRole"
+        "DetachPolicy", "UpdateRole", "DeletePolicy", "CreatePolicy", "DeleteRole"
     ]  # fmt: skip
     report = owner.sweep_owner(deps, now=now + timedelta(days=15))
     assert (report.expired, report.revoked, report.errors) == (1, ("OPS-1234",), ())

@@ -103,6 +103,7 @@ def _deps(emulator: Any) -> Deps:
         endpoint=emulator.endpoint,
         protocol="http",
         webhook_secrets=(SECRET,),
+        allowed_partners=("2222222222222222",),
     )
     return Deps(
         settings=config,

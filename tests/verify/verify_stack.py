@@ -198,7 +198,12 @@ def build_stack(emulator: Emulator) -> Stack:
         return emulator.clock.now()
 
     owner_settings = _settings(
-        emulator, side="owner", account_id=OWNER, partner_endpoint="https://partner.example/hook", partner_secret="s"
+        emulator,
+        side="owner",
+        account_id=OWNER,
+        partner_endpoint="https://partner.example/hook",
+        partner_secret="s",
+        allowed_partners=(PARTNER,),
     )
     partner_settings = _settings(emulator, side="partner", account_id=PARTNER, allowed_owners=(OWNER,))
     owner = Deps(

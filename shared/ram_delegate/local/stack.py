@@ -535,7 +535,9 @@ class LocalStack:
         with runtime.lock:
             session = context.credentials.access_key_id
             if runtime.deps is None or runtime.deps_session != session:
-                runtime.deps = build_deps(runtime.side, context, runtime.environment, webhook=runtime.webhook)
+                runtime.deps = build_deps(
+                    runtime.side, context, runtime.environment, webhook=runtime.webhook, clock=self.emulator.clock.now
+                )
                 runtime.deps_session = session
             return runtime.deps
 
