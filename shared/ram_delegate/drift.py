@@ -30,6 +30,7 @@ from ram_delegate.policy import (
     owner_access_policy,
     owner_trust_policy,
     partner_assume_policy,
+    partner_verifier_policy,
     same_policy,
     to_json,
 )
@@ -198,6 +199,13 @@ def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Dr
     if group is None and not any(r.name == policy and r.policy_type == "Custom" for r in attached):
         drift.differences.append(f"attachments: {policy} was detached")
         drift.steps.append(Step("AttachPolicyToRole", arn, {"policy": policy, "role": role.name}, "heal attachments"))
+    if group is not None:
+        in_group = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+        if not any(g.is_role_principal(a.principal_name, role.name) for a in in_group):
+            drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
+            principal = g.role_principal_name(role.name, account_id)
+            params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
+            drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
     return drift, facts, names
 
 
@@ -336,6 +344,64 @@ def audit_partner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> lis
                 principals=(g.user_arn(own, user),),
                 external_id=bool(tags.get(g.TAG_EXTERNAL_ID)),
                 expiry=tags.get(g.TAG_EXPIRES_AT),
+                policies=(policy.name,),
+                severity="critical",
+                action=action,
+                detail=text,
+            )
+        )
+    return findings + _audit_verifier_policies(deps, heal=heal)
+
+
+def _audit_verifier_policies(deps: Deps, *, heal: bool) -> list[AuditFinding]:
+    """Each sealed ``rd-verify-<owner>`` policy: exactly the rendering (assume that owner's ``rd-*`` roles), held by
+    the verifier role only. The document is healed; another holder is reported (the partner role may detach these
+    policies from the verifier role only)."""
+    own = deps.account_id()
+    secret = deps.settings.seal_secret
+    verifier = deps.settings.verifier_role
+    ram = deps.cloud.ram
+    findings: list[AuditFinding] = []
+    for policy in ram.list_policies(g.managed_filter(g.KIND_VERIFY)):
+        owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
+        if not g.is_sealed(policy.tags, policy.name, secret) or policy.name != g.verifier_policy_name(owner):
+            continue
+        try:
+            document = ram.get_policy(policy.name).document
+            holders = ram.list_entities_for_policy(policy.name)
+        except NotFoundError:
+            continue
+        desired = partner_verifier_policy(owner_account_id=owner)
+        differences: list[str] = []
+        steps: list[Step] = []
+        arn = g.policy_arn(own, policy.name)
+        if not same_policy(document, desired, "custom"):
+            differences.append(f"verify: {policy.name} allows more than sts:AssumeRole on {owner}'s rd-* roles")
+            steps.append(
+                Step("CreatePolicyVersion", arn, {"policy": policy.name, "document": to_json(desired)}, "heal")
+            )
+        others = [f"{kind.lower()} {name}" for kind, name in holders if (kind, name) != ("Role", verifier)]
+        if others:
+            differences.append(f"attachments: {policy.name} is held by {', '.join(others)}")
+        if not differences:
+            continue
+        action: Action = "reported"
+        if heal and steps:
+            try:
+                execute(steps, deps.cloud, deps.audit, ticket="", event_id=None)
+                action = "reported" if others else "healed"
+            except RamDelegateError as exc:
+                differences.append(f"healing failed: {exc}")
+        text = "; ".join(differences)
+        _alert(deps, f"ram-delegate: verifier policy {policy.name} was tampered with ({action})", text)
+        findings.append(
+            AuditFinding(
+                kind="tampered-grant",
+                resource=arn,
+                managed=True,
+                principals=tuple(others),
+                external_id=False,
+                expiry=None,
                 policies=(policy.name,),
                 severity="critical",
                 action=action,

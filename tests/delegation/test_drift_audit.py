@@ -262,3 +262,66 @@ def test_partner_audit_lists_a_policy_like_ours_that_allows_more_and_who_holds_i
     held = partner_root.list_policies_for_user(models.ListPoliciesForUserRequest(user_name="alice")).body
     assert "rd-helper" in {p.policy_name for p in held.policies.policy}  # reported, never changed
     assert partner.sweep_partner(partner_deps, now=now).errors == ()
+
+
+def test_a_group_scoped_grant_detached_from_its_group_is_reattached(
+    make_owner_deps: Any, aliyun_emulator: Any, approved: Any, now: Any
+) -> None:
+    from alibabacloud_resourcemanager20200331 import models as rm_models
+
+    from aliyun_emulator.testing import PROD_RESOURCE_GROUP_ID, rm_client
+
+    owner_deps = make_owner_deps(alert_webhook=ALERTS)
+    scoped = approved(access__resource_group_id=PROD_RESOURCE_GROUP_ID)
+    assert owner.handle_approved(scoped, owner_deps, now=now).status == "applied"
+    assert audit_owner_grants(owner_deps, now=now) == []
+    root = rm_client(aliyun_emulator, "AKIDENTERPRISEA0000001", "secret-a")
+    root.detach_policy(
+        rm_models.DetachPolicyRequest(
+            resource_group_id=PROD_RESOURCE_GROUP_ID,
+            policy_type="Custom",
+            policy_name=ACCESS,
+            principal_type="ServiceRole",
+            principal_name=g.role_principal_name(ROLE, ENTERPRISE_A_UID),
+        )
+    )
+    [finding] = audit_owner_grants(owner_deps, now=now)
+    assert finding.action == "healed"
+    assert f"detached from resource group {PROD_RESOURCE_GROUP_ID}" in finding.detail
+    assert audit_owner_grants(owner_deps, now=now) == []
+
+
+def test_a_widened_verifier_policy_is_healed(
+    make_owner_deps: Any, make_partner_deps: Any, partner_root: Any, approved: Any, now: Any
+) -> None:
+    owner_deps = make_owner_deps(verifier_role="ram-delegate-verifier")
+    partner_deps = make_partner_deps(verifier_role="ram-delegate-verifier", alert_webhook=ALERTS)
+    owner_deps.notifier.forward_to = partner_deps
+    partner_root.create_role(
+        models.CreateRoleRequest(
+            role_name="ram-delegate-verifier",
+            assume_role_policy_document=json.dumps(
+                {
+                    "Version": "1",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": ["fc.aliyuncs.com"]}}
+                    ],
+                }
+            ),
+        )
+    )
+    assert owner.handle_approved(approved(), owner_deps, now=now).status == "applied"
+    verify_policy = g.verifier_policy_name(ENTERPRISE_A_UID)
+    assert audit_partner_grants(partner_deps, now=now) == []
+    partner_root.create_policy_version(
+        models.CreatePolicyVersionRequest(
+            policy_name=verify_policy, policy_document=json.dumps(WIDE), set_as_default=True
+        )
+    )
+    [finding] = audit_partner_grants(partner_deps, now=now)
+    assert (finding.kind, finding.action, finding.severity) == ("tampered-grant", "healed", "critical")
+    assert partner_deps.notifier.alerts
+    document = partner_root.get_policy(models.GetPolicyRequest(policy_name=verify_policy, policy_type="Custom")).body
+    statement = json.loads(document.default_policy_version.policy_document)["Statement"][0]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert audit_partner_grants(partner_deps, now=now) == []

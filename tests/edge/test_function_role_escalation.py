@@ -207,3 +207,47 @@ def test_partner_role_cannot_make_a_user_an_administrator_or_delete_a_foreign_us
             models.UpdateRoleRequest(role_name=PARTNER_FUNCTION_ROLE, new_assume_role_policy_document=_trust("*"))
         )
     )
+
+
+def test_what_ram_cannot_refuse_the_owner_role_is_caught_by_the_audit(owner: Session, aliyun_emulator: Any) -> None:
+    """No condition key limits a trust or a policy document: the owner role *can* make rd-x trust a third account
+    with rd-access-x granting "*". The audit (run by the operator) lists it as critical, and never touches it."""
+    from alibabacloud_ram20150501 import models
+
+    from ram_delegate.audit import AuditLog
+    from ram_delegate.deps import Deps
+    from ram_delegate.inventory import owner_audit
+    from ram_delegate.notify import HttpNotifier
+    from ram_delegate.policy import load_profiles
+
+    third = "3333333333333333"
+    ram = owner.ram
+    ram.create_role(
+        models.CreateRoleRequest(role_name="rd-x", assume_role_policy_document=_trust(f"acs:ram::{third}:root"))
+    )
+    ram.create_policy(models.CreatePolicyRequest(policy_name="rd-access-x", policy_document=EVERYTHING))
+    ram.attach_policy_to_role(
+        models.AttachPolicyToRoleRequest(policy_type="Custom", policy_name="rd-access-x", role_name="rd-x")
+    )
+    settings = Settings(
+        account_id=ENTERPRISE_A_UID, endpoint=aliyun_emulator.endpoint, protocol="http", seal_secret="k" * 32
+    )
+    deps = Deps(
+        settings=settings,
+        cloud=CloudClients(settings, Credentials(*ROOT[ENTERPRISE_A_UID]), retry=RetryPolicy(sleep=_no_wait)),
+        clock=aliyun_emulator.clock.now,
+        notifier=HttpNotifier(),
+        audit=AuditLog(),
+        profiles=load_profiles(),
+    )
+    report = owner_audit(deps, now=aliyun_emulator.clock.now())
+    [finding] = [f for f in report.findings if f.resource.endswith(":role/rd-x")]
+    assert (finding.kind, finding.managed, finding.severity, finding.action) == (
+        "external-trust",
+        False,
+        "critical",
+        "reported",
+    )
+    assert finding.principals == (f"acs:ram::{third}:root",)
+    assert finding.policies == ("Custom:rd-access-x",)
+    assert report.failed
