@@ -28,6 +28,7 @@ from ram_delegate.deps import Deps
 from ram_delegate.drift import (
     SEVERITY_ORDER,
     AuditFinding,
+    Kind,
     Severity,
     TrustFacts,
     audit_owner_grants,
@@ -97,7 +98,7 @@ def _high_risk(ram: RamApi, attached: Iterable[AttachedPolicyRef]) -> list[str]:
             continue
         try:
             document = parse_policy(ram.get_policy(ref.name).document, kind="custom")
-        except (NotFoundError, RamDelegateError):
+        except RamDelegateError:  # gone meanwhile, or a document RAM accepted that our parser does not
             continue
         if errors_of(lint(document)):
             risky.append(ref.name)
@@ -138,6 +139,7 @@ def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
         risky = _high_risk(ram, attached)
         wider = _opens_more_than_a_grant(facts, external, risky)
         sealed = g.is_sealed(role.tags, role.name, secret)
+        kind: Kind
         severity: Severity
         if unsealed:
             kind, severity = "unsealed-managed-tag", "critical" if external and wider else "high"
@@ -151,7 +153,7 @@ def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
             detail = "not managed by ram-delegate" + (f"; high-risk: {', '.join(risky)}" if risky else "")
         findings.append(
             AuditFinding(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 resource=arn,
                 managed=sealed,
                 principals=tuple(external) if external else facts.principals,

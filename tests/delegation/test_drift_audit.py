@@ -230,6 +230,15 @@ def test_audit_json_lists_an_unmanaged_role_trusting_another_root_and_a_widened_
     kinds = {f["resource"]: (f["kind"], f["severity"]) for f in again["findings"]}
     assert kinds[f"acs:ram::{ENTERPRISE_A_UID}:role/{ROLE}"] == ("external-trust", "low")
     assert code == 1
+    # The text form is a table, worst first.
+    stdout = io.StringIO()
+    endpoint = aliyun_emulator.endpoint.removeprefix("http://")
+    code = main(["--endpoint", endpoint, "audit", "--dry-run"], env=env, stdout=stdout, stderr=io.StringIO())
+    lines = stdout.getvalue().splitlines()
+    assert code == 1
+    assert lines[0].split()[:3] == ["SEVERITY", "KIND", "RESOURCE"]
+    assert lines[2].startswith("critical")
+    assert "vendor-admin" in lines[2]
 
 
 def test_audit_exits_zero_when_only_exact_grants_let_anyone_in(granted: tuple[Any, Any], now: Any) -> None:
