@@ -278,6 +278,7 @@ def _check_grant(
 ) -> GrantCheck:
     grant = listed.grant
     expected: Expectation = "allow" if grant.state == "active" else "deny"
+    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     attempts = 0
     elapsed = 0.0
     while True:
@@ -286,15 +287,12 @@ def _check_grant(
         observation = _observe(grant, deps)
         elapsed += monotonic() - started
         attempts += 1
-        if (
-            expected == "deny"
-            or observation.observed != "denied"
-            or attempts > retry.retries
-            or _role_gone(observation)
-        ):
+        # A refusal of a grant that should work is retried for propagation, unless its role is gone and the grant
+        # is past the propagation window: that is the owner's revocation, decided by one call.
+        settled = expected == "deny" or observation.observed != "denied" or (_role_gone(observation) and not young)
+        if settled or attempts > retry.retries:
             break
         retry.sleep(retry.delay(attempts - 1))
-    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     outcome, note = _classify(expected, observation, young=young)
     return GrantCheck(
         ticket=grant.ticket,

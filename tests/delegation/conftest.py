@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from race_support import Gate, make_alice
 
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_client
 from ram_delegate import partner
@@ -246,3 +247,19 @@ def verify_as_function(aliyun_emulator: Any, partner_root: Any, make_partner_dep
         return verify_grants(deps, now=now, propagation_retries=0)
 
     return verify
+
+
+@pytest.fixture
+def gate(mocker: Any) -> Iterator[Gate]:
+    from alibabacloud_tea_openapi.client import Client
+
+    stopper = Gate()
+    mocker.patch.object(Client, "call_api", stopper.wrap(Client.call_api))
+    yield stopper
+    stopper.release.set()
+
+
+@pytest.fixture
+def alice(partner_root: Any) -> Credentials:
+    """Alice as the partner's worst case: her own AccessKey and leave to assume any of A's rd-* roles."""
+    return make_alice(partner_root)

@@ -106,7 +106,7 @@ def test_a_changed_approval_updates_in_place_and_keeps_the_external_id(
     owner.handle_approved(approved(), owner_deps, now=now)
     changed = owner.handle_approved(approved(at=30, days=14, event_id="evt-approved-0002"), owner_deps, now=now)
     assert changed.status == "applied"
-    assert [s.action for s in changed.steps] == ["UpdateRole", "CreatePolicyVersion", "TagResources", "TagResources"]
+    assert [s.action for s in changed.steps] == ["TagResources", "TagResources", "UpdateRole", "CreatePolicyVersion"]
     first, second = owner_deps.notifier.granted
     assert first.data.external_id == second.data.external_id
     assert second.data.expires_at == now + timedelta(days=14, seconds=30)

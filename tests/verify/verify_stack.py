@@ -188,7 +188,7 @@ def _install_verifier_role(emulator: Emulator) -> Credentials:
 
 def build_stack(emulator: Emulator) -> Stack:
     """Owner and partner wired together through a fake notifier; the verifier role installed in B."""
-    from ram_delegate.partner import handle_granted
+    from ram_delegate.partner import handle_granted, handle_revoked_forward
 
     retry = RetryPolicy(sleep=no_sleep)
     notifier = FakeNotifier()
@@ -226,6 +226,8 @@ def build_stack(emulator: Emulator) -> Stack:
     def deliver(event: GrantedEvent | ApprovedEvent | RevokedEvent, now: datetime) -> None:
         if isinstance(event, GrantedEvent):
             handle_granted(event, partner, now=now)
+        if isinstance(event, RevokedEvent):
+            handle_revoked_forward(event, partner, now=now)
 
     notifier.deliver = deliver
     harness_key = _install_verifier_role(emulator)
