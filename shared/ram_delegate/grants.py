@@ -45,6 +45,7 @@ TAG_REVOKED_AT = _PREFIX + "revoked-at"
 TAG_REASON = _PREFIX + "reason"  # why a tombstone exists: revoked | expired
 TAG_ROLE_ARN = _PREFIX + "role-arn"
 TAG_EXTERNAL_ID = _PREFIX + "external-id"
+TAG_PROBE_RESOURCE = _PREFIX + "probe-resource"  # partner side: a named instance the verifier's probe reads
 TAG_NAME_KEY = _PREFIX + "name-key"  # the ticket's slug: tickets that differ only in case or punctuation share it
 
 KIND_ROLE = "role"
@@ -270,6 +271,7 @@ class PartnerGrant:
     expires_at: datetime | None
     policy_name: str
     state: GrantState
+    probe_resource_id: str | None = None  # the first instance a scoped grant names
 
 
 def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -> OwnerGrant:
@@ -305,6 +307,7 @@ def partner_grant_from(resource: TaggedResource, now: datetime) -> PartnerGrant:
         expires_at=parse_time(tags.get(TAG_EXPIRES_AT)),
         policy_name=resource.name,
         state=state_of(tags, now),
+        probe_resource_id=tags.get(TAG_PROBE_RESOURCE) or None,
     )
 
 

@@ -58,6 +58,7 @@ from ram_delegate.policy import (
     owner_access_policy,
     owner_trust_policy,
     same_policy,
+    scope_problems,
     to_json,
 )
 
@@ -92,9 +93,15 @@ def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
         problems.append(Problem("data.partner.account_id", "the partner account must not be the owner's own"))
     if settings.allowed_partners and data.partner.account_id not in settings.allowed_partners:
         problems.append(Problem("data.partner.account_id", "the partner account is not on the allow-list"))
-    if data.access.profile not in deps.profiles:
+    profile = deps.profiles.get(data.access.profile)
+    if profile is None:
         known = ", ".join(sorted(deps.profiles)) or "none"
         problems.append(Problem("data.access.profile", f"unknown profile (known: {known})"))
+    else:
+        access = data.access
+        problems += scope_problems(
+            profile, resource_group_id=access.resource_group_id, resource_ids=access.resource_ids
+        )
     if data.access.region not in KNOWN_REGIONS:
         problems.append(Problem("data.access.region", "not a known Alibaba Cloud region"))
     problems += g.expiry_problems(data.expires_at, now, settings.max_grant_days)
@@ -343,7 +350,11 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
     account_id = deps.account_id()
     profile = deps.profiles[data.access.profile]
     access_doc = owner_access_policy(
-        profile=profile, owner_account_id=account_id, region=data.access.region, expires_at=data.expires_at
+        profile=profile,
+        owner_account_id=account_id,
+        region=data.access.region,
+        expires_at=data.expires_at,
+        resource_ids=data.access.resource_ids,
     )
     # Lint the trust policy before the first call too (the real ExternalId is only known after observing).
     _trust_for(event, deps, secrets.token_urlsafe(24))
