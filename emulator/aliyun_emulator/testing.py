@@ -225,7 +225,7 @@ def regional_config(
     signing: Signing = "v3",
     region_id: str = "cn-hangzhou",
 ) -> Config:
-    """A config for ALB, NLB or ECS: the emulator serves every region on one endpoint, so the region travels as a
+    """A config for ALB or ECS: the emulator serves every region on one endpoint, so the region travels as a
     ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from the regional endpoint)."""
     from alibabacloud_tea_openapi.models import GlobalParameters
 
@@ -257,7 +257,8 @@ def nlb_client(
 ) -> NlbClient:
     from alibabacloud_nlb20220430.client import Client
 
-    return Client(regional_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+    # Every NLB request names its region itself (RegionId in the query or the form body): no global parameter.
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
 
 
 def ecs_client(

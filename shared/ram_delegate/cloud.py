@@ -839,10 +839,11 @@ class CloudClients:
             return api
 
     def _regional_config(self, product: Literal["alb", "nlb", "ecs"], region: str) -> Any:
-        """A regional product's config. The emulator serves every region on one endpoint, so it is told the region
-        in a ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from the endpoint)."""
+        """A regional product's config. The emulator serves every region on one endpoint, so ALB and ECS calls tell
+        it the region in a ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from
+        the endpoint; every NLB call names its region itself)."""
         config = self._config(self.settings.endpoint_for(product, region), region)
-        if self.settings.endpoint:
+        if self.settings.endpoint and product != "nlb":
             from alibabacloud_tea_openapi.models import GlobalParameters
 
             config.global_parameters = GlobalParameters(queries={"RegionId": region})

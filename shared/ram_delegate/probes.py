@@ -6,17 +6,20 @@ into concrete calls for one grant and one expectation: an active grant runs the 
 negative one; an expired or revoked grant runs only the positive probe, which must then be refused. Every call here
 is a read or a write sent with ``DryRun=true``: a probe never changes anything.
 
-Outcomes are only what the cloud said: a permission error is ``denied``; success, or ``DryRunOperation``, is
-``allowed``; anything else (a missing instance, throttling after retries, an outage) is an ``error`` and never
-counts as a refusal.
+Outcomes are only what the cloud said: a permission error is ``denied``; success, ``DryRunOperation``, or "no such
+instance" is ``allowed`` (the cloud authorizes a call, on the ARN built from its parameters, before it looks the
+instance up: an answer about the instance means the call was let through); anything else (throttling after retries,
+an outage) is an ``error`` and never counts as a refusal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ram_delegate.cloud import WriteResult
 from ram_delegate.errors import AccessDeniedError, RamDelegateError
 from ram_delegate.policy.profiles import PROBE_CALLS, AccessProfile, Probe
 
@@ -32,6 +35,7 @@ _ID_PREFIX = {"slb": "lb-", "alb": "alb-", "nlb": "nlb-", "ecs": "i-"}
 _OTHER_REGION = {"cn-hangzhou": "cn-shanghai"}
 _DEFAULT_OTHER_REGION = "cn-hangzhou"
 _PROBE_NAME = "rd-probe"
+_NOT_FOUND = re.compile(r"NotFound|NotExist", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ProbeResult:
     observed: Observed
     code: str
     request_id: str
+    found: tuple[str, ...] = ()  # the instance ids a read saw (the next probes aim at a real one in scope)
 
     @property
     def as_expected(self) -> bool:
@@ -91,6 +96,9 @@ def unlisted_id(call: str) -> str:
 def plan(profile: AccessProfile, scope: GrantScope, expectation: Expectation) -> list[ProbeCall]:
     """The calls proving one grant: the positive probe (expected ``expectation``), then, for an active grant, each
     negative probe (expected refused). A group probe is skipped for a grant with no group: there is nothing outside.
+
+    Instance calls aim at ``scope.resource_id``: the instance a scoped grant names or, for the others, one the
+    positive probe listed (the runner re-plans with it), so that a write probe meets the grant's real scope.
     """
     if profile.positive_probe is None:
         return []
@@ -122,13 +130,14 @@ def _needs_id(probe: Probe) -> bool:
 def run(session: CloudClients, call: ProbeCall) -> ProbeResult:
     """Make one probe call with a grant's session and record what the cloud said."""
     try:
-        request_id = CALLS[call.call](session, call)
+        request_id, found = CALLS[call.call](session, call)
     except AccessDeniedError as exc:
         return ProbeResult(call.call, call.target, call.expected, "denied", exc.cloud_code or exc.code, exc.request_id)
     except RamDelegateError as exc:
         code = getattr(exc, "cloud_code", "") or exc.code
-        return ProbeResult(call.call, call.target, call.expected, "error", code, getattr(exc, "request_id", ""))
-    return ProbeResult(call.call, call.target, call.expected, "allowed", "", request_id)
+        observed: Observed = "allowed" if _NOT_FOUND.search(code) else "error"
+        return ProbeResult(call.call, call.target, call.expected, observed, code, getattr(exc, "request_id", ""))
+    return ProbeResult(call.call, call.target, call.expected, "allowed", "", request_id, found)
 
 
 def _instance(call: ProbeCall) -> str:
@@ -137,33 +146,33 @@ def _instance(call: ProbeCall) -> str:
     return call.resource_id
 
 
-CALLS: Mapping[str, Callable[[CloudClients, ProbeCall], str]] = {
-    "slb:DescribeLoadBalancers": lambda s, c: _listed(
+def _ids(items: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
+    """A read's answer: no request id (cloud.py's reads keep none), and the ids it saw."""
+    return "", tuple(item.id for item in items)
+
+
+def _written(result: WriteResult) -> tuple[str, tuple[str, ...]]:
+    return result.request_id, ()
+
+
+CALLS: Mapping[str, Callable[[CloudClients, ProbeCall], tuple[str, tuple[str, ...]]]] = {
+    "slb:DescribeLoadBalancers": lambda s, c: _ids(
         s.slb(c.region).describe_load_balancers(resource_group_id=c.resource_group_id)
     ),
-    "slb:DescribeLoadBalancerAttribute": lambda s, c: _listed(
+    "slb:DescribeLoadBalancerAttribute": lambda s, c: _ids(
         [s.slb(c.region).describe_load_balancer_attribute(_instance(c))]
     ),
-    "alb:ListLoadBalancers": lambda s, c: _listed(
+    "alb:ListLoadBalancers": lambda s, c: _ids(
         s.alb(c.region).list_load_balancers(resource_group_id=c.resource_group_id)
     ),
-    "alb:UpdateLoadBalancerAttribute": lambda s, c: (
-        s.alb(c.region).dry_run_rename(_instance(c), _PROBE_NAME).request_id
-    ),
-    "nlb:ListLoadBalancers": lambda s, c: _listed(
+    "alb:UpdateLoadBalancerAttribute": lambda s, c: _written(s.alb(c.region).dry_run_rename(_instance(c), _PROBE_NAME)),
+    "nlb:ListLoadBalancers": lambda s, c: _ids(
         s.nlb(c.region).list_load_balancers(resource_group_id=c.resource_group_id)
     ),
-    "nlb:UpdateLoadBalancerAttribute": lambda s, c: (
-        s.nlb(c.region).dry_run_rename(_instance(c), _PROBE_NAME).request_id
-    ),
-    "ecs:DescribeInstances": lambda s, c: _listed(
+    "nlb:UpdateLoadBalancerAttribute": lambda s, c: _written(s.nlb(c.region).dry_run_rename(_instance(c), _PROBE_NAME)),
+    "ecs:DescribeInstances": lambda s, c: _ids(
         s.ecs(c.region).describe_instances(resource_group_id=c.resource_group_id)
     ),
-    "ecs:StopInstance": lambda s, c: s.ecs(c.region).dry_run_stop(_instance(c)).request_id,
+    "ecs:StopInstance": lambda s, c: _written(s.ecs(c.region).dry_run_stop(_instance(c))),
 }
 """Probe call name -> the call (every name of ``PROBE_CALLS``; a test keeps the two in step)."""
-
-
-def _listed(_items: list[Any]) -> str:
-    """A read's answer matters only in that it came back (the reads of cloud.py keep no request id)."""
-    return ""

@@ -354,7 +354,8 @@ def _observe(grant: PartnerGrant, deps: Deps, expected: Expectation) -> _Observa
         return _Observation("allowed", "AssumeRole", "", assumed.request_id, note="no probes declared: AssumeRole only")
     session = deps.cloud.with_credentials(assumed.credentials)
     results: list[probes.ProbeResult] = []
-    for call in calls:
+    while len(results) < len(calls):
+        call = calls[len(results)]
         try:
             result = probes.run(session, call)
         except Exception:  # a bug must not hide the other grants' results
@@ -363,6 +364,9 @@ def _observe(grant: PartnerGrant, deps: Deps, expected: Expectation) -> _Observa
         results.append(result)
         if not result.as_expected:
             return _deciding(result, tuple(results), positive=len(results) == 1)
+        if len(results) == 1 and scope.resource_id is None and result.found and profile is not None:
+            # Aim the negative probes' instance calls at a real instance the grant can see.
+            calls = probes.plan(profile, replace(scope, resource_id=result.found[0]), expected)
     positive = results[0]
     request_id = positive.request_id or assumed.request_id
     return _Observation(positive.observed, positive.call, positive.code, request_id, tuple(results))

@@ -255,12 +255,12 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     sdk.slb(a, "StopLoadBalancerListener", listener_port=80, **lb)
     sdk.slb(a, "StartLoadBalancerListener", listener_port=80, **lb)
 
-    for product in (sdk.alb, sdk.nlb):
-        listed = product(a, "ListLoadBalancers", max_results=1)
+    for product, region in ((sdk.alb, {}), (sdk.nlb, {"region_id": "cn-hangzhou"})):
+        listed = product(a, "ListLoadBalancers", max_results=1, **region)
         assert (listed.total_count, len(listed.load_balancers), listed.next_token) == (2, 1, "1")
         lb_id = listed.load_balancers[0].load_balancer_id
-        product(a, "UpdateLoadBalancerAttribute", load_balancer_id=lb_id, load_balancer_name="renamed")
-        assert product(a, "GetLoadBalancerAttribute", load_balancer_id=lb_id).load_balancer_name == "renamed"
+        product(a, "UpdateLoadBalancerAttribute", load_balancer_id=lb_id, load_balancer_name="renamed", **region)
+        assert product(a, "GetLoadBalancerAttribute", load_balancer_id=lb_id, **region).load_balancer_name == "renamed"
     instances = sdk.ecs(a, "DescribeInstances", region_id="cn-hangzhou", page_size=2)
     assert (instances.total_count, len(instances.instances.instance)) == (3, 2)
     assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Running"
