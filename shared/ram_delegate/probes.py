@@ -67,6 +67,8 @@ class ProbeResult:
     observed: Observed
     code: str
     request_id: str
+    region: str = ""
+    resource_id: str | None = None  # the instance an instance call aimed at
     found: tuple[str, ...] = ()  # the instance ids a read saw (the next probes aim at a real one in scope)
 
     @property
@@ -81,6 +83,8 @@ class ProbeResult:
             "observed": self.observed,
             "code": self.code,
             "request_id": self.request_id,
+            "region": self.region,
+            "resource_id": self.resource_id,
         }
 
 
@@ -129,15 +133,20 @@ def _needs_id(probe: Probe) -> bool:
 
 def run(session: CloudClients, call: ProbeCall) -> ProbeResult:
     """Make one probe call with a grant's session and record what the cloud said."""
+
+    def result(observed: Observed, code: str, request_id: str, found: tuple[str, ...] = ()) -> ProbeResult:
+        return ProbeResult(
+            call.call, call.target, call.expected, observed, code, request_id, call.region, call.resource_id, found
+        )
+
     try:
         request_id, found = CALLS[call.call](session, call)
     except AccessDeniedError as exc:
-        return ProbeResult(call.call, call.target, call.expected, "denied", exc.cloud_code or exc.code, exc.request_id)
+        return result("denied", exc.cloud_code or exc.code, exc.request_id)
     except RamDelegateError as exc:
         code = getattr(exc, "cloud_code", "") or exc.code
-        observed: Observed = "allowed" if _NOT_FOUND.search(code) else "error"
-        return ProbeResult(call.call, call.target, call.expected, observed, code, getattr(exc, "request_id", ""))
-    return ProbeResult(call.call, call.target, call.expected, "allowed", "", request_id, found)
+        return result("allowed" if _NOT_FOUND.search(code) else "error", code, getattr(exc, "request_id", ""))
+    return result("allowed", "", request_id, found)
 
 
 def _instance(call: ProbeCall) -> str:

@@ -52,10 +52,12 @@ def test_an_active_grant_passes_its_positive_probe_and_fails_every_negative_one(
     (check,) = report.results
     assert (check.outcome, check.profile, len(check.probes)) == ("ok", profile, probes)
     positive, *negatives = check.probes
-    assert (positive.expected, positive.observed) == ("allow", "allowed")
+    assert (positive.expected, positive.observed, positive.code) == ("allow", "allowed", "")
+    if ids:  # the partner recorded the grant's first named instance for the probe
+        assert positive.resource_id == ids[0]
     assert all((probe.expected, probe.observed) == ("deny", "denied") for probe in negatives), negatives
     assert all(probe.code == "Forbidden.RAM" for probe in negatives)
-    assert {probe.target for probe in negatives} >= {"other_region"} if profile != "slb-operator" else True
+    assert "other_region" in {probe.target for probe in negatives}
     assert stack.notifier.alerts == []
     json.dumps(report.to_dict())
 
@@ -211,3 +213,32 @@ def test_a_grant_of_a_profile_without_probes_is_proven_by_assume_role_alone(stac
 
     assert (check.outcome, check.stage, check.probes) == ("ok", "AssumeRole", ())
     assert "no probes" in check.note
+
+
+def test_every_probe_call_a_profile_may_name_has_a_runner() -> None:
+    from ram_delegate import probes
+    from ram_delegate.policy.profiles import PROBE_CALLS
+
+    assert set(probes.CALLS) == set(PROBE_CALLS)
+
+
+def test_a_grant_that_should_be_shut_runs_its_positive_probe_only() -> None:
+    from ram_delegate import probes
+    from ram_delegate.policy import load_profiles
+
+    profile = load_profiles()["alb-readonly"]
+    scope = probes.GrantScope("cn-hangzhou", PROD)
+    assert [(c.call, c.target, c.expected) for c in probes.plan(profile, scope, "deny")] == [
+        ("alb:ListLoadBalancers", "grant", "deny")
+    ]
+    active = probes.plan(profile, scope, "allow")
+    assert [(c.target, c.region, c.resource_group_id) for c in active] == [
+        ("grant", "cn-hangzhou", PROD),
+        ("other_region", "cn-shanghai", PROD),
+        ("outside_group", "cn-hangzhou", None),
+        ("grant", "cn-hangzhou", PROD),
+    ]
+    assert active[-1].resource_id == probes.unlisted_id("alb:UpdateLoadBalancerAttribute")
+    account_wide = probes.plan(profile, probes.GrantScope("cn-shanghai"), "allow")
+    assert "outside_group" not in {c.target for c in account_wide}
+    assert {c.region for c in account_wide} == {"cn-shanghai", "cn-hangzhou"}
