@@ -45,6 +45,7 @@ TAG_REVOKED_AT = _PREFIX + "revoked-at"
 TAG_REASON = _PREFIX + "reason"  # why a tombstone exists: revoked | expired
 TAG_ROLE_ARN = _PREFIX + "role-arn"
 TAG_EXTERNAL_ID = _PREFIX + "external-id"
+TAG_RESOURCE_IDS = _PREFIX + "resource-ids"  # owner side: the named instances (or their digest when too long)
 TAG_PROBE_RESOURCE = _PREFIX + "probe-resource"  # partner side: a named instance the verifier's probe reads
 TAG_NAME_KEY = _PREFIX + "name-key"  # the ticket's slug: tickets that differ only in case or punctuation share it
 
@@ -134,6 +135,8 @@ DECIDED_BY_EVENT = (
     TAG_PROFILE,
     TAG_REGION,
     TAG_RESOURCE_GROUP,
+    TAG_RESOURCE_IDS,
+    TAG_PROBE_RESOURCE,
     TAG_EXPIRES_AT,
     TAG_EVENT_TIME,
 )
@@ -226,6 +229,15 @@ def is_role_principal(principal_name: str, role: str) -> bool:
     """Whether a ResourceManager principal is ``role`` (RAM answers with the account alias, we attach with the uid)."""
     name, at, domain = principal_name.partition("@")
     return bool(at) and name == role and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
+
+
+def resource_ids_tag(resource_ids: Iterable[str]) -> str:
+    """The named instances as one tag value: the ids themselves when they fit, else a digest of them (the access
+    policy holds the list; the tag lets a redelivered event with another list be told apart)."""
+    joined = ",".join(resource_ids)
+    if len(joined) <= _TAG_VALUE_MAX:
+        return joined
+    return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 def state_of(tags: Mapping[str, str], now: datetime) -> GrantState:

@@ -157,6 +157,8 @@ def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
     }
     if data.access.resource_group_id:
         tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    if data.access.resource_ids:
+        tags[g.TAG_RESOURCE_IDS] = g.resource_ids_tag(data.access.resource_ids)
     return tags
 
 

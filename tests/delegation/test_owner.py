@@ -199,3 +199,22 @@ def test_the_sweep_reads_expired_grants_the_cheaper_way_and_reports_progress(
     assert report.revoked == ("OPS-9",)
     counts = aliyun_emulator.requests.counts()
     assert counts["ListPolicies"] == 2  # tombstones + the one expired grant's own read
+
+
+def test_an_operator_grant_is_scoped_to_its_named_instances_and_a_changed_redelivery_is_refused(
+    owner_deps: Any, owner_root: Any, approved: Any, now: Any
+) -> None:
+    from alibabacloud_ram20150501 import models
+
+    first = approved(access={"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": ["lb-bp1a0001"]})
+    assert owner.handle_approved(first, owner_deps, now=now).status == "applied"
+    name = g.access_policy_name("OPS-1234")
+    policy = owner_root.get_policy(models.GetPolicyRequest(policy_name=name, policy_type="Custom")).body
+    document = json.loads(policy.default_policy_version.policy_document)
+    assert f"acs:slb:cn-hangzhou:{ENTERPRISE_A_UID}:loadbalancer/lb-bp1a0001" == document["Statement"][0]["Resource"]
+
+    changed = approved(access={"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": ["lb-bp1b0002"]})
+    with pytest.raises(GuardrailError) as refused:
+        owner.handle_approved(changed, owner_deps, now=now)
+    assert "resource-ids" in refused.value.problems[0].reason
+    assert owner.handle_approved(first, owner_deps, now=now).status == "duplicate"
