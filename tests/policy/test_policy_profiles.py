@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError
 from ram_delegate.policy import (
@@ -162,3 +164,20 @@ def test_an_instance_section_that_fails_lint_never_loads(tmp_path: Path) -> None
     bad = {**OPERATOR_BASE, "instances": {**OPERATOR_BASE["instances"], "actions": ["ram:AttachPolicyToRole"]}}
     with pytest.raises(PolicyLintError):
         load_profiles(write(tmp_path, {"x": bad}))
+
+
+lb_ids = st.from_regex(r"lb-[a-z0-9]{4,12}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(named=st.lists(lb_ids, min_size=1, max_size=20, unique=True), other=lb_ids)
+def test_an_operator_grant_reaches_exactly_the_named_load_balancers(named: list[str], other: str) -> None:
+    profile = load_profiles()["slb-operator"]
+    policy = owner_access_policy(
+        profile=profile, owner_account_id=OWNER, region="cn-hangzhou", expires_at=EXPIRES, resource_ids=named
+    )
+    arn = f"acs:slb:cn-hangzhou:{OWNER}:loadbalancer/"
+    for action in profile.instances.actions if profile.instances else ():
+        assert all(allowed(policy, action, arn + item) for item in named)
+        assert allowed(policy, action, arn + other) == (other in named)
+        assert not allowed(policy, action, arn.replace("cn-hangzhou", "cn-beijing") + named[0])

@@ -57,9 +57,10 @@ def _servers(call: Call, action: str, lb: LoadBalancer, *, weights: bool) -> dic
         servers[server_id] = int(weight) if weight.isdigit() else 100
     for server_id in servers:
         instance = call.account.ecs.get(server_id)
+        region = instance.region if instance is not None else lb.seed.region
         call.authorize(
             action,
-            f"acs:ecs:{lb.seed.region}:{call.account.uid}:instance/{server_id}",
+            f"acs:ecs:{region}:{call.account.uid}:instance/{server_id}",
             resource_group_id=instance.resource_group_id if instance is not None else None,
             denial_code=PRODUCT_DENIAL,
         )
