@@ -122,8 +122,9 @@ def _concrete(probe: Probe, scope: GrantScope, expected: Expectation) -> ProbeCa
         region = other_region(scope.region)
     elif probe.target == "outside_group":
         group = None
-    if probe.target == "unlisted" or resource_id is None:
-        resource_id = unlisted_id(probe.call)
+    prefix = _ID_PREFIX[probe.call.split(":", 1)[0]]
+    if probe.target == "unlisted" or resource_id is None or not resource_id.startswith(prefix):
+        resource_id = unlisted_id(probe.call)  # (an id of another product would only be "not found")
     return ProbeCall(probe.call, probe.target, expected, region, group, resource_id if _needs_id(probe) else None)
 
 

@@ -9,12 +9,12 @@ allowed is an ``unexpected_allow``, as critical as an expired grant that still w
 no probes (or that the partner does not know) is proven by AssumeRole alone.
 
 * An active grant must be allowed; an expired or revoked one must be refused (``NoPermission`` or a missing role on
-  AssumeRole, ``Forbidden.RAM`` on DescribeLoadBalancers). A refusal of an expected-to-work grant is retried a few
+  AssumeRole, ``Forbidden.RAM`` on the positive probe). A refusal of an expected-to-work grant is retried a few
   times with bounded backoff, because a fresh grant may not have propagated yet; a grant younger than the propagation
   window that is still refused is reported as ``pending`` (not alerted: the next run will either see it work or
   report an unexpected deny), an older one as ``unexpected_deny``.
-* Any unexpected allow is critical: access outliving its expiry or its revocation is the failure this product exists
-  to prevent. Errors (throttling after retries, outages) are never counted as refusals.
+* Any unexpected allow is critical: access outliving its expiry or its revocation, or reaching beyond its scope, is
+  the failure this product exists to prevent. Errors (throttling after retries, outages) are never counted as refusals.
 * Revoked grants: the owner deletes the role; the partner side keeps its assume policy until the grant's expiry
   (its sweep then deletes it), so a grant the partner still records as active whose role no longer exists is
   reported ``denied_as_expected`` with a note "revoked by the owner" (a refusal of an existing role stays an

@@ -242,3 +242,19 @@ def test_a_grant_that_should_be_shut_runs_its_positive_probe_only() -> None:
     account_wide = probes.plan(profile, probes.GrantScope("cn-shanghai"), "allow")
     assert "outside_group" not in {c.target for c in account_wide}
     assert {c.region for c in account_wide} == {"cn-shanghai", "cn-hangzhou"}
+
+
+def test_an_instance_probe_never_aims_at_another_products_instance() -> None:
+    from ram_delegate import probes
+    from ram_delegate.policy import load_profiles
+
+    operator = load_profiles()["slb-operator"]
+    calls = probes.plan(operator, probes.GrantScope("cn-hangzhou", None, NAMED_LB), "allow")
+    assert [c.resource_id for c in calls if c.call == "slb:DescribeLoadBalancerAttribute"] == [
+        NAMED_LB,
+        probes.unlisted_id("slb:DescribeLoadBalancerAttribute"),
+        NAMED_LB,
+    ]
+    ecs = load_profiles()["ecs-readonly"]
+    (stop,) = [c for c in probes.plan(ecs, probes.GrantScope("cn-hangzhou", None, NAMED_LB), "allow") if c.resource_id]
+    assert stop.resource_id == probes.unlisted_id("ecs:StopInstance")
