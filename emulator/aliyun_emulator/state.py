@@ -15,12 +15,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from aliyun_emulator.alb import responses as alb_responses
 from aliyun_emulator.context import AccountState, Call
 from aliyun_emulator.core.authorization import Grants, session_policy_document
 from aliyun_emulator.core.clock import EmulatorClock
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.ecs import responses as ecs_responses
+from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
@@ -36,6 +39,9 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "sts": (sts_responses.HANDLERS, sts_responses.READ_ONLY),
     "slb": (slb_responses.HANDLERS, slb_responses.READ_ONLY),
     "resourcemanager": (rm_responses.HANDLERS, rm_responses.READ_ONLY),
+    "alb": (alb_responses.HANDLERS, alb_responses.READ_ONLY),
+    "nlb": (nlb_responses.HANDLERS, nlb_responses.READ_ONLY),
+    "ecs": (ecs_responses.HANDLERS, ecs_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
 

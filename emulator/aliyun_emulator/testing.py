@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from alibabacloud_alb20200616.client import Client as AlbClient
+    from alibabacloud_ecs20140526.client import Client as EcsClient
+    from alibabacloud_nlb20220430.client import Client as NlbClient
     from alibabacloud_ram20150501.client import Client as RamClient
     from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
     from alibabacloud_slb20140515.client import Client as SlbClient
@@ -60,6 +63,60 @@ DEFAULT_TEST_SEED: Mapping[str, Any] = {
                     "id": "lb-uf6dflt000000000001",
                     "name": "shanghai-web",
                     "region": "cn-shanghai",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "alb_load_balancers": [
+                {
+                    "id": "alb-prod0000001",
+                    "name": "prod-alb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "alb-dflt0000001",
+                    "name": "staging-alb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+                {
+                    "id": "alb-shdf0000001",
+                    "name": "shanghai-alb",
+                    "region": "cn-shanghai",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "nlb_load_balancers": [
+                {
+                    "id": "nlb-prod0000001",
+                    "name": "prod-nlb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "nlb-dflt0000001",
+                    "name": "staging-nlb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "ecs_instances": [
+                {
+                    "id": "i-bp1prod0000001",
+                    "name": "prod-web-1",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "i-bp1prod0000002",
+                    "name": "prod-web-2",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "i-bp1dflt0000001",
+                    "name": "staging-web-1",
+                    "region": "cn-hangzhou",
                     "resource_group_id": "rg-aaaaaaaaaaaaa0",
                 },
             ],
@@ -158,6 +215,63 @@ def rm_client(
     from alibabacloud_resourcemanager20200331.client import Client
 
     return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
+
+
+def regional_config(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> Config:
+    """A config for ALB or ECS: the emulator serves every region on one endpoint, so the region travels as a
+    ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from the regional endpoint)."""
+    from alibabacloud_tea_openapi.models import GlobalParameters
+
+    config = sdk_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id)
+    config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
+    return config
+
+
+def alb_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> AlbClient:
+    from alibabacloud_alb20200616.client import Client
+
+    return Client(regional_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+
+
+def nlb_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> NlbClient:
+    from alibabacloud_nlb20220430.client import Client
+
+    # Every NLB request names its region itself (RegionId in the query or the form body): no global parameter.
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+
+
+def ecs_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> EcsClient:
+    from alibabacloud_ecs20140526.client import Client
+
+    return Client(regional_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
 
 
 def admit_role_assumer(

@@ -46,6 +46,8 @@ RESULT_KEYS = {
     "latency_ms",
     "external_id",
     "note",
+    "profile",
+    "probes",
 }
 
 
@@ -110,7 +112,7 @@ def test_active_grant_is_allowed_and_the_report_has_exactly_its_keys(stack: Stac
     assert (check["expected"], check["observed"], check["stage"], check["code"]) == (
         "allow",
         "allowed",
-        "DescribeLoadBalancers",
+        "slb:DescribeLoadBalancers",
         "",
     )
     assert check["attempts"] == 1
@@ -272,7 +274,7 @@ def test_active_grant_refused_is_a_non_critical_alert(stack: Stack) -> None:
 
     assert counts(report) == (1, 0, 0, 0, 1, 0, 0)
     check = report.results[0]
-    assert (check.stage, check.code, check.attempts) == ("DescribeLoadBalancers", "Forbidden.RAM", 3)
+    assert (check.stage, check.code, check.attempts) == ("slb:DescribeLoadBalancers", "Forbidden.RAM", 3)
     assert not report.critical
     (alert,) = stack.notifier.alerts
     assert not alert.critical

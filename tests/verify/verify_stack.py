@@ -85,6 +85,8 @@ class Stack:
         expires_in: timedelta = timedelta(hours=2),
         group: str | None = None,
         user: str = "alice",
+        profile: str = "slb-readonly",
+        resource_ids: list[str] | None = None,
     ) -> None:
         """A signed-off approval handled by the owner, whose granted event the partner handles."""
         from ram_delegate.owner import handle_approved
@@ -101,9 +103,10 @@ class Stack:
                     "ticket": ticket,
                     "partner": {"name": "Enterprise B", "account_id": PARTNER, "user": user},
                     "access": {
-                        "profile": "slb-readonly",
+                        "profile": profile,
                         "region": "cn-hangzhou",
                         "resource_group_id": group,
+                        "resource_ids": resource_ids,
                     },
                     "expires_at": (now + expires_in).isoformat(),
                     "requested_by": "bob@example.com",

@@ -59,3 +59,24 @@ class LoadBalancer:
 
 def load_balancers(account: SeedAccount) -> dict[str, LoadBalancer]:
     return {lb.id: LoadBalancer(lb, account.uid) for lb in account.load_balancers}
+
+
+@dataclass
+class Listener:
+    protocol: str
+    status: str  # "running" | "stopped"
+
+
+@dataclass
+class Backends:
+    """What the operator calls change on one load balancer: backend servers (id -> weight) and listeners by port.
+
+    Every seeded load balancer starts with no backend servers and one running HTTP listener on port 80.
+    """
+
+    servers: dict[str, int]
+    listeners: dict[int, Listener]
+
+
+def backends(account: SeedAccount) -> dict[str, Backends]:
+    return {lb.id: Backends({}, {80: Listener("http", "running")}) for lb in account.load_balancers}

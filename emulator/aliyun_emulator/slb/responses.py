@@ -1,4 +1,5 @@
-"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute."""
+"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute (the
+operator actions are in ``operations.py``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from aliyun_emulator.context import Call
 from aliyun_emulator.core.authorization import PRODUCT_DENIAL
-from aliyun_emulator.core.errors import ApiError, invalid_parameter
+from aliyun_emulator.core.errors import invalid_parameter
 from aliyun_emulator.params import page_body, page_params
+from aliyun_emulator.slb import operations
 
 Body = dict[str, Any]
 MAX_IDS = 20
@@ -42,37 +44,37 @@ def describe_load_balancers(call: Call) -> Body:
 
 
 def describe_load_balancer_attribute(call: Call) -> Body:
-    params = call.params
-    lb_id = params.required("LoadBalancerId")
-    region = params.optional("RegionId")
-    lb = call.account.load_balancers.get(lb_id)
-    if lb is None or (region is not None and lb.seed.region != region):
-        raise ApiError("InvalidLoadBalancerId.NotFound", f"The specified LoadBalancerId does not exist: {lb_id}.", 404)
-    call.authorize(
-        "slb:DescribeLoadBalancerAttribute",
-        lb.arn,
-        resource_group_id=lb.seed.resource_group_id,
-        denial_code=PRODUCT_DENIAL,
-    )
+    lb = operations.authorized_load_balancer(call, "slb:DescribeLoadBalancerAttribute")
+    state = call.account.slb_backends[lb.seed.id]
+    ports = sorted(state.listeners)
     summary = lb.summary()
     del summary["InternetChargeTypeAlias"]  # a listing field only: the attribute model has no such key
     return {
         **summary,
         "AutoReleaseTime": 0,
-        "BackendServers": {"BackendServer": []},
+        "BackendServers": operations.backend_list(state),
         "EndTime": "2999-09-08T16:00:00Z",
         "EndTimeStamp": 32493801600000,
-        "ListenerPorts": {"ListenerPort": []},
-        "ListenerPortsAndProtocal": {"ListenerPortAndProtocal": []},
-        "ListenerPortsAndProtocol": {"ListenerPortAndProtocol": []},
+        "ListenerPorts": {"ListenerPort": ports},
+        "ListenerPortsAndProtocal": {
+            "ListenerPortAndProtocal": [
+                {"ListenerPort": port, "ListenerProtocal": state.listeners[port].protocol} for port in ports
+            ]
+        },
+        "ListenerPortsAndProtocol": {
+            "ListenerPortAndProtocol": [
+                {"ListenerPort": port, "ListenerProtocol": state.listeners[port].protocol} for port in ports
+            ]
+        },
         "RenewalCycUnit": "",
         "RenewalDuration": 0,
         "RenewalStatus": "",
     }
 
 
-HANDLERS = {
+READ_HANDLERS = {
     "DescribeLoadBalancers": describe_load_balancers,
     "DescribeLoadBalancerAttribute": describe_load_balancer_attribute,
 }
-READ_ONLY = frozenset(HANDLERS)
+HANDLERS = {**READ_HANDLERS, **operations.HANDLERS}
+READ_ONLY = frozenset(READ_HANDLERS)

@@ -582,7 +582,8 @@ def _generate_secret() -> str:
 def describe(stack: LocalStack) -> list[str]:
     """What ``ram-delegate local`` prints: URLs, accounts (root AccessKeyIds only), the webhook secret."""
     lines = [
-        f"emulator (RAM, STS, SLB, Resource Manager): {stack.emulator.url}   --endpoint {stack.cloud_endpoint}",
+        f"emulator (RAM, STS, Resource Manager, SLB, ALB, NLB, ECS): {stack.emulator.url}   "
+        f"--endpoint {stack.cloud_endpoint}",
         f'  control: {stack.emulator.url}/_emulator/clock (POST {{"advance_seconds": N}} fires due timers)',
         f"function host: {stack.url}",
         f"  InvokeFunction: POST {stack.url}/2023-03-30/functions/<name>/invocations",
@@ -600,6 +601,16 @@ def describe(stack: LocalStack) -> list[str]:
             f"{side} account: {account.alias} uid {account.uid} root AccessKeyId {account.access_key_id}"
             " (secret: in the seed file; local test keys)"
         )
+    owner = stack.owner
+    for product, instances in (
+        ("SLB", owner.load_balancers),
+        ("ALB", owner.alb_load_balancers),
+        ("NLB", owner.nlb_load_balancers),
+        ("ECS", owner.ecs_instances),
+    ):
+        if instances:
+            listed = ", ".join(f"{item.id} ({item.name}, {item.region})" for item in instances)
+            lines.append(f"  owner {product}: {listed}")
     origin = "generated" if stack.webhook_secret_generated else "from the environment"
     lines.append(f"webhook secret ({ENV_WEBHOOK_SECRET}, {origin}): {stack.webhook_secret}")
     return lines

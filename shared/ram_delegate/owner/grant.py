@@ -33,7 +33,14 @@ from ram_delegate.events import APPROVED, GRANTED, ApprovedEvent, GrantedEvent
 from ram_delegate.outcome import Outcome
 from ram_delegate.owner.state import Observed, observe, retire, tags_differ
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo, undo_steps
-from ram_delegate.policy import PolicyDocument, owner_access_policy, owner_trust_policy, same_policy, to_json
+from ram_delegate.policy import (
+    PolicyDocument,
+    owner_access_policy,
+    owner_trust_policy,
+    same_policy,
+    scope_problems,
+    to_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +88,15 @@ def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
         problems.append(Problem("data.partner.account_id", "no partner account is allowed (empty allow-list)"))
     elif data.partner.account_id not in settings.allowed_partners:
         problems.append(Problem("data.partner.account_id", "the partner account is not on the allow-list"))
-    if data.access.profile not in deps.profiles:
+    profile = deps.profiles.get(data.access.profile)
+    if profile is None:
         known = ", ".join(sorted(deps.profiles)) or "none"
         problems.append(Problem("data.access.profile", f"unknown profile (known: {known})"))
+    else:
+        access = data.access
+        problems += scope_problems(
+            profile, resource_group_id=access.resource_group_id, resource_ids=access.resource_ids
+        )
     if data.access.region not in KNOWN_REGIONS:
         problems.append(Problem("data.access.region", "not a known Alibaba Cloud region"))
     problems += g.expiry_problems(data.expires_at, now, settings.max_grant_days)
@@ -127,6 +140,8 @@ def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
     }
     if data.access.resource_group_id:
         tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    if data.access.resource_ids:
+        tags[g.TAG_RESOURCE_IDS] = g.resource_ids_tag(data.access.resource_ids)
     return tags
 
 
@@ -275,7 +290,11 @@ def _desired_for(event: ApprovedEvent, deps: Deps) -> _Desired:
     account_id = deps.account_id()
     profile = deps.profiles[data.access.profile]
     access_doc = owner_access_policy(
-        profile=profile, owner_account_id=account_id, region=data.access.region, expires_at=data.expires_at
+        profile=profile,
+        owner_account_id=account_id,
+        region=data.access.region,
+        expires_at=data.expires_at,
+        resource_ids=data.access.resource_ids,
     )
     # Lint the trust policy before the first call too (the real ExternalId is only known after observing).
     _trust_for(event, deps, secrets.token_urlsafe(24))
@@ -312,6 +331,7 @@ def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
                         "profile": tags[g.TAG_PROFILE],
                         "region": tags[g.TAG_REGION],
                         "resource_group_id": tags.get(g.TAG_RESOURCE_GROUP),
+                        "resource_ids": _recorded_resource_ids(tags),
                     },
                     "expires_at": tags[g.TAG_EXPIRES_AT],
                     "requested_by": "recorded requester",
@@ -321,6 +341,16 @@ def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
         )
     except (KeyError, ValueError):
         return None
+
+
+def _recorded_resource_ids(tags: Mapping[str, str]) -> list[str] | None:
+    """The named instances a grant's tags record; KeyError when only their digest was recorded (not re-renderable)."""
+    recorded = tags.get(g.TAG_RESOURCE_IDS)
+    if not recorded:
+        return None
+    if recorded.startswith("sha256:"):
+        raise KeyError(g.TAG_RESOURCE_IDS)
+    return recorded.split(",")
 
 
 def _restore_recorded(deps: Deps, tags: Mapping[str, str], now: datetime) -> None:
