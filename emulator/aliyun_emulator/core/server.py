@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import itertools
 import json
 import logging
 import time
@@ -66,8 +67,14 @@ class Response:
     """The error code of an error answer (request log)."""
 
 
+_REQUEST_ID_PREFIX = uuid.uuid4().hex.upper()[:20]
+_request_numbers = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
+    """A unique id in Alibaba's UUID shape: a random per-process prefix and a counter (no uuid4 per call)."""
+    prefix, number = _REQUEST_ID_PREFIX, next(_request_numbers)
+    return f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-{number:012X}"
 
 
 def json_bytes(document: Mapping[str, Any]) -> bytes:
