@@ -12,11 +12,11 @@ with it:
   ``Connection: close`` to every call, so boto3 reconnects each time: keep-alive is not possible there.
 
 Rounds are interleaved (``--rounds``, at least 5), and inside a round the targets take turns lifecycle by lifecycle
-(the order rotating), so drift on a shared machine hits every target alike. Printed: the median with min/max over the rounds of the
-emulator's, the floor's and moto's ms per call, emulator/floor, moto/emulator, and the emulator's server CPU per call
-(its process's user+system time over the round, from ``/proc``). Exits 1 when the median emulator/floor is above
-``--max-floor-ratio`` (goal 1.25). Needs ``requirements-bench.lock`` (moto[server], boto3): ``make bench`` installs it;
-without moto the moto column is skipped.
+(the order rotating), so drift on a shared machine hits every target alike. Printed: the median with min/max over
+the rounds of the emulator's, the floor's and moto's ms per call, emulator/floor, moto/emulator, and the emulator's
+server CPU per call (its process's user+system time over the round, from ``/proc``). Exits 1 when the median
+emulator/floor is above ``--max-floor-ratio`` (goal 1.25). Needs ``requirements-bench.lock`` (moto[server], boto3):
+``make bench`` installs it; without moto the moto column is skipped.
 
 Usage: ``python bench/bench_emulator_vs_moto.py [--rounds 5] [--lifecycles 100] [--max-floor-ratio 1.25]``
 """
