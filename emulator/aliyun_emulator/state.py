@@ -21,6 +21,7 @@ from aliyun_emulator.core.clock import EmulatorClock
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.implemented import check_parameters
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
@@ -85,6 +86,7 @@ class CloudState:
             raise ApiError(
                 "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404
             )
+        check_parameters(request.product, request.action, request.params)
         with self._lock:
             account = self.accounts.get(request.principal.account_id)
             if account is None:

@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,11 +37,14 @@ from aliyun_emulator.core.signing import (
     SignedClaim,
     parse_signed_request,
     signature_matches,
+    string_to_sign,
 )
 
 logger = logging.getLogger("aliyun_emulator")
 
 MAX_BODY_BYTES = 1 << 20
+_TOKEN_SHAPE = re.compile(r"CAIS[A-Za-z0-9+/=]{16,4096}")
+"""What an STS SecurityToken looks like (``CAIS`` and base64); anything else is malformed, not a mismatch."""
 CONTROL_PREFIX = "/_emulator"
 GENERIC_HOST_ID = "aliyuncs.com"
 RECOMMEND_URL = "https://api.aliyun.com/troubleshoot?q="
@@ -325,7 +329,13 @@ def authenticate(
     if credential is None:
         raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
     if not signature_matches(raw, claim, credential.secret):
-        raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400)
+        # Alibaba quotes its string to sign after "is:"; the legacy SDK parses it to tell a wrong secret apart.
+        raise ApiError(
+            "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation. server string to sign is:"
+            + string_to_sign(raw, claim),
+            400,
+        )
     if abs(now - claim.timestamp) > MAX_CLOCK_SKEW and (
         host_now is None or abs(host_now - claim.timestamp) > MAX_CLOCK_SKEW
     ):
@@ -350,7 +360,11 @@ def _check_credential(credential: Credential, token: str | None, now: datetime) 
     if not token:
         raise ApiError("MissingSecurityToken", "The SecurityToken of the STS credential is missing.", 400)
     if not _same_text(token, credential.security_token):
-        raise ApiError("InvalidSecurityToken.Mismatch", "Specified SecurityToken does not match the AccessKey.", 400)
+        if not _TOKEN_SHAPE.fullmatch(token):
+            raise ApiError("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed.", 400)
+        raise ApiError(
+            "InvalidSecurityToken.MismatchWithAccessKey", "Specified SecurityToken mismatch with the AccessKey.", 400
+        )
     if credential.expires_at is not None and now >= credential.expires_at:
         raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
 

@@ -132,33 +132,43 @@ def parse_signed_request(raw: RawRequest) -> SignedClaim:
 
 def signature_matches(raw: RawRequest, claim: SignedClaim, secret: str) -> bool:
     """Recompute the claim's signature with ``secret``; constant-time comparison."""
-    if claim.scheme == "ACS3":
-        expected = acs3_signature(
-            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw), secret
-        )
-    else:
-        expected = v2_signature(raw.method, claim.signed_parameters, secret)
+    expected = sign(claim.scheme, string_to_sign(raw, claim), secret)
     return hmac.compare_digest(expected.encode("utf-8"), claim.signature.encode("utf-8"))
 
 
-def acs3_signature(
+def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
+    """The server's string to sign for this request (quoted back in ``SignatureDoesNotMatch``, as Alibaba does)."""
+    if claim.scheme == "ACS3":
+        return acs3_string_to_sign(
+            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw)
+        )
+    return v2_string_to_sign(raw.method, claim.signed_parameters)
+
+
+def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
+    """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
+    if scheme == "ACS3":
+        return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.new(f"{secret}&".encode(), text.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def acs3_string_to_sign(
     method: str,
     path: str,
     query_pairs: tuple[tuple[str, str], ...],
     headers: Mapping[str, tuple[str, ...]],
     signed_headers: tuple[str, ...],
     content_sha256: str,
-    secret: str,
 ) -> str:
-    """Lower-case hex HMAC-SHA256 of the ACS3 string to sign (wire protocol reference §4.1)."""
+    """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
     canonical_query = "&".join(f"{key}={quote(value, safe='~')}" for key, value in sorted(query_pairs))
     canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
-    string_to_sign = f"{ACS3_ALGORITHM}\n{digest}"
-    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{ACS3_ALGORITHM}\n{digest}"
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
@@ -167,12 +177,10 @@ def _canonical_value(values: tuple[str, ...]) -> str:
     return ",".join(sorted(value.strip() for value in values))
 
 
-def v2_signature(method: str, parameters: tuple[tuple[str, str], ...], secret: str) -> str:
-    """Base64 HMAC-SHA1 of ``METHOD&%2F&pct(canonical query)`` keyed with ``secret + "&"`` (reference §5.1)."""
+def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
+    """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
     canonical = "&".join(f"{quote(key, safe='~')}={quote(value, safe='~')}" for key, value in sorted(parameters))
-    string_to_sign = f"{method}&%2F&{quote(canonical, safe='~')}"
-    digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return f"{method}&%2F&{quote(canonical, safe='~')}"
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
