@@ -28,7 +28,7 @@ _ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,64}$")
 _RESOURCE_GROUP_ID = re.compile(r"^rg-[A-Za-z0-9]{4,64}$")
 _LOAD_BALANCER_ID = re.compile(r"^lb-[A-Za-z0-9-]{4,64}$")
 _REGION = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
-QUOTA_NAMES = ("roles", "policies", "users")
+QUOTA_NAMES = ("roles", "policies", "users", "assume_role_per_second")
 
 
 @dataclass(frozen=True)

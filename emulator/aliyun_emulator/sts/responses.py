@@ -23,6 +23,8 @@ MAX_SESSION_POLICY = 2048
 
 
 def assume_role(call: Call) -> Body:
+    if not call.account.assume_role_quota.admit():
+        raise ApiError("Throttling.User", "Request was denied due to user flow control.", 400)
     params = call.params
     role_arn = params.required("RoleArn")
     match = ROLE_ARN.fullmatch(role_arn)
