@@ -6,8 +6,16 @@ parameters on the wire exactly as given) and checks what the API reference docum
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import http.client
 import json
+import uuid
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
@@ -131,3 +139,61 @@ def test_slb_times_have_seconds_and_the_charge_type_is_a_code_with_its_alias(ali
     )
     assert one["InternetChargeType"] == "paybytraffic"
     assert "InternetChargeTypeAlias" not in one
+
+
+def signed_v2_query(params: dict[str, str], secret: str) -> str:
+    """A legacy (HMAC-SHA1) RPC query, signed here from the published algorithm rather than by the emulator's code."""
+    everything = {
+        "AccessKeyId": ROOT_A[0],
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": uuid.uuid4().hex,
+        "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **params,
+    }
+    canonical = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(everything.items()))
+    to_sign = f"GET&%2F&{quote(canonical, safe='~')}"
+    signature = base64.b64encode(hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+    return canonical + "&Signature=" + quote(signature, safe="~")
+
+
+def get(emulator: Emulator, query: str) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection(emulator.host, emulator.port, timeout=10)
+    try:
+        connection.request("GET", f"/?{query}")
+        answer = connection.getresponse()
+        return answer.status, str(answer.getheader("Content-Type")), answer.read()
+    finally:
+        connection.close()
+
+
+def test_a_legacy_call_without_format_is_answered_in_xml_the_rpc_default(aliyun_emulator: Emulator) -> None:
+    query = signed_v2_query({"Action": "ListResourceGroups", "Version": "2020-03-31"}, ROOT_A[1])
+
+    status, content_type, body = get(aliyun_emulator, query)
+
+    assert (status, content_type.split(";")[0]) == (200, "text/xml")
+    root = ElementTree.fromstring(body)  # noqa: S314 - our own answer, over loopback
+    assert root.tag == "ListResourceGroupsResponse"
+    groups = root.findall("./ResourceGroups/ResourceGroup")
+    assert [group.findtext("Name") for group in groups] == ["default", "prod"]
+    assert root.findtext("TotalCount") == "2"
+
+
+def test_format_json_and_xml_are_both_served_and_errors_follow_the_format(aliyun_emulator: Emulator) -> None:
+    as_json = get(
+        aliyun_emulator,
+        signed_v2_query({"Action": "GetCallerIdentity", "Version": "2015-04-01", "Format": "JSON"}, ROOT_A[1]),
+    )
+    assert json.loads(as_json[2])["AccountId"] == "1111111111111111"
+    refused = get(
+        aliyun_emulator,
+        signed_v2_query({"Action": "GetCallerIdentity", "Version": "2015-04-01", "Format": "XML"}, "wrong"),
+    )
+    root = ElementTree.fromstring(refused[2])  # noqa: S314 - our own answer, over loopback
+    assert (refused[0], root.tag, root.findtext("Code")) == (400, "Error", "SignatureDoesNotMatch")
+    odd = get(
+        aliyun_emulator,
+        signed_v2_query({"Action": "GetCallerIdentity", "Version": "2015-04-01", "Format": "YAML"}, ROOT_A[1]),
+    )
+    assert (odd[0], json.loads(odd[2])["Code"]) == (400, "InvalidParameter.Format")

@@ -104,6 +104,8 @@ class SignedClaim:
     signed_parameters: tuple[tuple[str, str], ...] = ()
     """Every parameter but ``Signature`` (v2 string to sign)."""
     signed_headers: tuple[str, ...] = field(default=())
+    response_format: Literal["JSON", "XML"] = "JSON"
+    """``Format``: legacy RPC calls default to XML as Alibaba's do; ACS3 calls answer JSON unless they ask for XML."""
 
 
 def parse_signed_request(raw: RawRequest) -> SignedClaim:
@@ -313,6 +315,7 @@ def _parse_acs3(
         security_token=token if token is not None else everything.get("SecurityToken"),
         query_pairs=tuple(query_pairs),
         signed_headers=signed_headers,
+        response_format=_response_format(everything, default="JSON"),
     )
 
 
@@ -324,8 +327,6 @@ def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
         raise ApiError("InvalidSignatureMethod", f"The signature method {method} is not supported.", 400)
     if everything.get("SignatureVersion", "1.0") != "1.0":
         raise invalid_parameter("SignatureVersion", "only 1.0 is supported")
-    if everything.get("Format", "JSON").upper() != "JSON":
-        raise invalid_parameter("Format", "the emulator answers in JSON only")
     token = everything.get("SecurityToken")
     return SignedClaim(
         scheme="v2",
@@ -338,7 +339,17 @@ def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
         params=_api_parameters(everything),
         security_token=token if token is not None else raw.header("x-acs-security-token"),
         signed_parameters=tuple((key, value) for key, value in everything.items() if key != "Signature"),
+        response_format=_response_format(everything, default="XML"),
     )
+
+
+def _response_format(everything: Mapping[str, str], *, default: Literal["JSON", "XML"]) -> Literal["JSON", "XML"]:
+    wanted = everything.get("Format", default).upper()
+    if wanted == "JSON":
+        return "JSON"
+    if wanted == "XML":
+        return "XML"
+    raise invalid_parameter("Format", "must be JSON or XML")
 
 
 def _api_parameters(everything: Mapping[str, str]) -> dict[str, str]:
