@@ -35,6 +35,7 @@ class Emulator:
         port: int = 0,
         state_file: str | Path | None = None,
         clock: EmulatorClock | None = None,
+        accept_host_clock: bool = False,
     ) -> None:
         self.seed = seed if isinstance(seed, Seed) else load_seed(seed)
         self.clock = clock or EmulatorClock()
@@ -42,7 +43,16 @@ class Emulator:
         self.requests = RequestLog()
         self.nonces = NonceCache()
         self.state = CloudState(self.seed, self.clock, state_file)
-        self.app = WireApp(self.state, self.clock, self.faults, self.requests, self.nonces, reset=self.reset)
+        self._accept_host_clock = accept_host_clock
+        self.app = WireApp(
+            self.state,
+            self.clock,
+            self.faults,
+            self.requests,
+            self.nonces,
+            reset=self.reset,
+            accept_host_clock=accept_host_clock,
+        )
         """The protocol logic behind the HTTP server (callable without sockets)."""
         self._host = host
         self._port = port
@@ -75,12 +85,23 @@ class Emulator:
         self.state.close()
 
     def reset(self) -> None:
-        """Back to the seed: state as declared, faults and request log cleared, nonces forgotten, clock at real time."""
+        """Back to the seed: state as declared, faults and request log cleared, nonces forgotten, clock at real time,
+        the host-clock option as constructed."""
         self.state.reset()
         self.faults.clear()
         self.requests.clear()
         self.nonces.clear()
+        self.app.accept_host_clock = self._accept_host_clock
         self.clock.set(utc_now())
+
+    @property
+    def accept_host_clock(self) -> bool:
+        """Whether timestamps near the host's clock pass too (``reset()`` restores the value given at construction)."""
+        return self.app.accept_host_clock
+
+    @accept_host_clock.setter
+    def accept_host_clock(self, accept: bool) -> None:
+        self.app.accept_host_clock = accept
 
     @property
     def port(self) -> int:

@@ -38,7 +38,7 @@ INSTANCE_LISTS: dict[str, tuple[re.Pattern[str], str]] = {
     "nlb_load_balancers": (re.compile(r"^nlb-[A-Za-z0-9]{4,64}$"), "'nlb-' followed by 4-64 letters or digits"),
     "ecs_instances": (re.compile(r"^i-[A-Za-z0-9]{4,64}$"), "'i-' followed by 4-64 letters or digits"),
 }
-QUOTA_NAMES = ("roles", "policies", "users")
+QUOTA_NAMES = ("roles", "policies", "users", "assume_role_per_second")
 
 
 @dataclass(frozen=True)

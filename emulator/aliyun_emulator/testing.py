@@ -8,7 +8,7 @@ stands in for a service (Function Compute) that would hand a function its role's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -287,11 +287,30 @@ def admit_role_assumer(
 
     The emulator has no Function Compute caller and an account's root may not assume roles, so a test or a local
     stack gets a function role's session through such a user: its own policy allows ``sts:AssumeRole`` on those roles
-    only, and each role's trust policy gains it as a principal. Returns the AccessKey (id, secret).
+    only, and each role's trust policy gains it as a principal. Returns the AccessKey (id, secret). Idempotent: on a
+    cloud that already has the user (a restarted local stack's saved state) its old keys are replaced by one new key,
+    the policy gets the current document, and no principal is added twice.
     """
     from alibabacloud_ram20150501 import models
+    from alibabacloud_tea_openapi.exceptions import ClientException
 
-    ram.create_user(models.CreateUserRequest(user_name=user_name, comments=description or None))
+    def exists(call: Callable[[], object], code: str) -> bool:
+        try:
+            call()
+        except ClientException as error:
+            if error.code != code:
+                raise
+            return True
+        return False
+
+    if exists(
+        lambda: ram.create_user(models.CreateUserRequest(user_name=user_name, comments=description or None)),
+        "EntityAlreadyExists.User",
+    ):
+        listed = ram.list_access_keys(models.ListAccessKeysRequest(user_name=user_name)).body.access_keys.access_key
+        for old in listed or []:
+            request = models.DeleteAccessKeyRequest(user_name=user_name, user_access_key_id=old.access_key_id)
+            ram.delete_access_key(request)
     key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=user_name)).body.access_key
     assume = {
         "Version": "1",
@@ -303,18 +322,35 @@ def admit_role_assumer(
             }
         ],
     }
-    ram.create_policy(
-        models.CreatePolicyRequest(
-            policy_name=policy_name, policy_document=json.dumps(assume), description=description or None
+    document = json.dumps(assume)
+    if exists(
+        lambda: ram.create_policy(
+            models.CreatePolicyRequest(
+                policy_name=policy_name, policy_document=document, description=description or None
+            )
+        ),
+        "EntityAlreadyExists.Policy",
+    ):
+        ram.create_policy_version(
+            models.CreatePolicyVersionRequest(
+                policy_name=policy_name,
+                policy_document=document,
+                set_as_default=True,
+                rotate_strategy="DeleteOldestNonDefaultVersionWhenLimitExceeded",
+            )
         )
-    )
-    ram.attach_policy_to_user(
-        models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=policy_name, user_name=user_name)
+    exists(
+        lambda: ram.attach_policy_to_user(
+            models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=policy_name, user_name=user_name)
+        ),
+        "EntityAlreadyExists.User.Policy",
     )
     user_arn = f"acs:ram::{account_uid}:user/{user_name}"
     for name in role_names:
         role = ram.get_role(models.GetRoleRequest(role_name=name)).body.role
         trust = json.loads(role.assume_role_policy_document)
+        if any(user_arn in (s.get("Principal") or {}).get("RAM", []) for s in trust["Statement"]):
+            continue
         trust["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [user_arn]}})
         ram.update_role(models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=json.dumps(trust)))
     return key.access_key_id, key.access_key_secret

@@ -149,7 +149,13 @@ def command_demo(run: Invocation) -> int:
 def command_local(run: Invocation) -> int:
     from ram_delegate.local.stack import run_local
 
-    return run_local(template=run.args.template, seed=run.args.seed, cloud_port=run.args.cloud_port, port=run.args.port)
+    return run_local(
+        template=run.args.template,
+        seed=run.args.seed,
+        cloud_port=run.args.cloud_port,
+        port=run.args.port,
+        state_file=run.args.state,
+    )
 
 
 def command_send(run: Invocation) -> int:
@@ -554,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--seed", default=None, help="emulator seed file (first account: owner, second: partner)")
     local.add_argument("--cloud-port", type=int, default=0, help="emulator port (default: a free one)")
     local.add_argument("--port", type=int, default=0, help="function host port (default: a free one)")
+    local.add_argument(
+        "--state", default=None, metavar="FILE", help="SQLite file keeping the cloud and its clock across restarts"
+    )
 
     send = add("send", command_send, "sign an event (Standard Webhooks) and POST it; print the answer")
     send.add_argument("--url", required=True, help="the onboard function's HTTP trigger URL")

@@ -112,6 +112,7 @@ def test_random_histories_never_grant_more_than_the_model(
         def __init__(self) -> None:
             super().__init__()
             aliyun_emulator.reset()
+            aliyun_emulator.accept_host_clock = True  # the SDK signs with the host clock; the model moves it
             self.alice = make_alice(partner_root)
             self.deps = make_owner_deps()
             s = self.deps.settings

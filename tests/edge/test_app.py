@@ -81,6 +81,7 @@ def test_duplicate_and_redelivered_approvals_answer_200_and_write_nothing(
     writes = write_calls(aliyun_emulator)
     replay = app.owner_onboard(delivery, None, deps=owner_deps)
     later = now + timedelta(days=3)  # Standard Webhooks' retry horizon is 75 h
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time
     aliyun_emulator.clock.set(later)
     redelivery = app.owner_onboard(signed_event(body, OWNER_SECRET, later), None, deps=owner_deps)
     assert [replay["statusCode"], redelivery["statusCode"]] == [200, 200]
@@ -293,6 +294,7 @@ def test_timers_sweep_both_sides_and_verify_after_expiry(
     app.owner_onboard(signed_event(approval(now, days=1), OWNER_SECRET, now), None, deps=owner_deps)
     assert partner_user_exists(aliyun_emulator)
     later = now + timedelta(days=1, minutes=5)
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time
     aliyun_emulator.clock.set(later)
     owner_report = app.owner_expire(timer_event(later), None, deps=owner_deps)
     assert owner_report["revoked"] == [TICKET]
@@ -343,6 +345,7 @@ def test_a_hub_signed_replay_with_a_new_delivery_header_is_deduplicated_on_the_s
     assert (first["statusCode"], body_of(first)["status"]) == (200, "applied")
     writes = write_calls(aliyun_emulator)
     later = now + timedelta(days=3)
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time
     aliyun_emulator.clock.set(later)
     replay = app.owner_onboard(hub_signed(body, later, "delivery-2"), None, deps=deps)
     assert (replay["statusCode"], body_of(replay)["status"]) == (200, "duplicate")

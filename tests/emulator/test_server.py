@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import statistics
@@ -120,7 +121,17 @@ def test_sts_key_with_another_token_is_refused(aliyun_emulator: Emulator, signin
 
     error = _client_error(client.get_caller_identity)
 
-    assert (error.code, error.status_code) == ("InvalidSecurityToken.Mismatch", 400)
+    assert (error.code, error.status_code) == ("InvalidSecurityToken.Malformed", 400)
+
+
+def test_sts_key_with_a_well_formed_token_of_another_session_is_a_mismatch(aliyun_emulator: Emulator) -> None:
+    session = partner_session_keys(aliyun_emulator)
+    other_token = "CAIS" + base64.b64encode(bytes(132)).decode("ascii")  # the shape STS issues, not this session's
+    client = sts_client(aliyun_emulator, session.access_key_id, session.access_key_secret, other_token)
+
+    error = _client_error(client.get_caller_identity)
+
+    assert (error.code, error.status_code) == ("InvalidSecurityToken.MismatchWithAccessKey", 400)
 
 
 @pytest.mark.parametrize("signing", SIGNING_MODES)
@@ -130,6 +141,7 @@ def test_sts_credentials_stop_working_at_their_expiry(aliyun_emulator: Emulator,
         aliyun_emulator, session.access_key_id, session.access_key_secret, session.security_token, signing
     )
     listing = slb_models.DescribeLoadBalancersRequest(region_id="cn-hangzhou")
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time; this test moves the emulator's
     aliyun_emulator.clock.advance(899)
     client.describe_load_balancers(listing)
 
@@ -137,6 +149,23 @@ def test_sts_credentials_stop_working_at_their_expiry(aliyun_emulator: Emulator,
     error = _client_error(lambda: client.describe_load_balancers(listing))
 
     assert (error.code, error.status_code) == ("InvalidSecurityToken.Expired", 400)
+
+
+@pytest.mark.parametrize("signing", SIGNING_MODES)
+def test_a_request_signed_with_the_host_clock_is_refused_once_the_emulator_clock_has_moved(
+    aliyun_emulator: Emulator, signing: Signing
+) -> None:
+    client = sts_client(aliyun_emulator, *ROOT_A, signing=signing)
+    client.get_caller_identity()
+    aliyun_emulator.clock.advance(30 * 86_400)
+
+    error = _client_error(client.get_caller_identity)
+
+    assert (error.code, error.status_code) == ("InvalidTimeStamp.Expired", 400)
+    aliyun_emulator.accept_host_clock = True  # the explicit option: the host's time passes as well
+    assert client.get_caller_identity().body.account_id == "1111111111111111"
+    aliyun_emulator.reset()
+    assert not aliyun_emulator.accept_host_clock
 
 
 def test_deactivated_user_key_is_refused_with_403(aliyun_emulator: Emulator) -> None:
@@ -168,6 +197,7 @@ def test_replayed_request_is_refused_and_changes_nothing(
     client.delete_role(ram_models.DeleteRoleRequest(role_name="replayed"))
     state_before = aliyun_emulator.state.dump()
     # Moving the emulator clock (as tests do to expire sessions) must not make the nonce cache forget the request.
+    aliyun_emulator.accept_host_clock = True
     aliyun_emulator.clock.advance(7200)
 
     connection = http.client.HTTPConnection(aliyun_emulator.host, aliyun_emulator.port, timeout=5)

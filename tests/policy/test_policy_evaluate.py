@@ -215,10 +215,22 @@ def test_absent_key_never_matches_even_for_negated_operators(operator: str) -> N
     assert decide([statement], context={"other:Key": "x"}).effect == "ImplicitDeny"
 
 
-def test_deny_guarded_by_absent_key_does_not_apply() -> None:
-    guard = deny(Condition={"NotIpAddress": {"acs:SourceIp": "10.0.0.0/8"}})
+def test_deny_guarded_by_a_negated_operator_applies_when_the_key_is_absent() -> None:
+    guard = deny(Condition={"StringNotEquals": {"sts:ExternalId": "expected-id"}})
+    assert not decide([allow(), guard]).allowed
+    assert not decide([allow(), guard], context={"sts:ExternalId": "other"}).allowed
+    assert decide([allow(), guard], context={"sts:ExternalId": "expected-id"}).allowed
+    assert not decide([allow(), guard], context={"sts:ExternalId": []}).allowed
+
+
+def test_deny_guarded_by_a_positive_operator_does_not_apply_when_the_key_is_absent() -> None:
+    guard = deny(Condition={"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}})
     assert decide([allow(), guard]).allowed
-    assert not decide([allow(), guard], context={"acs:SourceIp": "8.8.8.8"}).allowed
+    assert not decide([allow(), guard], context={"acs:SourceIp": "10.1.2.3"}).allowed
+
+
+def test_allow_guarded_by_a_negated_operator_does_not_apply_when_the_key_is_absent() -> None:
+    assert not decide([allow(Condition={"NotIpAddress": {"acs:SourceIp": "10.0.0.0/8"}})]).allowed
 
 
 def test_empty_list_context_value_counts_as_absent() -> None:

@@ -163,6 +163,13 @@ def account_arn(call: Call) -> str:
     return f"acs:ram::{call.account.uid}:*"
 
 
+def policy_arn(call: Call, kind: str, name: str) -> str:
+    """A policy's ARN as RAM authorizes it: system policies live under the ``system`` account, not the caller's."""
+    if kind == "System":
+        return f"acs:ram::system:policy/{name}"
+    return arn(call, "policy", name)
+
+
 def ram(call: Call) -> RamStore:
     return call.account.ram
 
@@ -192,7 +199,7 @@ def create_role(call: Call) -> Body:
     description = bounded_text(call, "Description", MAX_DESCRIPTION) or ""
     duration = session_duration(call, "MaxSessionDuration") or DEFAULT_SESSION_DURATION
     call.params.boolean("AllowConsoleLogin", default=False)
-    tags = call.params.json_tags() or {}
+    tags = call.params.tags() or {}
     role = ram(call).create_role(name, trust_text, trust, description, duration, tags, call.request.now)
     return {"Role": role_body(role, update_date=False)}
 
@@ -242,7 +249,7 @@ def delete_role(call: Call) -> Body:
 def list_roles(call: Call) -> Body:
     call.authorize("ram:ListRoles", account_arn(call))
     max_items = list_size(call)
-    keep = tagged(call.params.json_tags())
+    keep = tagged(call.params.tags())
     roles, marker = ram(call).role_order.page(call.params.optional("Marker"), max_items, keep)
     rows = [{**role_body(r, trust=False), "Tags": tag_list(r.tags)} for r in roles]
     return marker_page("Roles", "Role", rows, marker)
@@ -281,7 +288,7 @@ def create_policy(call: Call) -> Body:
     text = call.params.required("PolicyDocument")
     document = parse_document(text, "custom", max_length=MAX_POLICY_DOCUMENT, parameter="PolicyDocument")
     description = bounded_text(call, "Description", MAX_POLICY_DESCRIPTION) or ""
-    tags = call.params.json_tags() or {}
+    tags = call.params.tags() or {}
     policy = ram(call).create_policy(name, text, document, description, tags, call.request.now)
     summary = policy_summary(call, policy)
     return {
@@ -324,7 +331,7 @@ def list_policies(call: Call) -> Body:
     call.authorize("ram:ListPolicies", account_arn(call))
     max_items = list_size(call)
     kind = policy_type(call, required=False)
-    wanted = call.params.json_tags()
+    wanted = call.params.tags()
     marker = call.params.optional("Marker")
     items: list[Body] = []
     next_marker: str | None = None
@@ -423,11 +430,16 @@ def _scope(call: Call) -> None:
 
 
 def _change_attachment(call: Call, entity: str, *, attach: bool) -> Body:
-    """Attach a policy to, or detach it from, a role or a user (``entity`` "Role" or "User"), at account scope."""
+    """Attach a policy to, or detach it from, a role or a user (``entity`` "Role" or "User"), at account scope.
+
+    RAM's authorization table lists two resource types for these actions (the role or user, and the policy): the
+    caller must be allowed on both, so a grant on ``role/rd-*`` alone cannot attach ``AdministratorAccess``.
+    """
     name = role_name(call) if entity == "Role" else user_name(call)
     action = f"ram:AttachPolicyTo{entity}" if attach else f"ram:DetachPolicyFrom{entity}"
     call.authorize(action, arn(call, entity.lower(), name))
     kind, policy = policy_type(call), policy_name(call)
+    call.authorize(action, policy_arn(call, kind, policy))
     _scope(call)
     store = ram(call)
     attachments = (store.role(name) if entity == "Role" else store.user(name)).attachments
@@ -636,7 +648,7 @@ def tag_resources(call: Call) -> Body:
     resource_type, names = _tag_resources(call, "ram:TagResources")
     if names is None:
         raise invalid_parameter("ResourceNames", "is required", "MissingParameter")
-    tags = call.params.json_tags()
+    tags = call.params.tags()
     if tags is None:
         raise invalid_parameter("Tag", "is required", "MissingParameter")
     targets = [ram(call).tag_target(resource_type, name) for name in names]
@@ -668,7 +680,7 @@ def untag_resources(call: Call) -> Body:
 
 def list_tag_resources(call: Call) -> Body:
     resource_type, names = _tag_resources(call, "ram:ListTagResources")
-    wanted = call.params.json_tags()
+    wanted = call.params.tags()
     page_size = call.params.integer("PageSize", default=50, minimum=1, maximum=50)
     token = call.params.optional("NextToken")
     store = ram(call)

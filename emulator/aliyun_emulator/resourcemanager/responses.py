@@ -9,6 +9,7 @@ from aliyun_emulator.core.authorization import PRODUCT_DENIAL
 from aliyun_emulator.core.errors import invalid_parameter
 from aliyun_emulator.params import page_body, page_params
 from aliyun_emulator.ram.models import POLICY_TYPES, format_date, system_policies
+from aliyun_emulator.ram.responses import policy_arn
 from aliyun_emulator.resourcemanager.models import PRINCIPAL_TYPES, ScopedGrant, parse_principal_name, principal_name
 
 Body = dict[str, Any]
@@ -17,6 +18,18 @@ SEED_CREATE_DATE = "2024-01-01T00:00:00Z"
 
 def group_arn(call: Call, group_id: str) -> str:
     return f"acs:resourcemanager::{call.account.uid}:resourcegroup/{group_id}"
+
+
+def scope_arn(call: Call, scope: str) -> str:
+    """The resource a grant's scope is authorized on: a resource group, or the whole account.
+
+    Account scope (``ResourceGroupId`` = the account id) is its own resource, ``account/<uid>``, so a caller allowed
+    on ``resourcegroup/*`` cannot widen a grant to the account (Alibaba publishes no authorization table for
+    AttachPolicy; this is the emulator's strict reading).
+    """
+    if scope == call.account.uid:
+        return f"acs:resourcemanager::{call.account.uid}:account/{scope}"
+    return group_arn(call, scope)
 
 
 def _listing_scope(call: Call, action: str) -> tuple[str | None, int, int]:
@@ -62,7 +75,8 @@ def _grant(call: Call, action: str) -> ScopedGrant:
     policy_name = params.required("PolicyName")
     principal_type = params.choice("PrincipalType", PRINCIPAL_TYPES)
     name = params.required("PrincipalName")
-    call.authorize(action, group_arn(call, group), resource_group_id=group, denial_code=PRODUCT_DENIAL)
+    call.authorize(action, scope_arn(call, group), resource_group_id=group, denial_code=PRODUCT_DENIAL)
+    call.authorize(action, policy_arn(call, policy_type, policy_name), denial_code=PRODUCT_DENIAL)
     call.account.rm.check_scope(group)
     entity = parse_principal_name(call.account.seed, principal_type, name)
     if entity is None:

@@ -11,6 +11,10 @@ SEED_CREATE_TIME_MS = 1_704_067_200_000
 """2024-01-01T00:00:00Z: seeded load balancers all claim this creation time."""
 
 
+INTERNET_CHARGE_CODES = {"paybybandwidth": "3", "paybytraffic": "4"}
+"""DescribeLoadBalancers gives the metering method as a numeric code, the word in ``InternetChargeTypeAlias``."""
+
+
 @dataclass(frozen=True)
 class LoadBalancer:
     seed: SeedLoadBalancer
@@ -32,11 +36,11 @@ class LoadBalancer:
             "AddressIPVersion": "ipv4",
             "AddressType": "intranet",
             "Bandwidth": 5120,
-            "CreateTime": "2024-01-01T00:00Z",
+            "CreateTime": "2024-01-01T00:00:00Z",
             "CreateTimeStamp": SEED_CREATE_TIME_MS,
             "DeleteProtection": "off",
             "InstanceChargeType": "PayBySpec",
-            "InternetChargeType": "paybytraffic",
+            "InternetChargeType": INTERNET_CHARGE_CODES["paybytraffic"],
             "InternetChargeTypeAlias": "paybytraffic",
             "LoadBalancerId": self.seed.id,
             "LoadBalancerName": self.seed.name,

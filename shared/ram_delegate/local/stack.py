@@ -176,6 +176,7 @@ class LocalStack:
         port: int = 0,
         env: Mapping[str, str] | None = None,
         real_time_timers: bool = False,
+        state_file: str | Path | None = None,
     ) -> None:
         self._template_path = Path(template)
         self._seed = seed if isinstance(seed, Seed) else load_seed(seed if seed is not None else _default_seed_text())
@@ -189,7 +190,10 @@ class LocalStack:
         self.partner: SeedAccount = self._seed.accounts[1]
         self.webhook_secret = self._env.get(ENV_WEBHOOK_SECRET, "").strip() or _generate_secret()
         self.webhook_secret_generated = not self._env.get(ENV_WEBHOOK_SECRET, "").strip()
-        self.emulator = Emulator(self._seed, port=cloud_port)
+        # The functions' SDK signs with the host's time while the stack moves the emulator clock (timers, expiry):
+        # the local stack opts in to the host clock explicitly.
+        # ``state_file`` keeps the cloud and the emulator clock across a restart (``ram-delegate local --state``).
+        self.emulator = Emulator(self._seed, port=cloud_port, accept_host_clock=True, state_file=state_file)
         self.timer_runs: list[TimerRun] = []
         self.template: Template | None = None
         self._runtimes: dict[str, _Runtime] = {}
@@ -625,13 +629,20 @@ def run_local(
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    state_file: str | Path | None = None,
 ) -> int:
     """``ram-delegate local``: start the stack, print where everything is, serve until SIGINT/SIGTERM (or ``stop``)."""
     stream = out or sys.stdout
     stop_event = stop or threading.Event()
     try:
         stack = LocalStack(
-            template=template, seed=seed, cloud_port=cloud_port, port=port, env=env, real_time_timers=True
+            template=template,
+            seed=seed,
+            cloud_port=cloud_port,
+            port=port,
+            env=env,
+            real_time_timers=True,
+            state_file=state_file,
         ).start()
     except (OSError, ValueError, RamDelegateError) as exc:
         print(f"ram-delegate local: cannot start: {exc}", file=sys.stderr)

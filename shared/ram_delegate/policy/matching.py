@@ -9,10 +9,11 @@ match a resource of another account; in the relative id (the fifth segment) wild
 Condition semantics (see ``ram_delegate.policy.evaluation`` for the order of evaluation):
 
 * values of one key are OR-ed; keys and operators are AND-ed by the caller;
-* a key absent from the request context never matches, for positive and negated operators alike (the product
-  always writes its conditions as Allow guards, so an absent key fails closed). AWS differs here: there a negated
-  operator on an absent key is true. A Deny guarded by a negated operator therefore only applies when the key is
-  present;
+* a key absent from the request context fails closed, whichever way closed is: in an Allow statement the condition
+  does not hold (positive and negated operators alike), in a Deny statement a negated operator holds (so
+  ``Deny ... StringNotEquals sts:ExternalId`` refuses a request without an ExternalId) and a positive one does not.
+  Alibaba does not document absent keys; AWS treats a negated operator on an absent key as true in both effects,
+  which would let an Allow guarded by ``StringNotEquals`` pass a request that never sent the key;
 * a context value of the wrong type (``"abc"`` for a Numeric operator, a naive datetime) never matches either;
 * a list context value matches a positive operator when any element matches, a negated one when no element matches.
 """
@@ -280,12 +281,15 @@ class CompiledCondition:
     predicate: _Predicate
     negated: bool
 
-    def holds(self, context: Mapping[str, ContextValue]) -> bool:
+    def holds(self, context: Mapping[str, ContextValue], *, deny: bool = False) -> bool:
+        """Whether the condition holds; ``deny`` says it guards a Deny, where a negated test of an absent key holds."""
         value = context.get(self.key)
         if value is None:
-            return False
+            return deny and self.negated
         converted = [self.convert(item) for item in _context_items(value)]
-        if not converted or any(item is None for item in converted):
+        if not converted:  # an empty list is no value at all
+            return deny and self.negated
+        if any(item is None for item in converted):
             return False
         passed = any(self.predicate(item) for item in converted)
         return not passed if self.negated else passed
@@ -308,6 +312,7 @@ class StatementMatcher:
     resource_negated: bool
     has_resource: bool
     conditions: tuple[CompiledCondition, ...]
+    deny: bool = False
 
     @classmethod
     def build(cls, statement: Statement) -> StatementMatcher:
@@ -318,6 +323,7 @@ class StatementMatcher:
             resource_negated=not statement.resources,
             has_resource=bool(statement.resources or statement.not_resources),
             conditions=tuple(c.compiled for c in statement.conditions),
+            deny=statement.effect == "Deny",
         )
 
     def matches_action(self, action: str) -> bool:
@@ -327,4 +333,4 @@ class StatementMatcher:
         return self.has_resource and (self.resource.fullmatch(resource) is not None) != self.resource_negated
 
     def conditions_hold(self, context: Mapping[str, ContextValue]) -> bool:
-        return all(c.holds(context) for c in self.conditions)
+        return all(c.holds(context, deny=self.deny) for c in self.conditions)
