@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export ALIBABA_CLOUD_ECS_METADATA_DISABLED := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint typecheck pytest run bench package clean
+.PHONY: setup test lint typecheck pytest run bench package clean node-clients
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ $(VENV)/.bench-installed: requirements-bench.lock $(STAMP)
 
 bench: $(VENV)/.bench-installed
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Optional: the Node clients tests/emulator/test_node_clients.py runs when they are present (it skips otherwise).
+NODE_CLIENTS := @alicloud/pop-core@1.8.0 @alicloud/openapi-client@0.4.15 @alicloud/sts20150401@1.2.0
+node-clients:
+	npm install --no-audit --no-fund --prefix .node-clients $(NODE_CLIENTS)
 
 # Vendor the library and its pinned dependencies next to one function's index.py, as FC's "pip install -t ." packaging
 # does (Linux wheels for the runtime's Python). template.yml's pre-deploy action runs it: make package FUNCTION=<name>

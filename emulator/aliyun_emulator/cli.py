@@ -20,7 +20,7 @@ LISTENING_PREFIX = "aliyun-emulator listening on "
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aliyun-emulator", description="A local Alibaba Cloud for the official SDKs.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve RAM, STS, SLB and Resource Manager on one HTTP port")
+    serve = commands.add_parser("serve", help="serve RAM, STS, Resource Manager, SLB, ALB, NLB, ECS on one port")
     serve.add_argument("--seed", required=True, help="seed file (JSON) declaring the accounts")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")

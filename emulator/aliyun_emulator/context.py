@@ -9,12 +9,13 @@ from typing import Any
 
 from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.instances import Instance, store
 from aliyun_emulator.params import Params
 from aliyun_emulator.ram.models import RamStore
 from aliyun_emulator.resourcemanager.models import ResourceManagerStore
 from aliyun_emulator.seed import SeedAccount
-from aliyun_emulator.slb.models import LoadBalancer, load_balancers
-from aliyun_emulator.sts.models import SessionStore
+from aliyun_emulator.slb.models import Backends, LoadBalancer, backends, load_balancers
+from aliyun_emulator.sts.models import ASSUME_ROLE_PER_SECOND, RateWindow, SessionStore
 from ram_delegate.policy import ContextValue
 
 
@@ -27,6 +28,12 @@ class AccountState:
         self.ram = RamStore(seed.uid, dict(seed.quotas))
         self.rm = ResourceManagerStore(seed)
         self.load_balancers: dict[str, LoadBalancer] = load_balancers(seed)
+        self.slb_backends: dict[str, Backends] = backends(seed)
+        self.alb: dict[str, Instance] = store(seed.alb_load_balancers, "Active")
+        self.nlb: dict[str, Instance] = store(seed.nlb_load_balancers, "Active")
+        self.ecs: dict[str, Instance] = store(seed.ecs_instances, "Running")
+        self.assume_role_quota = RateWindow(seed.quotas.get("assume_role_per_second", ASSUME_ROLE_PER_SECOND))
+        """Counts the AssumeRole calls this account's users and roles make (the caller's account, as STS does)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"ram": self.ram.to_dict(), "resource_manager_grants": self.rm.to_dict()}

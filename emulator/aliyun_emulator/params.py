@@ -13,6 +13,7 @@ from typing import Any
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
 
+_FLAT_TAG = re.compile(r"([1-9][0-9]{0,2})\.(Key|Value)")
 MAX_PARAMETER_LENGTH = 32_768
 """No single parameter may exceed this; real APIs refuse oversized values long before the handler sees them."""
 
@@ -87,11 +88,15 @@ class Params:
             raise invalid_parameter(name, f"must hold 1-{max_items} non-empty strings")
         return values
 
-    def json_tags(self, name: str = "Tag") -> dict[str, str] | None:
-        """RAM tags: ``[{"Key": k, "Value": v}, ...]`` as a JSON string."""
+    def tags(self, name: str = "Tag") -> dict[str, str] | None:
+        """RAM tags, in either form a client sends: ``Tag=[{"Key": k, "Value": v}, ...]`` as a JSON string (the Tea
+        SDKs) or flattened as ``Tag.1.Key=k&Tag.1.Value=v`` (pop-core, the legacy SDK); both at once is refused."""
+        flat = self._flat_tags(name)
         values = self.json_list(name)
         if values is None:
-            return None
+            return check_tags(flat, name) if flat else None
+        if flat:
+            raise invalid_parameter(name, "send the tags either as a JSON list or as Tag.N.Key, not both")
         pairs: list[tuple[str, str]] = []
         for item in values:
             if not isinstance(item, dict):
@@ -101,6 +106,22 @@ class Params:
                 raise invalid_parameter(name, "tag Key and Value must be strings")
             pairs.append((key, value))
         return check_tags(pairs, name)
+
+    def _flat_tags(self, name: str) -> list[tuple[str, str]]:
+        """``Name.N.Key`` / ``Name.N.Value`` pairs in index order; a Value without its Key is refused."""
+        keys: dict[int, str] = {}
+        values: dict[int, str] = {}
+        prefix = f"{name}."
+        for raw_name, value in self.raw.items():
+            if not raw_name.startswith(prefix):
+                continue
+            match = _FLAT_TAG.fullmatch(raw_name[len(prefix) :])
+            if match is None:
+                raise invalid_parameter(name, f"{raw_name} is not {name}.N.Key or {name}.N.Value")
+            (keys if match.group(2) == "Key" else values)[int(match.group(1))] = value
+        if set(values) - set(keys):
+            raise invalid_parameter(name, f"every {name}.N.Value needs its {name}.N.Key")
+        return [(keys[index], values.get(index, "")) for index in sorted(keys)]
 
     def flat_list(self, name: str) -> list[str]:
         """A list flattened as ``Name.1``, ``Name.2``, ..."""

@@ -7,7 +7,11 @@ by hand:
                    "resource_groups": [{"id": "rg-...", "name": "..."}],
                    "load_balancers": [{"id": "lb-...", "name": "...", "region": "cn-hangzhou",
                                        "resource_group_id": "rg-..."}],
+                   "alb_load_balancers": [...], "nlb_load_balancers": [...], "ecs_instances": [...],
                    "quotas": {"roles": 1000, "policies": 1500, "users": 5000}}]}
+
+``alb_load_balancers``, ``nlb_load_balancers`` and ``ecs_instances`` have the shape of ``load_balancers`` (ids
+``alb-…``, ``nlb-…`` and ``i-…``).
 
 Every error is a ``ValueError`` naming the offending field, so a typo in a seed fails loudly at start-up.
 """
@@ -28,7 +32,13 @@ _ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,64}$")
 _RESOURCE_GROUP_ID = re.compile(r"^rg-[A-Za-z0-9]{4,64}$")
 _LOAD_BALANCER_ID = re.compile(r"^lb-[A-Za-z0-9-]{4,64}$")
 _REGION = re.compile(r"^[a-z]{2,}-[a-z0-9-]+$")
-QUOTA_NAMES = ("roles", "policies", "users")
+# Instance lists beyond classic SLB: seed key -> (id pattern, what the error says).
+INSTANCE_LISTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "alb_load_balancers": (re.compile(r"^alb-[A-Za-z0-9]{4,64}$"), "'alb-' followed by 4-64 letters or digits"),
+    "nlb_load_balancers": (re.compile(r"^nlb-[A-Za-z0-9]{4,64}$"), "'nlb-' followed by 4-64 letters or digits"),
+    "ecs_instances": (re.compile(r"^i-[A-Za-z0-9]{4,64}$"), "'i-' followed by 4-64 letters or digits"),
+}
+QUOTA_NAMES = ("roles", "policies", "users", "assume_role_per_second")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,9 @@ class SeedAccount:
     access_key_secret: str
     resource_groups: tuple[SeedResourceGroup, ...] = ()
     load_balancers: tuple[SeedLoadBalancer, ...] = ()
+    alb_load_balancers: tuple[SeedLoadBalancer, ...] = ()
+    nlb_load_balancers: tuple[SeedLoadBalancer, ...] = ()
+    ecs_instances: tuple[SeedLoadBalancer, ...] = ()
     quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -75,6 +88,17 @@ class Seed:
                     for lb in account.load_balancers
                 ],
             }
+            for key in INSTANCE_LISTS:
+                if getattr(account, key):
+                    entry[key] = [
+                        {
+                            "id": item.id,
+                            "name": item.name,
+                            "region": item.region,
+                            "resource_group_id": item.resource_group_id,
+                        }
+                        for item in getattr(account, key)
+                    ]
             if account.quotas:
                 entry["quotas"] = dict(account.quotas)
             accounts.append(entry)
@@ -122,6 +146,8 @@ def _parse_seed(raw: Any) -> Seed:
     _require_unique([a.access_key_id for a in accounts], "access_key_id")
     _require_unique([g.id for a in accounts for g in a.resource_groups], "resource group id")
     _require_unique([lb.id for a in accounts for lb in a.load_balancers], "load balancer id")
+    for key in INSTANCE_LISTS:
+        _require_unique([item.id for a in accounts for item in getattr(a, key)], key.removesuffix("s") + " id")
     return Seed(accounts=accounts)
 
 
@@ -130,7 +156,7 @@ def _parse_account(raw: Any, path: str) -> SeedAccount:
         raw,
         path,
         required=("uid", "alias", "access_key_id", "access_key_secret"),
-        optional=("resource_groups", "load_balancers", "quotas"),
+        optional=("resource_groups", "load_balancers", "quotas", *INSTANCE_LISTS),
     )
     uid = _matching(obj, "uid", _UID, path, "16 digits")
     alias = _matching(obj, "alias", _ALIAS, path, "3-63 lower-case letters, digits and single inner hyphens")
@@ -149,6 +175,13 @@ def _parse_account(raw: Any, path: str) -> SeedAccount:
         _parse_load_balancer(item, f"{path}.load_balancers[{i}]", group_ids)
         for i, item in enumerate(_list(obj.get("load_balancers", []), f"{path}.load_balancers"))
     )
+    instances = {
+        key: tuple(
+            _parse_load_balancer(item, f"{path}.{key}[{i}]", group_ids, INSTANCE_LISTS[key])
+            for i, item in enumerate(_list(obj.get(key, []), f"{path}.{key}"))
+        )
+        for key in INSTANCE_LISTS
+    }
     return SeedAccount(
         uid=uid,
         alias=alias,
@@ -156,6 +189,9 @@ def _parse_account(raw: Any, path: str) -> SeedAccount:
         access_key_secret=secret,
         resource_groups=groups,
         load_balancers=balancers,
+        alb_load_balancers=instances["alb_load_balancers"],
+        nlb_load_balancers=instances["nlb_load_balancers"],
+        ecs_instances=instances["ecs_instances"],
         quotas=MappingProxyType(_parse_quotas(obj.get("quotas", {}), f"{path}.quotas")),
     )
 
@@ -168,13 +204,18 @@ def _parse_group(raw: Any, path: str) -> SeedResourceGroup:
     )
 
 
-def _parse_load_balancer(raw: Any, path: str, group_ids: set[str]) -> SeedLoadBalancer:
+def _parse_load_balancer(
+    raw: Any,
+    path: str,
+    group_ids: set[str],
+    id_rule: tuple[re.Pattern[str], str] = (_LOAD_BALANCER_ID, "'lb-' followed by 4-64 letters, digits or hyphens"),
+) -> SeedLoadBalancer:
     obj = _object(raw, path, required=("id", "name", "region"), optional=("resource_group_id",))
     group_id = obj.get("resource_group_id")
     if group_id is not None and (not isinstance(group_id, str) or group_id not in group_ids):
         raise ValueError(f"{path}.resource_group_id: must name one of this account's resource groups")
     return SeedLoadBalancer(
-        id=_matching(obj, "id", _LOAD_BALANCER_ID, path, "'lb-' followed by 4-64 letters, digits or hyphens"),
+        id=_matching(obj, "id", id_rule[0], path, id_rule[1]),
         name=_non_empty(obj, "name", path),
         region=_matching(obj, "region", _REGION, path, "a region id such as cn-hangzhou"),
         resource_group_id=group_id,

@@ -3,7 +3,8 @@
 ``CloudState`` is the ``CloudBackend`` the server talks to. One re-entrant lock serialises calls (the emulator is
 CPU-bound and each call takes microseconds, so a finer scheme would buy nothing). With a state file, each account
 and the session table are kept as JSON rows in SQLite, rewritten after every successful call that may change them,
-so a restarted emulator still has its roles, keys and sessions.
+so a restarted emulator still has its roles, keys and sessions; the clock's offset from the host's time is saved at
+every move, so it keeps its time too.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aliyun_emulator.alb import responses as alb_responses
 from aliyun_emulator.context import AccountState, Call
 from aliyun_emulator.core.authorization import Grants, session_policy_document
-from aliyun_emulator.core.clock import EmulatorClock
+from aliyun_emulator.core.clock import EmulatorClock, utc_now
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.ecs import responses as ecs_responses
+from aliyun_emulator.implemented import check_parameters
+from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
@@ -36,10 +42,15 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "sts": (sts_responses.HANDLERS, sts_responses.READ_ONLY),
     "slb": (slb_responses.HANDLERS, slb_responses.READ_ONLY),
     "resourcemanager": (rm_responses.HANDLERS, rm_responses.READ_ONLY),
+    "alb": (alb_responses.HANDLERS, alb_responses.READ_ONLY),
+    "nlb": (nlb_responses.HANDLERS, nlb_responses.READ_ONLY),
+    "ecs": (ecs_responses.HANDLERS, ecs_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+CLOCK_KEY = "clock"
+"""The snapshot row holding the emulator clock's offset from the host's time."""
 MASK = "****"
 
 
@@ -60,6 +71,9 @@ class CloudState:
             self._db.execute(SCHEMA)
             if not self._load_snapshot():
                 self._persist_everything()
+            self._restore_clock()
+            # Every move of the clock is saved at once, so a crash keeps the emulator's time as well as its cloud.
+            clock.on_move(lambda _previous, _reached: self._persist_clock())
 
     # --- CloudBackend ----------------------------------------------------------------------------------------------
 
@@ -85,6 +99,7 @@ class CloudState:
             raise ApiError(
                 "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404
             )
+        check_parameters(request.product, request.action, request.params)
         with self._lock:
             account = self.accounts.get(request.principal.account_id)
             if account is None:
@@ -182,6 +197,27 @@ class CloudState:
         if "sessions" in rows:
             self.sessions.load(json.loads(rows["sessions"]))
         return True
+
+    def _restore_clock(self) -> None:
+        """Put the clock where the saved state left it: the saved offset from the host's time, real time since
+        included (a state file without a clock row keeps the host's time)."""
+        assert self._db is not None
+        row = self._db.execute("SELECT value FROM snapshot WHERE key = ?", (CLOCK_KEY,)).fetchone()
+        if row is not None:
+            self.clock.set(utc_now() + timedelta(seconds=float(json.loads(row[0])["offset_seconds"])))
+        else:
+            self._persist_clock()
+
+    def _persist_clock(self) -> None:
+        with self._lock:
+            if self._db is None:
+                return
+            offset = (self.clock.now() - utc_now()).total_seconds()
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO snapshot (key, value) VALUES (?, ?)",
+                    (CLOCK_KEY, json.dumps({"offset_seconds": offset})),
+                )
 
     def _persist_everything(self) -> None:
         for uid in self.accounts:

@@ -8,10 +8,13 @@ stands in for a service (Function Compute) that would hand a function its role's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from alibabacloud_alb20200616.client import Client as AlbClient
+    from alibabacloud_ecs20140526.client import Client as EcsClient
+    from alibabacloud_nlb20220430.client import Client as NlbClient
     from alibabacloud_ram20150501.client import Client as RamClient
     from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
     from alibabacloud_slb20140515.client import Client as SlbClient
@@ -60,6 +63,60 @@ DEFAULT_TEST_SEED: Mapping[str, Any] = {
                     "id": "lb-uf6dflt000000000001",
                     "name": "shanghai-web",
                     "region": "cn-shanghai",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "alb_load_balancers": [
+                {
+                    "id": "alb-prod0000001",
+                    "name": "prod-alb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "alb-dflt0000001",
+                    "name": "staging-alb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+                {
+                    "id": "alb-shdf0000001",
+                    "name": "shanghai-alb",
+                    "region": "cn-shanghai",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "nlb_load_balancers": [
+                {
+                    "id": "nlb-prod0000001",
+                    "name": "prod-nlb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "nlb-dflt0000001",
+                    "name": "staging-nlb",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": "rg-aaaaaaaaaaaaa0",
+                },
+            ],
+            "ecs_instances": [
+                {
+                    "id": "i-bp1prod0000001",
+                    "name": "prod-web-1",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "i-bp1prod0000002",
+                    "name": "prod-web-2",
+                    "region": "cn-hangzhou",
+                    "resource_group_id": PROD_RESOURCE_GROUP_ID,
+                },
+                {
+                    "id": "i-bp1dflt0000001",
+                    "name": "staging-web-1",
+                    "region": "cn-hangzhou",
                     "resource_group_id": "rg-aaaaaaaaaaaaa0",
                 },
             ],
@@ -160,6 +217,63 @@ def rm_client(
     return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing))
 
 
+def regional_config(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> Config:
+    """A config for ALB or ECS: the emulator serves every region on one endpoint, so the region travels as a
+    ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from the regional endpoint)."""
+    from alibabacloud_tea_openapi.models import GlobalParameters
+
+    config = sdk_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id)
+    config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
+    return config
+
+
+def alb_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> AlbClient:
+    from alibabacloud_alb20200616.client import Client
+
+    return Client(regional_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+
+
+def nlb_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> NlbClient:
+    from alibabacloud_nlb20220430.client import Client
+
+    # Every NLB request names its region itself (RegionId in the query or the form body): no global parameter.
+    return Client(sdk_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+
+
+def ecs_client(
+    emulator: Emulator | str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None = None,
+    signing: Signing = "v3",
+    region_id: str = "cn-hangzhou",
+) -> EcsClient:
+    from alibabacloud_ecs20140526.client import Client
+
+    return Client(regional_config(emulator, access_key_id, access_key_secret, security_token, signing, region_id))
+
+
 def admit_role_assumer(
     ram: RamClient,
     account_uid: str,
@@ -173,11 +287,30 @@ def admit_role_assumer(
 
     The emulator has no Function Compute caller and an account's root may not assume roles, so a test or a local
     stack gets a function role's session through such a user: its own policy allows ``sts:AssumeRole`` on those roles
-    only, and each role's trust policy gains it as a principal. Returns the AccessKey (id, secret).
+    only, and each role's trust policy gains it as a principal. Returns the AccessKey (id, secret). Idempotent: on a
+    cloud that already has the user (a restarted local stack's saved state) its old keys are replaced by one new key,
+    the policy gets the current document, and no principal is added twice.
     """
     from alibabacloud_ram20150501 import models
+    from alibabacloud_tea_openapi.exceptions import ClientException
 
-    ram.create_user(models.CreateUserRequest(user_name=user_name, comments=description or None))
+    def exists(call: Callable[[], object], code: str) -> bool:
+        try:
+            call()
+        except ClientException as error:
+            if error.code != code:
+                raise
+            return True
+        return False
+
+    if exists(
+        lambda: ram.create_user(models.CreateUserRequest(user_name=user_name, comments=description or None)),
+        "EntityAlreadyExists.User",
+    ):
+        listed = ram.list_access_keys(models.ListAccessKeysRequest(user_name=user_name)).body.access_keys.access_key
+        for old in listed or []:
+            request = models.DeleteAccessKeyRequest(user_name=user_name, user_access_key_id=old.access_key_id)
+            ram.delete_access_key(request)
     key = ram.create_access_key(models.CreateAccessKeyRequest(user_name=user_name)).body.access_key
     assume = {
         "Version": "1",
@@ -189,18 +322,35 @@ def admit_role_assumer(
             }
         ],
     }
-    ram.create_policy(
-        models.CreatePolicyRequest(
-            policy_name=policy_name, policy_document=json.dumps(assume), description=description or None
+    document = json.dumps(assume)
+    if exists(
+        lambda: ram.create_policy(
+            models.CreatePolicyRequest(
+                policy_name=policy_name, policy_document=document, description=description or None
+            )
+        ),
+        "EntityAlreadyExists.Policy",
+    ):
+        ram.create_policy_version(
+            models.CreatePolicyVersionRequest(
+                policy_name=policy_name,
+                policy_document=document,
+                set_as_default=True,
+                rotate_strategy="DeleteOldestNonDefaultVersionWhenLimitExceeded",
+            )
         )
-    )
-    ram.attach_policy_to_user(
-        models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=policy_name, user_name=user_name)
+    exists(
+        lambda: ram.attach_policy_to_user(
+            models.AttachPolicyToUserRequest(policy_type="Custom", policy_name=policy_name, user_name=user_name)
+        ),
+        "EntityAlreadyExists.User.Policy",
     )
     user_arn = f"acs:ram::{account_uid}:user/{user_name}"
     for name in role_names:
         role = ram.get_role(models.GetRoleRequest(role_name=name)).body.role
         trust = json.loads(role.assume_role_policy_document)
+        if any(user_arn in (s.get("Principal") or {}).get("RAM", []) for s in trust["Statement"]):
+            continue
         trust["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [user_arn]}})
         ram.update_role(models.UpdateRoleRequest(role_name=name, new_assume_role_policy_document=json.dumps(trust)))
     return key.access_key_id, key.access_key_secret

@@ -149,7 +149,13 @@ def command_demo(run: Invocation) -> int:
 def command_local(run: Invocation) -> int:
     from ram_delegate.local.stack import run_local
 
-    return run_local(template=run.args.template, seed=run.args.seed, cloud_port=run.args.cloud_port, port=run.args.port)
+    return run_local(
+        template=run.args.template,
+        seed=run.args.seed,
+        cloud_port=run.args.cloud_port,
+        port=run.args.port,
+        state_file=run.args.state,
+    )
 
 
 def command_send(run: Invocation) -> int:
@@ -403,8 +409,15 @@ def command_bootstrap(run: Invocation) -> int:
 
 
 def command_lint(run: Invocation) -> int:
-    rows = _lint_profiles(run) if run.args.profiles else _lint_file(run, Path(run.args.policy))
-    run.out.document({"findings": rows, "errors": sum(1 for row in rows if row["severity"] == "error")})
+    catalog: list[dict[str, Any]] = []
+    if run.args.profiles:
+        rows, catalog = _lint_profiles(run)
+    else:
+        rows = _lint_file(run, Path(run.args.policy))
+    document: dict[str, Any] = {"findings": rows, "errors": sum(1 for row in rows if row["severity"] == "error")}
+    if run.args.profiles:
+        document["profiles"] = catalog
+    run.out.document(document)
     run.out.table(rows, LINT_COLUMNS, empty="no findings")
     errors = sum(1 for row in rows if row["severity"] == "error")
     if rows:
@@ -458,29 +471,64 @@ def _lint_file(run: Invocation, path: Path) -> list[dict[str, Any]]:
     return [_finding_row(path.name, finding) for finding in findings]
 
 
-def _lint_profiles(run: Invocation) -> list[dict[str, Any]]:
-    """Every access profile, as the time-bound access policy it builds, linted (a failing profile never loads)."""
-    from ram_delegate.policy import lint, load_profiles, owner_access_policy
+def _lint_profiles(run: Invocation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every access profile linted as each time-bound access policy it builds (account-wide, and on named instances
+    for a profile that scopes to instances), and the catalog as rows (profile, products, actions, scoping, probes)."""
+    from ram_delegate.policy import lint, load_profiles, parse_policy
+    from ram_delegate.policy.profiles import access_document
 
     settings = run.settings()
     extra = run.args.profiles_file or settings.profiles_file
     try:
         profiles = load_profiles(extra)
     except PolicyLintError as exc:
-        return _problem_rows(str(extra or "profiles"), "profile-refused", exc.problems, exc.message)
+        return _problem_rows(str(extra or "profiles"), "profile-refused", exc.problems, exc.message), []
     rows: list[dict[str, Any]] = []
+    catalog: list[dict[str, Any]] = []
     expires_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
     for name, profile in sorted(profiles.items()):
-        document = owner_access_policy(
-            profile=profile,
-            owner_account_id=settings.account_id or PLACEHOLDER_ACCOUNT_ID,
-            region=settings.region,
-            expires_at=expires_at,
-        )
-        findings = lint(document, time_bound=True)
+        shapes: list[tuple[str, ...]] = [] if profile.resource_ids == "require" else [()]
+        if profile.instances is not None:
+            shapes.append(("<id-1>", "<id-2>"))
+        findings = []
+        for ids in shapes:
+            document = access_document(
+                profile,
+                account_id=settings.account_id or PLACEHOLDER_ACCOUNT_ID,
+                region=settings.region,
+                expires_at=expires_at,
+                resource_ids=ids,
+            )
+            findings.extend(lint(parse_policy(document, kind="custom"), time_bound=True))
         rows.extend(_finding_row(f"profile {name}", finding) for finding in findings)
-        run.out.line(f"profile {name}: {len(findings)} finding(s) - {profile.description}")
-    return rows
+        probes = [profile.positive_probe] if profile.positive_probe else []
+        catalog.append(
+            {
+                "profile": name,
+                "products": ", ".join(profile.products),
+                "actions": ", ".join(profile.all_actions),
+                "scoping": profile.scoping,
+                "probes": ", ".join(
+                    [f"+{probe.call}" for probe in probes]
+                    + [f"-{probe.call}@{probe.target}" for probe in profile.negative_probes]
+                )
+                or "none (AssumeRole only)",
+                "findings": len(findings),
+                "description": profile.description,
+            }
+        )
+    run.out.table(catalog, PROFILE_COLUMNS, empty="no profiles")
+    return rows, catalog
+
+
+PROFILE_COLUMNS = (
+    ("profile", "PROFILE"),
+    ("products", "PRODUCTS"),
+    ("actions", "ACTIONS"),
+    ("scoping", "SCOPING"),
+    ("probes", "PROBES"),
+    ("findings", "FINDINGS"),
+)
 
 
 # --- plumbing ----------------------------------------------------------------------------------------------------
@@ -551,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--seed", default=None, help="emulator seed file (first account: owner, second: partner)")
     local.add_argument("--cloud-port", type=int, default=0, help="emulator port (default: a free one)")
     local.add_argument("--port", type=int, default=0, help="function host port (default: a free one)")
+    local.add_argument(
+        "--state", default=None, metavar="FILE", help="SQLite file keeping the cloud and its clock across restarts"
+    )
 
     send = add("send", command_send, "sign an event (Standard Webhooks) and POST it; print the answer")
     send.add_argument("--url", required=True, help="the onboard function's HTTP trigger URL")

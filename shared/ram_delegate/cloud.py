@@ -15,6 +15,7 @@ Everything above this module sees typed calls and small frozen results, never an
 
 from __future__ import annotations
 
+import json
 import random as _random
 import threading
 import time
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ram_delegate.errors import (
     AccessDeniedError,
@@ -221,6 +222,29 @@ class LoadBalancerSummary:
     name: str
     region: str
     resource_group_id: str | None
+
+
+@dataclass(frozen=True)
+class LoadBalancerDetail:
+    """One CLB instance as DescribeLoadBalancerAttribute shows it: its backend servers (id -> weight) included."""
+
+    id: str
+    name: str
+    region: str
+    resource_group_id: str | None
+    backend_servers: Mapping[str, int]
+    listener_ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """One ALB or NLB load balancer, or one ECS instance, as its product's listing shows it."""
+
+    id: str
+    name: str
+    region: str
+    resource_group_id: str | None
+    status: str
 
 
 @dataclass(frozen=True)
@@ -556,6 +580,170 @@ class SlbApi(_Api):
                 return found
             page += 1
 
+    def describe_load_balancer_attribute(self, load_balancer_id: str) -> LoadBalancerDetail:
+        from alibabacloud_slb20140515 import models
+
+        request = models.DescribeLoadBalancerAttributeRequest(region_id=self._region, load_balancer_id=load_balancer_id)
+        body = self._call(
+            "DescribeLoadBalancerAttribute", lambda: self._client.describe_load_balancer_attribute(request)
+        ).body
+        servers = (body.backend_servers.backend_server if body.backend_servers else None) or []
+        ports = (body.listener_ports.listener_port if body.listener_ports else None) or []
+        return LoadBalancerDetail(
+            id=body.load_balancer_id,
+            name=body.load_balancer_name or "",
+            region=body.region_id or self._region,
+            resource_group_id=body.resource_group_id or None,
+            backend_servers={s.server_id: int(s.weight or 0) for s in servers},
+            listener_ports=tuple(int(port) for port in ports),
+        )
+
+    def _backend_call(self, action: str, load_balancer_id: str, servers: list[dict[str, str]]) -> WriteResult:
+        from alibabacloud_slb20140515 import models
+
+        request_types = {
+            "AddBackendServers": (models.AddBackendServersRequest, self._client.add_backend_servers),
+            "RemoveBackendServers": (models.RemoveBackendServersRequest, self._client.remove_backend_servers),
+            "SetBackendServers": (models.SetBackendServersRequest, self._client.set_backend_servers),
+        }
+        model, method = request_types[action]
+        request = model(region_id=self._region, load_balancer_id=load_balancer_id, backend_servers=json.dumps(servers))
+        return WriteResult(_request_id(self._call(action, lambda: method(request))))
+
+    def add_backend_servers(self, load_balancer_id: str, weights: Mapping[str, int]) -> WriteResult:
+        """Attach ECS instances (id -> weight 0-100) to a load balancer."""
+        servers = [{"ServerId": server, "Weight": str(weight), "Type": "ecs"} for server, weight in weights.items()]
+        return self._backend_call("AddBackendServers", load_balancer_id, servers)
+
+    def set_backend_servers(self, load_balancer_id: str, weights: Mapping[str, int]) -> WriteResult:
+        """Change the weights of attached ECS instances."""
+        servers = [{"ServerId": server, "Weight": str(weight), "Type": "ecs"} for server, weight in weights.items()]
+        return self._backend_call("SetBackendServers", load_balancer_id, servers)
+
+    def remove_backend_servers(self, load_balancer_id: str, server_ids: list[str]) -> WriteResult:
+        servers = [{"ServerId": server, "Type": "ecs"} for server in server_ids]
+        return self._backend_call("RemoveBackendServers", load_balancer_id, servers)
+
+    def set_listener_running(self, load_balancer_id: str, port: int, *, running: bool) -> WriteResult:
+        """StartLoadBalancerListener or StopLoadBalancerListener on one port."""
+        from alibabacloud_slb20140515 import models
+
+        if running:
+            start = models.StartLoadBalancerListenerRequest(
+                region_id=self._region, load_balancer_id=load_balancer_id, listener_port=port
+            )
+            response = self._call("StartLoadBalancerListener", lambda: self._client.start_load_balancer_listener(start))
+        else:
+            stop = models.StopLoadBalancerListenerRequest(
+                region_id=self._region, load_balancer_id=load_balancer_id, listener_port=port
+            )
+            response = self._call("StopLoadBalancerListener", lambda: self._client.stop_load_balancer_listener(stop))
+        return WriteResult(_request_id(response))
+
+
+class _DryRunApi(_Api):
+    def _dry_run(self, action: str, call: Callable[[], Any]) -> WriteResult:
+        """A write sent with DryRun=true: the cloud's ``DryRunOperation`` answer means it would have been allowed."""
+        try:
+            response = self._call(action, call)
+        except CloudError as exc:
+            if exc.cloud_code == "DryRunOperation":
+                return WriteResult(exc.request_id)
+            raise
+        return WriteResult(_request_id(response))
+
+
+class LoadBalancerApi(_DryRunApi):
+    """ALB (2020-06-16) or NLB (2022-04-30): the same listing and rename calls, in their own SDK modules."""
+
+    def __init__(self, client: Any, retry: RetryPolicy, region: str, models: Any) -> None:
+        super().__init__(client, retry)
+        self._region = region
+        self._models = models
+
+    def list_load_balancers(self, *, resource_group_id: str | None = None) -> list[InstanceSummary]:
+        """Every load balancer of the region (all pages), optionally only those of one resource group."""
+        found: list[InstanceSummary] = []
+        token: str | None = None
+        while True:
+            request = self._models.ListLoadBalancersRequest(
+                resource_group_id=resource_group_id, max_results=100, next_token=token
+            )
+            if hasattr(request, "region_id"):
+                request.region_id = self._region
+            body = self._call(
+                "ListLoadBalancers",
+                lambda r=request: self._client.list_load_balancers(r),  # type: ignore[misc]
+            ).body
+            for lb in body.load_balancers or []:
+                found.append(
+                    InstanceSummary(
+                        id=lb.load_balancer_id,
+                        name=lb.load_balancer_name or "",
+                        region=self._region,
+                        resource_group_id=lb.resource_group_id or None,
+                        status=lb.load_balancer_status or "",
+                    )
+                )
+            token = body.next_token or None
+            if token is None:
+                return found
+
+    def dry_run_rename(self, load_balancer_id: str, name: str) -> WriteResult:
+        """UpdateLoadBalancerAttribute with DryRun=true: proves the right to change a load balancer, changes nothing."""
+        request = self._models.UpdateLoadBalancerAttributeRequest(
+            load_balancer_id=load_balancer_id, load_balancer_name=name, dry_run=True
+        )
+        if hasattr(request, "region_id"):
+            request.region_id = self._region
+        return self._dry_run(
+            "UpdateLoadBalancerAttribute", lambda: self._client.update_load_balancer_attribute(request)
+        )
+
+
+class EcsApi(_DryRunApi):
+    def __init__(self, client: Any, retry: RetryPolicy, region: str) -> None:
+        super().__init__(client, retry)
+        self._region = region
+
+    def describe_instances(
+        self, *, resource_group_id: str | None = None, page_size: int = 100
+    ) -> list[InstanceSummary]:
+        """Every instance of the region (all pages), optionally only those of one resource group."""
+        from alibabacloud_ecs20140526 import models
+
+        found: list[InstanceSummary] = []
+        page = 1
+        while True:
+            request = models.DescribeInstancesRequest(
+                region_id=self._region, resource_group_id=resource_group_id, page_number=page, page_size=page_size
+            )
+            body = self._call(
+                "DescribeInstances",
+                lambda r=request: self._client.describe_instances(r),  # type: ignore[misc]
+            ).body
+            entries = (body.instances.instance if body.instances else None) or []
+            found.extend(
+                InstanceSummary(
+                    id=item.instance_id,
+                    name=item.instance_name or "",
+                    region=item.region_id or self._region,
+                    resource_group_id=item.resource_group_id or None,
+                    status=item.status or "",
+                )
+                for item in entries
+            )
+            if not entries or len(found) >= int(body.total_count or 0):
+                return found
+            page += 1
+
+    def dry_run_stop(self, instance_id: str) -> WriteResult:
+        """StopInstance with DryRun=true: proves the right to stop the instance, stops nothing."""
+        from alibabacloud_ecs20140526 import models
+
+        request = models.StopInstanceRequest(instance_id=instance_id, dry_run=True)
+        return self._dry_run("StopInstance", lambda: self._client.stop_instance(request))
+
 
 class ResourceManagerApi(_Api):
     def attach_policy(self, policy: str, principal_name: str, resource_group_id: str) -> WriteResult:
@@ -615,6 +803,7 @@ class CloudClients:
         self.credentials = credentials
         self.retry = retry or RetryPolicy()
         self._slb: dict[str, SlbApi] = {}
+        self._regional: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def _config(self, endpoint: str, region: str | None = None) -> Any:
@@ -662,6 +851,52 @@ class CloudClients:
 
                 config = self._config(self.settings.endpoint_for("slb", region), region)
                 api = self._slb[region] = SlbApi(Client(config), self.retry, region)
+            return api
+
+    def _regional_config(self, product: Literal["alb", "nlb", "ecs"], region: str) -> Any:
+        """A regional product's config. The emulator serves every region on one endpoint, so ALB and ECS calls tell
+        it the region in a ``RegionId`` query parameter (the real ALB API, and ECS's instance calls, take it from
+        the endpoint; every NLB call names its region itself)."""
+        config = self._config(self.settings.endpoint_for(product, region), region)
+        if self.settings.endpoint and product != "nlb":
+            from alibabacloud_tea_openapi.models import GlobalParameters
+
+            config.global_parameters = GlobalParameters(queries={"RegionId": region})
+        return config
+
+    def alb(self, region: str) -> LoadBalancerApi:
+        """The ALB API of one region."""
+        with self._lock:
+            api = self._regional.get(("alb", region))
+            if api is None:
+                from alibabacloud_alb20200616 import models
+                from alibabacloud_alb20200616.client import Client
+
+                client = Client(self._regional_config("alb", region))
+                api = self._regional["alb", region] = LoadBalancerApi(client, self.retry, region, models)
+            return api
+
+    def nlb(self, region: str) -> LoadBalancerApi:
+        """The NLB API of one region."""
+        with self._lock:
+            api = self._regional.get(("nlb", region))
+            if api is None:
+                from alibabacloud_nlb20220430 import models
+                from alibabacloud_nlb20220430.client import Client
+
+                client = Client(self._regional_config("nlb", region))
+                api = self._regional["nlb", region] = LoadBalancerApi(client, self.retry, region, models)
+            return api
+
+    def ecs(self, region: str) -> EcsApi:
+        """The ECS API of one region."""
+        with self._lock:
+            api = self._regional.get(("ecs", region))
+            if api is None:
+                from alibabacloud_ecs20140526.client import Client
+
+                client = Client(self._regional_config("ecs", region))
+                api = self._regional["ecs", region] = EcsApi(client, self.retry, region)
             return api
 
     def with_credentials(self, credentials: Credentials) -> CloudClients:

@@ -193,6 +193,7 @@ class _Demo:
             ("The approval arrives", self.approval_arrives),
             ("What was created in each account", self.what_was_created),
             ("The partner engineer lists A's load balancers through the role", self.partner_lists),
+            ("A second grant: slb-operator on one named load balancer", self.operator_grant),
             ("The clock moves past the expiry", self.clock_moves),
             ("The refusal, before any sweep", self.refusal),
             ("The sweeps", self.sweeps),
@@ -226,6 +227,12 @@ class _Demo:
     # --- steps -------------------------------------------------------------------------------------------------
 
     def approval_arrives(self, record: StepRecord) -> None:
+        self.story.say(f"ticket {TICKET}: {PROFILE} in {REGION} for {PARTNER_USER}@{self.partner.uid}")
+        status = self.send_approval(record, TICKET, {"profile": PROFILE, "region": REGION})
+        self.story.expect(record, status == 200, "the owner-onboard function answers 200")
+
+    def send_approval(self, record: StepRecord, ticket: str, access: dict[str, Any]) -> int:
+        """POST a signed approval of ``ticket`` for the partner engineer to owner-onboard; tell and record it."""
         from ram_delegate.webhook import sign
 
         now = self.now()
@@ -237,9 +244,9 @@ class _Demo:
             "time": format_time(now),
             "datacontenttype": "application/json",
             "data": {
-                "ticket": TICKET,
+                "ticket": ticket,
                 "partner": {"name": "Enterprise B", "account_id": self.partner.uid, "user": PARTNER_USER},
-                "access": {"profile": PROFILE, "region": REGION},
+                "access": access,
                 "expires_at": format_time(self.expires_at),
                 "requested_by": "alice@enterprise-a.example",
                 "approved_by": "bob@enterprise-a.example",
@@ -249,7 +256,6 @@ class _Demo:
         url = self.stack.function_url(function_named(self.stack, "owner-onboard"))
         headers = {"content-type": "application/json"}
         headers.update(sign(self.stack.webhook_secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body))
-        self.story.say(f"ticket {TICKET}: {PROFILE} in {REGION} for {PARTNER_USER}@{self.partner.uid}")
         self.story.say(f"until {format_time(self.expires_at)}; POST signed CloudEvent to {url}")
         status, raw = post(url, body, headers, timeout=30)
         answer = json_or_text(raw)
@@ -260,7 +266,7 @@ class _Demo:
                 self.story.say(f"  - {change.get('action')} {change.get('target')}")
         else:
             self.story.say(f"answer: HTTP {status} {json.dumps(answer)[:200]}")
-        self.story.expect(record, status == 200, "the owner-onboard function answers 200")
+        return status
 
     def what_was_created(self, record: StepRecord) -> None:
         from ram_delegate.grants import list_owner_grants, list_partner_grants
@@ -341,6 +347,11 @@ class _Demo:
             self.story.say(f"  - {name}")
         expected = sorted(lb.name for lb in self.owner.load_balancers if lb.region == REGION)
         self.story.expect(record, sorted(names) == expected, f"the partner sees A's {len(expected)} {REGION} LBs")
+
+    def operator_grant(self, record: StepRecord) -> None:
+        from ram_delegate.demo_operator import operator_grant
+
+        operator_grant(self, record, REGION)
 
     def clock_moves(self, record: StepRecord) -> None:
         target = self.expires_at + timedelta(seconds=30)
@@ -425,8 +436,8 @@ class _Demo:
 
     # --- helpers -----------------------------------------------------------------------------------------------
 
-    def _list_load_balancers_through_role(self) -> list[str]:
-        from alibabacloud_slb20140515 import models as slb_models
+    def slb_through_role(self, role_arn: str, external_id: str) -> Any:
+        """An SLB client with a session of ``role_arn``, assumed by the partner engineer with the ExternalId."""
         from alibabacloud_sts20150401 import models as sts_models
 
         from aliyun_emulator.testing import slb_client, sts_client
@@ -436,15 +447,20 @@ class _Demo:
         sts = sts_client(self.stack.cloud_endpoint, *self.access_key)
         assumed = sts.assume_role(
             sts_models.AssumeRoleRequest(
-                role_arn=self.role_arn,
+                role_arn=role_arn,
                 role_session_name="partner-engineer-demo",
-                external_id=self.external_id,
+                external_id=external_id,
                 duration_seconds=900,
             )
         ).body.credentials
-        slb = slb_client(
+        return slb_client(
             self.stack.cloud_endpoint, assumed.access_key_id, assumed.access_key_secret, assumed.security_token
         )
+
+    def _list_load_balancers_through_role(self) -> list[str]:
+        from alibabacloud_slb20140515 import models as slb_models
+
+        slb = self.slb_through_role(self.role_arn, self.external_id)
         answer = slb.describe_load_balancers(slb_models.DescribeLoadBalancersRequest(region_id=REGION))
         balancers = answer.body.load_balancers.load_balancer if answer.body.load_balancers else []
         return [lb.load_balancer_name for lb in balancers or []]

@@ -39,6 +39,8 @@ RAM_USER_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 REGION_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]+){1,3}$"
 RESOURCE_GROUP_PATTERN = r"^rg-[A-Za-z0-9]{1,64}$"
 TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$"
+RESOURCE_ID_PATTERN = r"^[a-z][a-z0-9]{0,7}-[A-Za-z0-9-]{1,64}$"
+MAX_RESOURCE_IDS = 20
 ROLE_ARN_PATTERN = r"^acs:ram::[0-9]{16}:role/[A-Za-z0-9.-]{1,64}$"
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$"
 
@@ -64,11 +66,29 @@ class Partner(_Strict):
 
 
 class Access(_Strict):
-    """What the partner may do: a named access profile, in one region, account-wide or in one resource group."""
+    """What the partner may do: a named profile in one region, account-wide, in one resource group or on named ids.
+
+    Whether ``resource_ids`` is accepted, required or refused, and the id format, is the profile's to say.
+    """
 
     profile: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     region: Annotated[str, Field(pattern=REGION_PATTERN)]
     resource_group_id: Annotated[str | None, Field(pattern=RESOURCE_GROUP_PATTERN)] = None
+    resource_ids: Annotated[
+        list[Annotated[str, Field(pattern=RESOURCE_ID_PATTERN)]] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_RESOURCE_IDS,
+            description="Instance ids the grant is limited to (at most 20, e.g. lb-..., alb-..., i-...).",
+        ),
+    ] = None
+
+    @field_validator("resource_ids")
+    @classmethod
+    def _unique_ids(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("resource_ids must not repeat an id")
+        return value
 
 
 class ApprovedData(_Strict):

@@ -1,9 +1,9 @@
 """Function Compute 3.0 at the edge: the HTTP trigger and timer events in, the HTTP response out, credentials.
 
-Events are parsed into small frozen objects so the rest of the library never touches FC's dictionaries. "Now" comes
-from the event (``requestContext.timeEpoch``/``time``, the timer's ``triggerTime``): the platform's time, which the
-local stack drives from the emulator clock. The size cap is checked on the encoded body before it is decoded,
-hashed or parsed.
+Events are parsed into small frozen objects so the rest of the library never touches FC's dictionaries. No time is
+read from an event: ``requestContext.timeEpoch`` and a timer's ``triggerTime`` are whatever an InvokeFunction caller
+writes, so "now" is the platform's clock, injected into the dependencies (``app``). The size cap is checked on the
+encoded body before it is decoded, hashed or parsed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PayloadTooLargeError, Problem
@@ -41,27 +40,14 @@ def _load_object(event: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     return document
 
 
-def _parse_time(value: object, path: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise _invalid("expected an ISO-8601 time", path)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _invalid("expected an ISO-8601 time", path) from None
-    if parsed.tzinfo is None:
-        raise _invalid("the time must carry a timezone", path)
-    return parsed.astimezone(timezone.utc)
-
-
 @dataclass(frozen=True)
 class HttpRequest:
-    """One HTTP trigger invocation: lower-cased headers, the raw body bytes, and the platform's time."""
+    """One HTTP trigger invocation: lower-cased headers and the raw body bytes."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes
-    now: datetime
     request_id: str
     source_ip: str
 
@@ -85,7 +71,6 @@ class HttpRequest:
             path=str(http.get("path", document.get("rawPath", ""))),
             headers=headers,
             body=_body(document, max_body_bytes),
-            now=_request_time(context),
             request_id=str(context.get("requestId", "")),
             source_ip=str(http.get("sourceIp", "")),
         )
@@ -117,36 +102,20 @@ def _body(document: Mapping[str, Any], max_body_bytes: int) -> bytes:
     return body
 
 
-def _request_time(context: Mapping[str, Any]) -> datetime:
-    epoch_ms = context.get("timeEpoch")
-    if epoch_ms is not None:
-        try:
-            return datetime.fromtimestamp(int(str(epoch_ms)) / 1000, tz=timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise _invalid("expected epoch milliseconds", "requestContext.timeEpoch") from None
-    return _parse_time(context.get("time"), "requestContext.time")
-
-
 @dataclass(frozen=True)
 class TimerEvent:
-    """A timer trigger firing: when, which trigger, its configured payload."""
+    """A timer trigger firing: which trigger and its configured payload (its ``triggerTime`` is not a clock)."""
 
-    now: datetime | None
     trigger_name: str
     payload: str
 
     @classmethod
     def parse(cls, event: bytes | str | Mapping[str, Any]) -> TimerEvent:
-        """Parse ``{"triggerTime", "triggerName", "payload"}``; an empty event (a manual invoke) has no time."""
+        """Parse ``{"triggerName", "payload", ...}``; an empty event (a manual invoke) is a timer with no name."""
         if isinstance(event, (bytes, str)) and not event.strip():
-            return cls(now=None, trigger_name="", payload="")
+            return cls(trigger_name="", payload="")
         document = _load_object(event)
-        trigger_time = document.get("triggerTime")
-        return cls(
-            now=None if trigger_time is None else _parse_time(trigger_time, "triggerTime"),
-            trigger_name=str(document.get("triggerName", "")),
-            payload=str(document.get("payload", "")),
-        )
+        return cls(trigger_name=str(document.get("triggerName", "")), payload=str(document.get("payload", "")))
 
 
 def http_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -47,6 +47,8 @@ TAG_REVOKED_AT = _PREFIX + "revoked-at"
 TAG_REASON = _PREFIX + "reason"  # why a tombstone exists: revoked | expired
 TAG_ROLE_ARN = _PREFIX + "role-arn"
 TAG_EXTERNAL_ID = _PREFIX + "external-id"
+TAG_RESOURCE_IDS = _PREFIX + "resource-ids"  # owner side: the named instances (or their digest when too long)
+TAG_PROBE_RESOURCE = _PREFIX + "probe-resource"  # partner side: a named instance the verifier's probe reads
 TAG_NAME_KEY = _PREFIX + "name-key"  # the ticket's slug: tickets that differ only in case or punctuation share it
 TAG_SEAL = _PREFIX + "seal"  # HMAC over the name and SEALED_TAGS, keyed by the function's seal secret (seal.py)
 
@@ -199,6 +201,8 @@ DECIDED_BY_EVENT = (
     TAG_PROFILE,
     TAG_REGION,
     TAG_RESOURCE_GROUP,
+    TAG_RESOURCE_IDS,
+    TAG_PROBE_RESOURCE,
     TAG_EXPIRES_AT,
     TAG_EVENT_TIME,
 )
@@ -293,6 +297,15 @@ def is_role_principal(principal_name: str, role: str) -> bool:
     return bool(at) and name == role and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
 
 
+def resource_ids_tag(resource_ids: Iterable[str]) -> str:
+    """The named instances as one tag value: the ids themselves when they fit, else a digest of them (the access
+    policy holds the list; the tag lets a redelivered event with another list be told apart)."""
+    joined = ",".join(resource_ids)
+    if len(joined) <= _TAG_VALUE_MAX:
+        return joined
+    return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
 def state_of(tags: Mapping[str, str], now: datetime) -> GrantState:
     """``revoked`` when the tags say so; ``expired`` once the recorded expiry has passed (or is unreadable)."""
     if tags.get(TAG_STATE) == "revoked":
@@ -336,6 +349,7 @@ class PartnerGrant:
     expires_at: datetime | None
     policy_name: str
     state: GrantState
+    probe_resource_id: str | None = None  # the first instance a scoped grant names
 
 
 def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -> OwnerGrant:
@@ -377,6 +391,7 @@ def partner_grant_from(resource: TaggedResource, now: datetime, secret: str | No
         expires_at=parse_time(tags.get(TAG_EXPIRES_AT)),
         policy_name=resource.name,
         state=state_of(tags, now),
+        probe_resource_id=tags.get(TAG_PROBE_RESOURCE) or None,
     )
 
 

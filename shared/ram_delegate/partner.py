@@ -90,6 +90,8 @@ def _assume_tags(event: GrantedEvent) -> dict[str, str]:
     }
     if data.access.resource_group_id:
         tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    if data.access.resource_ids:
+        tags[g.TAG_PROBE_RESOURCE] = data.access.resource_ids[0]
     return tags
 
 

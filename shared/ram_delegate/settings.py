@@ -132,15 +132,17 @@ class Settings(BaseModel):
         ticketing secret (there is no fallback to the webhook secrets)."""
         return self.partner_secrets[0] if self.partner_secrets else None
 
-    def endpoint_for(self, product: Literal["ram", "sts", "slb", "resourcemanager"], region: str | None = None) -> str:
-        """The API endpoint of one product: the override (the local emulator serves all four), else the real one.
+    def endpoint_for(
+        self, product: Literal["ram", "sts", "slb", "resourcemanager", "alb", "nlb", "ecs"], region: str | None = None
+    ) -> str:
+        """The API endpoint of one product: the override (the local emulator serves them all), else the real one.
 
-        SLB endpoints are regional: ``region`` names another region than the deployment's.
+        SLB, ALB, NLB and ECS endpoints are regional: ``region`` names another region than the deployment's.
         """
         if self.endpoint:
             return self.endpoint
-        if product == "slb":
-            return f"slb.{region or self.region}.aliyuncs.com"
+        if product in ("slb", "alb", "nlb", "ecs"):
+            return f"{product}.{region or self.region}.aliyuncs.com"
         if product == "sts":
             return f"sts.{self.region}.aliyuncs.com"
         if product == "resourcemanager":

@@ -1,16 +1,20 @@
 """Partner-side verification: prove with real calls that every grant works exactly as long as it should.
 
 For each grant the partner account holds, the verifier (running as the partner-verify function's own role, which the
-owner's trust policy names) assumes the owner's role with the grant's ExternalId for a 900-second session and lists
-the owner's load balancers in the grant's region (with ResourceGroupId when the grant is scoped to a group).
+owner's trust policy names) assumes the owner's role with the grant's ExternalId for a 900-second session and runs
+the probes the grant's profile declares (``probes.py``): the positive probe (a read the grant must allow, in its
+region, its resource group, on an instance it names) and, for an active grant, every negative probe (calls it must
+refuse: another region, outside its group, an unnamed instance, a write it does not allow). A negative probe that is
+allowed is an ``unexpected_allow``, as critical as an expired grant that still works. A grant whose profile declares
+no probes (or that the partner does not know) is proven by AssumeRole alone.
 
 * An active grant must be allowed; an expired or revoked one must be refused (``NoPermission`` or a missing role on
-  AssumeRole, ``Forbidden.RAM`` on DescribeLoadBalancers). A refusal of an expected-to-work grant is retried a few
+  AssumeRole, ``Forbidden.RAM`` on the positive probe). A refusal of an expected-to-work grant is retried a few
   times with bounded backoff, because a fresh grant may not have propagated yet; a grant younger than the propagation
   window that is still refused is reported as ``pending`` (not alerted: the next run will either see it work or
   report an unexpected deny), an older one as ``unexpected_deny``.
-* Any unexpected allow is critical: access outliving its expiry or its revocation is the failure this product exists
-  to prevent. Errors (throttling after retries, outages) are never counted as refusals.
+* Any unexpected allow is critical: access outliving its expiry or its revocation, or reaching beyond its scope, is
+  the failure this product exists to prevent. Errors (throttling after retries, outages) are never counted as refusals.
 * Revoked grants: the owner deletes the role and forwards the revocation; the partner marks its assume policy
   revoked and keeps it until the grant's expiry, so the verifier expects a refusal, spends one call on it, and
   raises a critical alert if the grant still works. A grant the partner still records as active whose role no
@@ -37,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ram_delegate import probes
 from ram_delegate.errors import AccessDeniedError, NotFoundError, RamDelegateError
 from ram_delegate.grants import (
     KIND_ASSUME,
@@ -55,7 +60,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("ram_delegate.verify")
 
 CheckOutcome = Literal["ok", "denied_as_expected", "unexpected_allow", "unexpected_deny", "pending", "error"]
-Expectation = Literal["allow", "deny"]
+Expectation = probes.Expectation
 
 VERIFY_SESSION_SECONDS = 900
 ALERT_LIMIT = 20  # grants listed in one alert message; the JSON report has them all
@@ -112,13 +117,15 @@ class GrantCheck:
     expected: Expectation
     observed: Literal["allowed", "denied", "error"]
     outcome: CheckOutcome
-    stage: str  # the call that decided: "AssumeRole" or "DescribeLoadBalancers"
+    stage: str  # the call that decided: "AssumeRole" or a probe's call (e.g. "slb:DescribeLoadBalancers")
     code: str  # the cloud's (or the library's) error code of a refusal or error; "" when allowed
     request_id: str
     attempts: int
     latency_ms: float
     external_id_fingerprint: str
     note: str = ""
+    profile: str = ""
+    probes: tuple[probes.ProbeResult, ...] = ()
 
     @property
     def unexpected(self) -> bool:
@@ -147,6 +154,8 @@ class GrantCheck:
             "latency_ms": round(self.latency_ms, 3),
             "external_id": self.external_id_fingerprint,
             "note": self.note,
+            "profile": self.profile,
+            "probes": [probe.to_dict() for probe in self.probes],
         }
 
 
@@ -194,6 +203,9 @@ class _Observation:
     stage: str
     code: str
     request_id: str
+    probes: tuple[probes.ProbeResult, ...] = ()
+    note: str = ""
+    leak: bool = False  # a negative probe was allowed: the grant reaches beyond its scope
 
 
 def verify_grants(
@@ -278,23 +290,21 @@ def _check_grant(
 ) -> GrantCheck:
     grant = listed.grant
     expected: Expectation = "allow" if grant.state == "active" else "deny"
+    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     attempts = 0
     elapsed = 0.0
     while True:
         pacing.acquire()
         started = monotonic()
-        observation = _observe(grant, deps)
+        observation = _observe(grant, deps, expected)
         elapsed += monotonic() - started
         attempts += 1
-        if (
-            expected == "deny"
-            or observation.observed != "denied"
-            or attempts > retry.retries
-            or _role_gone(observation)
-        ):
+        # A refusal of a grant that should work is retried for propagation, unless its role is gone and the grant
+        # is past the propagation window: that is the owner's revocation, decided by one call.
+        settled = expected == "deny" or observation.observed != "denied" or (_role_gone(observation) and not young)
+        if settled or attempts > retry.retries:
             break
         retry.sleep(retry.delay(attempts - 1))
-    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     outcome, note = _classify(expected, observation, young=young)
     return GrantCheck(
         ticket=grant.ticket,
@@ -313,13 +323,18 @@ def _check_grant(
         attempts=attempts,
         latency_ms=elapsed * 1000,
         external_id_fingerprint=fingerprint(grant.external_id),
-        note=note,
+        note=note or observation.note,
+        profile=grant.profile,
+        probes=observation.probes,
     )
 
 
-def _observe(grant: PartnerGrant, deps: Deps) -> _Observation:
-    """One AssumeRole + DescribeLoadBalancers as the grant's holder would do it."""
-    stage = "AssumeRole"
+def _observe(grant: PartnerGrant, deps: Deps, expected: Expectation) -> _Observation:
+    """AssumeRole as the grant's holder would do it, then the profile's probes with that session.
+
+    The observation is decided by the first call that did not go as expected: AssumeRole refused, the positive
+    probe refused (or, for a grant that should be shut, allowed), a negative probe allowed, or an error.
+    """
     try:
         assumed = deps.cloud.sts.assume_role(
             grant.role_arn,
@@ -327,21 +342,46 @@ def _observe(grant: PartnerGrant, deps: Deps) -> _Observation:
             external_id=grant.external_id,
             duration_seconds=VERIFY_SESSION_SECONDS,
         )
-        stage = "DescribeLoadBalancers"
-        session = deps.cloud.with_credentials(assumed.credentials)
-        session.slb(grant.region).describe_load_balancers(resource_group_id=grant.resource_group_id)
     except AccessDeniedError as exc:
-        return _Observation("denied", stage, exc.cloud_code or exc.code, exc.request_id)
-    except NotFoundError as exc:
-        if stage == "AssumeRole":  # the owner deleted the role: the door is shut
-            return _Observation("denied", stage, exc.cloud_code or exc.code, exc.request_id)
-        return _Observation("error", stage, exc.cloud_code or exc.code, exc.request_id)
+        return _Observation("denied", "AssumeRole", exc.cloud_code or exc.code, exc.request_id)
+    except NotFoundError as exc:  # the owner deleted the role: the door is shut
+        return _Observation("denied", "AssumeRole", exc.cloud_code or exc.code, exc.request_id)
     except RamDelegateError as exc:
-        return _Observation("error", stage, getattr(exc, "cloud_code", "") or exc.code, getattr(exc, "request_id", ""))
+        code = getattr(exc, "cloud_code", "") or exc.code
+        return _Observation("error", "AssumeRole", code, getattr(exc, "request_id", ""))
     except Exception:  # a bug must not hide the other grants' results
-        logger.exception("verification of ticket %s failed unexpectedly at %s", grant.ticket, stage)
-        return _Observation("error", stage, "InternalError", "")
-    return _Observation("allowed", stage, "", assumed.request_id)
+        logger.exception("verification of ticket %s failed unexpectedly at AssumeRole", grant.ticket)
+        return _Observation("error", "AssumeRole", "InternalError", "")
+    profile = deps.profiles.get(grant.profile)
+    scope = probes.GrantScope(grant.region, grant.resource_group_id, grant.probe_resource_id)
+    calls = probes.plan(profile, scope, expected) if profile is not None else []
+    if not calls:
+        return _Observation("allowed", "AssumeRole", "", assumed.request_id, note="no probes declared: AssumeRole only")
+    session = deps.cloud.with_credentials(assumed.credentials)
+    results: list[probes.ProbeResult] = []
+    while len(results) < len(calls):
+        call = calls[len(results)]
+        try:
+            result = probes.run(session, call)
+        except Exception:  # a bug must not hide the other grants' results
+            logger.exception("verification of ticket %s failed unexpectedly at %s", grant.ticket, call.call)
+            return _Observation("error", call.call, "InternalError", "", tuple(results))
+        results.append(result)
+        if not result.as_expected:
+            return _deciding(result, tuple(results), positive=len(results) == 1)
+        if len(results) == 1 and scope.resource_id is None and result.found and profile is not None:
+            # Aim the negative probes' instance calls at a real instance the grant can see.
+            calls = probes.plan(profile, replace(scope, resource_id=result.found[0]), expected)
+    positive = results[0]
+    request_id = positive.request_id or assumed.request_id
+    return _Observation(positive.observed, positive.call, positive.code, request_id, tuple(results))
+
+
+def _deciding(result: probes.ProbeResult, results: tuple[probes.ProbeResult, ...], *, positive: bool) -> _Observation:
+    """The observation a probe that went wrong decides; a negative probe allowed is a leak whatever the state."""
+    note = "" if positive else f"negative probe {result.call} ({result.target}) was {result.observed}"
+    leak = not positive and result.observed == "allowed"
+    return _Observation(result.observed, result.call, result.code, result.request_id, results, note, leak)
 
 
 def _role_gone(observation: _Observation) -> bool:
@@ -354,6 +394,8 @@ def _classify(expected: Expectation, observation: _Observation, *, young: bool) 
     observed = observation.observed
     if observed == "error":
         return "error", ""
+    if observation.leak:
+        return "unexpected_allow", ""  # the observation's note names the probe
     if expected == "deny":
         return ("unexpected_allow", "") if observed == "allowed" else ("denied_as_expected", "")
     if observed == "allowed":
@@ -422,9 +464,10 @@ def alert_text(report: VerificationReport) -> tuple[str, str]:
     unexpected = sorted(report.unexpected, key=lambda check: (not check.critical, check.outcome, check.ticket))
     for check in unexpected[:ALERT_LIMIT]:
         code = f" ({check.code} at {check.stage})" if check.code else ""
+        note = f": {check.note}" if check.note else ""
         lines.append(
             f"- {check.outcome}: ticket {check.ticket}, {check.role_arn} in {check.region}, "
-            f"grant {check.grant_state}{code}"
+            f"grant {check.grant_state}{code}{note}"
         )
     if len(unexpected) > ALERT_LIMIT:
         lines.append(f"- … and {len(unexpected) - ALERT_LIMIT} more (see the verification report)")

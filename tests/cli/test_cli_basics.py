@@ -127,7 +127,21 @@ def test_lint_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_lint_profiles_passes_for_the_shipped_profiles() -> None:
     code, out, _ = run_cli("lint", "--profiles")
     assert code == 0
-    assert "profile slb-readonly" in out
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["PROFILE", "PRODUCTS", "ACTIONS", "SCOPING", "PROBES"]
+    for name in ("slb-readonly", "alb-readonly", "nlb-readonly", "ecs-readonly", "slb-operator"):
+        assert any(line.startswith(name) for line in out.splitlines()), name
+    operator = next(line for line in out.splitlines() if line.startswith("slb-operator"))
+    assert "ids required" in operator
+    assert "-slb:DescribeLoadBalancerAttribute@unlisted" in operator
+
+
+def test_lint_profiles_json_lists_the_catalog() -> None:
+    code, out, _ = run_cli("--json", "lint", "--profiles")
+    assert code == 0
+    catalog = {row["profile"]: row for row in json.loads(out)["profiles"]}
+    assert catalog["alb-readonly"]["products"] == "alb"
+    assert catalog["slb-operator"]["scoping"] == "region, group optional, ids required"
 
 
 def test_lint_profiles_refuses_a_dangerous_operator_profile(tmp_path: Path) -> None:

@@ -226,5 +226,7 @@ def test_demo_tells_the_whole_lifecycle_and_exits_0() -> None:
     story = json.loads(out)
     assert code == 0, json.dumps([s for s in story["steps"] if s["result"] != "PASS"], indent=1) + err
     assert story["passed"] is True
-    assert [step["number"] for step in story["steps"]] == list(range(1, 8))
+    assert [step["number"] for step in story["steps"]] == list(range(1, 9))
+    operator = story["steps"][3]["facts"]
+    assert (len(operator["attached"]), operator["refusal"]) == (1, "Forbidden.RAM")
     assert story["seconds"] < 20

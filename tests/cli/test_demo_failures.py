@@ -28,7 +28,7 @@ def misconfigured_template(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "first_failing_step"),
     [
         pytest.param(DRY_RUN_FROM_ENV, "RAM_DELEGATE_DRY_RUN: 'true'", 2, id="owner-onboard-only-plans"),
-        pytest.param("enable: true", "enable: false", 6, id="owner-expire-timer-disabled"),
+        pytest.param("enable: true", "enable: false", 7, id="owner-expire-timer-disabled"),
     ],
 )
 def test_a_misbehaving_step_fails_the_demo(tmp_path: Path, old: str, new: str, first_failing_step: int) -> None:

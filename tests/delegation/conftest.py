@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from race_support import Gate, make_alice
 
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_client
 from ram_delegate import partner
@@ -250,3 +251,30 @@ def verify_as_function(aliyun_emulator: Any, partner_root: Any, make_partner_dep
         return verify_grants(deps, now=now, propagation_retries=0)
 
     return verify
+
+
+@pytest.fixture
+def gate(mocker: Any) -> Iterator[Gate]:
+    from alibabacloud_tea_openapi.client import Client
+
+    stopper = Gate()
+    mocker.patch.object(Client, "call_api", stopper.wrap(Client.call_api))
+    yield stopper
+    stopper.release.set()
+
+
+@pytest.fixture
+def alice(partner_root: Any) -> Credentials:
+    """Alice as the partner's worst case: her own AccessKey and leave to assume any of A's rd-* roles.
+
+    She exists before her first grant; the test marks her as created by the partner function (sealed marker) so that
+    the grants adopt her without the adoption opt-in.
+    """
+    from alibabacloud_ram20150501 import models
+
+    from ram_delegate.grants import user_marker
+
+    key = make_alice(partner_root)
+    marker = user_marker("alice", SEAL_SECRET)
+    partner_root.update_user(models.UpdateUserRequest(user_name="alice", new_comments=marker))
+    return key

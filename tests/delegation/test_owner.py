@@ -106,7 +106,7 @@ def test_a_changed_approval_updates_in_place_and_keeps_the_external_id(
     owner.handle_approved(approved(), owner_deps, now=now)
     changed = owner.handle_approved(approved(at=30, days=14, event_id="evt-approved-0002"), owner_deps, now=now)
     assert changed.status == "applied"
-    assert [s.action for s in changed.steps] == ["UpdateRole", "CreatePolicyVersion", "TagResources", "TagResources"]
+    assert [s.action for s in changed.steps] == ["TagResources", "TagResources", "UpdateRole", "CreatePolicyVersion"]
     first, second = owner_deps.notifier.granted
     assert first.data.external_id == second.data.external_id
     assert second.data.expires_at == now + timedelta(days=14, seconds=30)
@@ -201,3 +201,22 @@ def test_the_sweep_lists_once_retires_each_expired_grant_and_reports_progress(
     report = owner.sweep_owner(owner_deps, now=later)
     assert report.revoked == ()
     assert aliyun_emulator.requests.counts() == {"ListRoles": 1, "ListPolicies": 1}  # nothing expired: lists only
+
+
+def test_an_operator_grant_is_scoped_to_its_named_instances_and_a_changed_redelivery_is_refused(
+    owner_deps: Any, owner_root: Any, approved: Any, now: Any
+) -> None:
+    from alibabacloud_ram20150501 import models
+
+    first = approved(access={"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": ["lb-bp1a0001"]})
+    assert owner.handle_approved(first, owner_deps, now=now).status == "applied"
+    name = g.access_policy_name("OPS-1234")
+    policy = owner_root.get_policy(models.GetPolicyRequest(policy_name=name, policy_type="Custom")).body
+    document = json.loads(policy.default_policy_version.policy_document)
+    assert f"acs:slb:cn-hangzhou:{ENTERPRISE_A_UID}:loadbalancer/lb-bp1a0001" == document["Statement"][0]["Resource"]
+
+    changed = approved(access={"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": ["lb-bp1b0002"]})
+    with pytest.raises(GuardrailError) as refused:
+        owner.handle_approved(changed, owner_deps, now=now)
+    assert "resource-ids" in refused.value.problems[0].reason
+    assert owner.handle_approved(first, owner_deps, now=now).status == "duplicate"

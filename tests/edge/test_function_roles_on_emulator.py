@@ -81,7 +81,7 @@ def test_the_owner_function_role_allows_grant_change_scope_revoke_and_sweep(aliy
     assert owner.handle_approved(first, deps, now=now).status == "applied"
     changed: ApprovedEvent = event("approved.json", now, at=60, id="evt-changed", days=14)
     assert [s.action for s in owner.handle_approved(changed, deps, now=now).steps] == [
-        "UpdateRole", "CreatePolicyVersion", "TagResources", "TagResources"
+        "TagResources", "TagResources", "UpdateRole", "CreatePolicyVersion"
     ]  # fmt: skip
     scoped_access = {"profile": "slb-readonly", "region": "cn-hangzhou", "resource_group_id": PROD_RESOURCE_GROUP_ID}
     scoped: ApprovedEvent = event("approved.json", now, id="evt-scoped", ticket="OPS-2", access=scoped_access)

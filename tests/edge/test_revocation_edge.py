@@ -116,6 +116,7 @@ def test_a_replayed_hub_signed_approval_never_outlives_its_tombstone(
     aliyun_emulator: Any, notifier: Any, now: datetime
 ) -> None:
     """Hub signatures carry no timestamp: the event age limit is shorter than the tombstone's retention."""
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time; this test moves the emulator's
     deps = make_deps(aliyun_emulator, "owner", notifier, hub_secrets=(HUB_SECRET,))
     captured = approval(now, days=30)
     assert body_of(app.owner_onboard(hub_signed(captured, now), None, deps=deps))["status"] == "applied"
@@ -158,6 +159,7 @@ def test_a_captured_approval_replayed_with_its_original_request_time_is_401(
     aliyun_emulator: Any, owner_deps: Deps, now: datetime
 ) -> None:
     """The event's requestContext time is the caller's word through InvokeFunction; the tolerance uses the clock."""
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time; this test moves the emulator's
     captured = signed_event(approval(now), OWNER_SECRET, now)
     app.owner_onboard(captured, None, deps=owner_deps)
     app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now, "evt-rev"), None, deps=owner_deps)

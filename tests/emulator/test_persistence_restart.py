@@ -1,9 +1,10 @@
-"""``--state FILE``: a restarted emulator still has its accounts, roles, keys and live sessions."""
+"""``--state FILE``: a restarted emulator still has its accounts, roles, keys, live sessions and clock."""
 
 from __future__ import annotations
 
 import json
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_tea_openapi.exceptions import ClientException
 from wire_support import ROOT_A, partner_session_keys, partner_user_keys, start_emulator
 
+from aliyun_emulator.control import EmulatorControl
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.testing import DEFAULT_TEST_SEED, ENTERPRISE_B_UID, ram_client, slb_client, sts_client
 
@@ -67,3 +69,23 @@ def test_in_process_restart_with_state_file_and_without(tmp_path: Path) -> None:
 
     assert identity.body.identity_type == "AssumedRoleUser"
     assert raised.value.code == "InvalidAccessKeyId.NotFound"
+
+
+def test_a_killed_emulator_keeps_its_clock(tmp_path: Path) -> None:
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(DEFAULT_TEST_SEED), encoding="utf-8")
+    state_file = tmp_path / "state.sqlite"
+    process, url = start_emulator(seed_file, "--state", str(state_file))
+    try:
+        moved = EmulatorControl(url).clock.advance(30 * 86_400)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    with Emulator(DEFAULT_TEST_SEED, state_file=state_file) as restarted:
+        now = restarted.clock.now()
+        restarted.reset()
+        after_reset = restarted.clock.now()
+
+    assert timedelta(0) <= now - moved < timedelta(minutes=5)
+    assert after_reset < moved - timedelta(days=29)

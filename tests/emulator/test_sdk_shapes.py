@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alibabacloud_alb20200616 import models as alb_models
+from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_nlb20220430 import models as nlb_models
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_resourcemanager20200331 import models as rm_models
 from alibabacloud_slb20140515 import models as slb_models
@@ -30,6 +33,9 @@ from aliyun_emulator.testing import (
     ENTERPRISE_B_UID,
     PROD_RESOURCE_GROUP_ID,
     Signing,
+    alb_client,
+    ecs_client,
+    nlb_client,
     ram_client,
     rm_client,
     slb_client,
@@ -104,6 +110,15 @@ class SdkDriver:
 
     def rm(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
         return self.call(rm_client(self.emulator, *keys, signing=self.signing), rm_models, action, **fields)
+
+    def alb(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
+        return self.call(alb_client(self.emulator, *keys, signing=self.signing), alb_models, action, **fields)
+
+    def nlb(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
+        return self.call(nlb_client(self.emulator, *keys, signing=self.signing), nlb_models, action, **fields)
+
+    def ecs(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
+        return self.call(ecs_client(self.emulator, *keys, signing=self.signing), ecs_models, action, **fields)
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -228,6 +243,29 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     sdk.ram(a, "DeletePolicy", policy_name="slb-describe")
     sdk.ram(a, "DetachPolicyFromRole", role_name="partner-slb", **read_only)
     sdk.ram(a, "DeleteRole", role_name="partner-slb")
+
+    lb = {"region_id": "cn-hangzhou", "load_balancer_id": "lb-bp1prod000000000001"}
+    servers = json.dumps([{"ServerId": "i-bp1prod0000001", "Weight": "60"}])
+    added = sdk.slb(a, "AddBackendServers", backend_servers=servers, **lb)
+    assert added.backend_servers.backend_server[0].weight == "60"
+    sdk.slb(a, "SetBackendServers", backend_servers=servers.replace("60", "30"), **lb)
+    detail = sdk.slb(a, "DescribeLoadBalancerAttribute", **lb)
+    assert (detail.backend_servers.backend_server[0].weight, detail.listener_ports.listener_port) == (30, [80])
+    sdk.slb(a, "RemoveBackendServers", backend_servers=servers, **lb)
+    sdk.slb(a, "StopLoadBalancerListener", listener_port=80, **lb)
+    sdk.slb(a, "StartLoadBalancerListener", listener_port=80, **lb)
+
+    for product, region in ((sdk.alb, {}), (sdk.nlb, {"region_id": "cn-hangzhou"})):
+        listed = product(a, "ListLoadBalancers", max_results=1, **region)
+        assert (listed.total_count, len(listed.load_balancers), listed.next_token) == (2, 1, "1")
+        lb_id = listed.load_balancers[0].load_balancer_id
+        product(a, "UpdateLoadBalancerAttribute", load_balancer_id=lb_id, load_balancer_name="renamed", **region)
+        assert product(a, "GetLoadBalancerAttribute", load_balancer_id=lb_id, **region).load_balancer_name == "renamed"
+    instances = sdk.ecs(a, "DescribeInstances", region_id="cn-hangzhou", page_size=2)
+    assert (instances.total_count, len(instances.instances.instance)) == (3, 2)
+    assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Running"
+    sdk.ecs(a, "StopInstance", instance_id="i-bp1prod0000001")
+    assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Stopped"
 
     served = {action for handlers, _read_only in PRODUCTS.values() for action in handlers}
     assert set(sdk.emulator.requests.counts()) == served

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import statistics
@@ -120,7 +121,17 @@ def test_sts_key_with_another_token_is_refused(aliyun_emulator: Emulator, signin
 
     error = _client_error(client.get_caller_identity)
 
-    assert (error.code, error.status_code) == ("InvalidSecurityToken.Mismatch", 400)
+    assert (error.code, error.status_code) == ("InvalidSecurityToken.Malformed", 400)
+
+
+def test_sts_key_with_a_well_formed_token_of_another_session_is_a_mismatch(aliyun_emulator: Emulator) -> None:
+    session = partner_session_keys(aliyun_emulator)
+    other_token = "CAIS" + base64.b64encode(bytes(132)).decode("ascii")  # the shape STS issues, not this session's
+    client = sts_client(aliyun_emulator, session.access_key_id, session.access_key_secret, other_token)
+
+    error = _client_error(client.get_caller_identity)
+
+    assert (error.code, error.status_code) == ("InvalidSecurityToken.MismatchWithAccessKey", 400)
 
 
 @pytest.mark.parametrize("signing", SIGNING_MODES)

@@ -13,8 +13,9 @@ from aliyun_emulator.core.signing import (
     NonceCache,
     RawRequest,
     parse_signed_request,
+    sign,
     signature_matches,
-    v2_signature,
+    string_to_sign,
 )
 
 CAPTURES = load_captures()
@@ -137,9 +138,10 @@ def test_v2_form_body_parameters_are_signed(capture: Capture) -> None:
 
 def test_v2_worked_example_string_to_sign() -> None:
     capture = next(c for c in V2_CAPTURES if c.mode == "v2_ak" and c.name == "sts.GetCallerIdentity")
-    claim = parse_signed_request(capture.raw_request())
+    raw = capture.raw_request()
+    claim = parse_signed_request(raw)
 
-    assert v2_signature("POST", claim.signed_parameters, "secret-test") == "qo5JCoQIUoaW3sTK/+8Oblbb618="
+    assert sign("v2", string_to_sign(raw, claim), "secret-test") == "qo5JCoQIUoaW3sTK/+8Oblbb618="
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_assume_role_issues_sts_credentials_on_the_emulator_clock() -> None:
         ({"ExternalId": "x"}, "InvalidParameter.ExternalId"),
         ({"ExternalId": "a" * 1225}, "InvalidParameter.ExternalId"),
         ({"Policy": "{oops"}, "InvalidParameter.PolicyGrammar"),
-        ({"Policy": allow(["slb:Describe" + "x" * 30 + str(i) for i in range(60)])}, "InvalidParameter.PolicyGrammar"),
+        ({"Policy": allow(["slb:Describe" + "x" * 30 + str(i) for i in range(60)])}, "InvalidParameter.PolicySize"),
         ({"RoleArn": ""}, "MissingParameter"),
     ],
 )

@@ -197,17 +197,18 @@ def write_profiles(tmp_path: Path, profiles: Any) -> Path:
 
 def test_operator_file_adds_profiles(tmp_path: Path) -> None:
     extra = {
-        "ecs-readonly": {
-            "description": "Read ECS instances",
-            "actions": ["ecs:Describe*"],
-            "resource_template": "acs:ecs:{region}:{account_id}:instance/*",
+        "ecs-disk-readonly": {
+            "description": "Read ECS disks",
+            "actions": ["ecs:DescribeDisks"],
+            "resource_template": "acs:ecs:{region}:{account_id}:disk/*",
         }
     }
     profiles = load_profiles(write_profiles(tmp_path, extra))
-    assert set(profiles) == {"slb-readonly", "ecs-readonly"}
-    assert profiles["ecs-readonly"].resource(region="cn-beijing", account_id=OWNER) == (
-        f"acs:ecs:cn-beijing:{OWNER}:instance/*"
+    assert set(profiles) == {*load_profiles(), "ecs-disk-readonly"}
+    assert profiles["ecs-disk-readonly"].resource(region="cn-beijing", account_id=OWNER) == (
+        f"acs:ecs:cn-beijing:{OWNER}:disk/*"
     )
+    assert profiles["ecs-disk-readonly"].positive_probe is None  # probes are optional for operator profiles
 
 
 @pytest.mark.parametrize(

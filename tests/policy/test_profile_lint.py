@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ram_delegate.errors import PolicyLintError
 from ram_delegate.policy import lint_profile, load_profiles
 from ram_delegate.policy.lint import patterns_overlap
+from ram_delegate.policy.profiles import profile_findings
 
 SCOPED = "acs:ecs:{region}:{account_id}:instance/*"
 
@@ -97,8 +98,27 @@ def test_least_privilege_operator_profiles_pass(actions: list[str], template: st
 
 
 def test_bundled_profiles_load_with_no_waiver() -> None:
-    for profile in load_profiles().values():
-        assert lint_profile(profile.actions, profile.resource_template) == []
+    profiles = load_profiles()
+    assert {"slb-readonly", "slb-operator"} <= set(profiles)
+    for profile in profiles.values():
+        assert profile_findings(profile) == []
+
+
+def test_instance_and_companion_templates_are_linted_too(tmp_path: Path) -> None:
+    profile = {
+        "description": "d",
+        "instances": {
+            "arn_template": "acs:ecs:{region}:{account_id}:instance/{id}",
+            "id_pattern": "i-[a-z0-9]{4,32}",
+            "actions": ["ecs:RunCommand"],
+        },
+        "scoping": {"resource_ids": "require", "resource_group": "accept"},
+    }
+    path = tmp_path / "profiles.json"
+    path.write_text(json.dumps({"profiles": {"runner": profile}}))
+    with pytest.raises(PolicyLintError) as caught:
+        load_profiles(path)
+    assert any(p.path == "profiles.runner.instances.actions[0]" for p in caught.value.problems)
 
 
 _ALPHABET = "ab"

@@ -46,6 +46,8 @@ RESULT_KEYS = {
     "latency_ms",
     "external_id",
     "note",
+    "profile",
+    "probes",
 }
 
 
@@ -110,7 +112,7 @@ def test_active_grant_is_allowed_and_the_report_has_exactly_its_keys(stack: Stac
     assert (check["expected"], check["observed"], check["stage"], check["code"]) == (
         "allow",
         "allowed",
-        "DescribeLoadBalancers",
+        "slb:DescribeLoadBalancers",
         "",
     )
     assert check["attempts"] == 1
@@ -176,8 +178,49 @@ def test_grant_revoked_mid_way_is_refused(stack: Stack) -> None:
     assert by_ticket["OPS-6"].outcome == "ok"
     revoked = by_ticket["OPS-5"]
     assert (revoked.outcome, revoked.stage, revoked.code) == ("denied_as_expected", "AssumeRole", "EntityNotExist.Role")
-    assert "revoked" in revoked.note
+    assert (revoked.grant_state, revoked.expected, revoked.attempts) == ("revoked", "deny", 1)  # the partner knows
     assert stack.notifier.alerts == []
+
+
+def test_a_revoked_grant_costs_one_call_and_alerts_critically_if_it_still_works(stack: Stack) -> None:
+    """The partner records the owner's revocation; if the owner's role still admitted the grant, that is critical."""
+    from ram_delegate.events import RevokedEvent, parse_event
+    from ram_delegate.partner import handle_revoked_forward
+
+    stack.approve("OPS-11")
+    forwarded = parse_event(
+        {
+            "specversion": "1.0",
+            "id": "evt-forged-forward",
+            "source": f"ram-delegate://owner/{OWNER}",
+            "type": "partner.access.revoked",
+            "time": stack.now().isoformat(),
+            "data": {"ticket": "OPS-11", "owner_account_id": OWNER},
+        }
+    )
+    assert isinstance(forwarded, RevokedEvent)
+    handle_revoked_forward(forwarded, stack.partner, now=stack.now())  # as if the owner had lost its revocation
+    report = run(stack, propagation_retries=3)
+    [check] = report.results
+    assert (check.grant_state, check.expected, check.outcome, check.attempts) == (
+        "revoked",
+        "deny",
+        "unexpected_allow",
+        1,
+    )
+    assert report.critical
+    assert [alert.critical for alert in stack.notifier.alerts] == [True]
+
+
+def test_a_grant_whose_role_is_gone_costs_one_call_even_before_the_partner_is_told(stack: Stack) -> None:
+    stack.approve("OPS-12")
+    stack.notifier.deliver = None  # the forward of the revocation does not arrive
+    stack.revoke("OPS-12")
+    stack.emulator.clock.advance(1800)  # past the propagation window of a fresh grant
+    report = run(stack, propagation_retries=3, propagation_backoff_seconds=30)
+    [check] = report.results
+    assert (check.grant_state, check.outcome, check.attempts) == ("active", "denied_as_expected", 1)
+    assert "revoked" in check.note
 
 
 @pytest.mark.parametrize(
@@ -231,7 +274,7 @@ def test_active_grant_refused_is_a_non_critical_alert(stack: Stack) -> None:
 
     assert counts(report) == (1, 0, 0, 0, 1, 0, 0)
     check = report.results[0]
-    assert (check.stage, check.code, check.attempts) == ("DescribeLoadBalancers", "Forbidden.RAM", 3)
+    assert (check.stage, check.code, check.attempts) == ("slb:DescribeLoadBalancers", "Forbidden.RAM", 3)
     assert not report.critical
     (alert,) = stack.notifier.alerts
     assert not alert.critical

@@ -85,6 +85,8 @@ class Stack:
         expires_in: timedelta = timedelta(hours=2),
         group: str | None = None,
         user: str = "alice",
+        profile: str = "slb-readonly",
+        resource_ids: list[str] | None = None,
     ) -> None:
         """A signed-off approval handled by the owner, whose granted event the partner handles."""
         from ram_delegate.owner import handle_approved
@@ -101,9 +103,10 @@ class Stack:
                     "ticket": ticket,
                     "partner": {"name": "Enterprise B", "account_id": PARTNER, "user": user},
                     "access": {
-                        "profile": "slb-readonly",
+                        "profile": profile,
                         "region": "cn-hangzhou",
                         "resource_group_id": group,
+                        "resource_ids": resource_ids,
                     },
                     "expires_at": (now + expires_in).isoformat(),
                     "requested_by": "bob@example.com",
@@ -188,7 +191,7 @@ def _install_verifier_role(emulator: Emulator) -> Credentials:
 
 def build_stack(emulator: Emulator) -> Stack:
     """Owner and partner wired together through a fake notifier; the verifier role installed in B."""
-    from ram_delegate.partner import handle_granted
+    from ram_delegate.partner import handle_granted, handle_revoked_forward
 
     retry = RetryPolicy(sleep=no_sleep)
     notifier = FakeNotifier()
@@ -226,6 +229,8 @@ def build_stack(emulator: Emulator) -> Stack:
     def deliver(event: GrantedEvent | ApprovedEvent | RevokedEvent, now: datetime) -> None:
         if isinstance(event, GrantedEvent):
             handle_granted(event, partner, now=now)
+        if isinstance(event, RevokedEvent):
+            handle_revoked_forward(event, partner, now=now)
 
     notifier.deliver = deliver
     harness_key = _install_verifier_role(emulator)

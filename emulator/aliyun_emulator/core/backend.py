@@ -16,6 +16,9 @@ API_VERSIONS: dict[str, str] = {
     "2015-04-01": "sts",
     "2014-05-15": "slb",
     "2020-03-31": "resourcemanager",
+    "2020-06-16": "alb",
+    "2022-04-30": "nlb",
+    "2014-05-26": "ecs",
 }
 """API version (x-acs-version / Version) -> product name."""
 
@@ -24,6 +27,9 @@ HOST_IDS: dict[str, str] = {
     "sts": "sts.aliyuncs.com",
     "slb": "slb.aliyuncs.com",
     "resourcemanager": "resourcemanager.aliyuncs.com",
+    "alb": "alb.aliyuncs.com",
+    "nlb": "nlb.aliyuncs.com",
+    "ecs": "ecs.aliyuncs.com",
 }
 
 

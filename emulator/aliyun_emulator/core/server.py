@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import itertools
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape as xml_escape
 
 from aliyun_emulator.core.backend import API_VERSIONS, HOST_IDS, CloudBackend
 from aliyun_emulator.core.clock import EmulatorClock, utc_now
@@ -35,11 +38,14 @@ from aliyun_emulator.core.signing import (
     SignedClaim,
     parse_signed_request,
     signature_matches,
+    string_to_sign,
 )
 
 logger = logging.getLogger("aliyun_emulator")
 
 MAX_BODY_BYTES = 1 << 20
+_TOKEN_SHAPE = re.compile(r"CAIS[A-Za-z0-9+/=]{16,4096}")
+"""What an STS SecurityToken looks like (``CAIS`` and base64); anything else is malformed, not a mismatch."""
 CONTROL_PREFIX = "/_emulator"
 GENERIC_HOST_ID = "aliyuncs.com"
 RECOMMEND_URL = "https://api.aliyun.com/troubleshoot?q="
@@ -56,6 +62,10 @@ _HTTP_ERROR_CODES: dict[int, str] = {
 }
 
 
+JSON_TYPE = "application/json;charset=utf-8"
+XML_TYPE = "text/xml;charset=utf-8"
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -64,10 +74,17 @@ class Response:
     headers: tuple[tuple[str, str], ...] = ()
     code: str = ""
     """The error code of an error answer (request log)."""
+    content_type: str = JSON_TYPE
+
+
+_REQUEST_ID_PREFIX = uuid.uuid4().hex.upper()[:20]
+_request_numbers = itertools.count(1)
 
 
 def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
+    """A unique id in Alibaba's UUID shape: a random per-process prefix and a counter (no uuid4 per call)."""
+    prefix, number = _REQUEST_ID_PREFIX, next(_request_numbers)
+    return f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-{number:012X}"
 
 
 def json_bytes(document: Mapping[str, Any]) -> bytes:
@@ -75,7 +92,28 @@ def json_bytes(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
-def error_response(error: ApiError, request_id: str, host_id: str = GENERIC_HOST_ID) -> Response:
+def xml_bytes(document: Mapping[str, Any], root: str) -> bytes:
+    """Alibaba's XML rendering of a JSON answer: one element per key, a list as the element repeated."""
+    parts = ["<?xml version='1.0' encoding='UTF-8'?>", f"<{root}>"]
+    _xml_fields(document, parts)
+    parts.append(f"</{root}>")
+    return "".join(parts).encode("utf-8", "replace")
+
+
+def _xml_fields(document: Mapping[str, Any], parts: list[str]) -> None:
+    for key, value in document.items():
+        for item in value if isinstance(value, list) else [value]:
+            parts.append(f"<{key}>")
+            if isinstance(item, Mapping):
+                _xml_fields(item, parts)
+            elif isinstance(item, bool):
+                parts.append("true" if item else "false")
+            elif item is not None:
+                parts.append(xml_escape(str(item)))
+            parts.append(f"</{key}>")
+
+
+def error_response(error: ApiError, request_id: str, host_id: str = GENERIC_HOST_ID, *, xml: bool = False) -> Response:
     """Alibaba's RPC error body: ``{RequestId, HostId, Code, Message, Recommend}`` with the error's status."""
     body = {
         "RequestId": request_id,
@@ -84,7 +122,10 @@ def error_response(error: ApiError, request_id: str, host_id: str = GENERIC_HOST
         "Message": error.message,
         "Recommend": f"{RECOMMEND_URL}{error.code}",
     }
-    return Response(error.status, json_bytes(body), request_id, tuple(error.headers.items()), error.code)
+    headers = tuple(error.headers.items())
+    if xml:
+        return Response(error.status, xml_bytes(body, "Error"), request_id, headers, error.code, XML_TYPE)
+    return Response(error.status, json_bytes(body), request_id, headers, error.code)
 
 
 class WireApp:
@@ -128,6 +169,7 @@ class WireApp:
         request_id = new_request_id()
         now = self.clock.now()
         product = action = account_id = principal_arn = ""
+        xml = False
         try:
             if raw.method not in ("GET", "POST"):
                 raise ApiError("UnsupportedHTTPMethod", f"The HTTP method {raw.method} is not supported.", 405)
@@ -136,7 +178,7 @@ class WireApp:
                     "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404
                 )
             claim = parse_signed_request(raw)
-            action = claim.action
+            action, xml = claim.action, claim.response_format == "XML"
             product = API_VERSIONS.get(claim.version, "")
             if not product:
                 raise ApiError("InvalidVersion", f"Specified parameter Version {claim.version} is not valid.", 400)
@@ -167,15 +209,20 @@ class WireApp:
                     source_ip=source_ip,
                 )
             )
-            response = Response(200, json_bytes({"RequestId": request_id, **body}), request_id)
+            document = {"RequestId": request_id, **body}
+            if xml:
+                response = Response(200, xml_bytes(document, f"{action}Response"), request_id, content_type=XML_TYPE)
+            else:
+                response = Response(200, json_bytes(document), request_id)
         except ApiError as error:
-            response = error_response(error, request_id, HOST_IDS.get(product, GENERIC_HOST_ID))
+            response = error_response(error, request_id, HOST_IDS.get(product, GENERIC_HOST_ID), xml=xml)
         except Exception:
             logger.exception("InternalError while serving %s %s (request %s)", product, action, request_id)
             response = error_response(
                 ApiError("InternalError", "The request processing has failed due to some unknown error.", 500),
                 request_id,
                 HOST_IDS.get(product, GENERIC_HOST_ID),
+                xml=xml,
             )
         self.requests.record(
             RequestLogEntry(
@@ -292,7 +339,7 @@ def _refusal(status: int, reason: str) -> HttpAnswer:
 
 
 def _http_answer(response: Response) -> HttpAnswer:
-    headers = [("Content-Type", "application/json;charset=utf-8")]
+    headers = [("Content-Type", response.content_type)]
     if response.request_id:
         headers.append(("x-acs-request-id", response.request_id))
     return HttpAnswer(response.status, response.body, (*headers, *response.headers))
@@ -318,7 +365,13 @@ def authenticate(
     if credential is None:
         raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
     if not signature_matches(raw, claim, credential.secret):
-        raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400)
+        # Alibaba quotes its string to sign after "is:"; the legacy SDK parses it to tell a wrong secret apart.
+        raise ApiError(
+            "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation. server string to sign is:"
+            + string_to_sign(raw, claim),
+            400,
+        )
     if abs(now - claim.timestamp) > MAX_CLOCK_SKEW and (
         host_now is None or abs(host_now - claim.timestamp) > MAX_CLOCK_SKEW
     ):
@@ -343,7 +396,11 @@ def _check_credential(credential: Credential, token: str | None, now: datetime) 
     if not token:
         raise ApiError("MissingSecurityToken", "The SecurityToken of the STS credential is missing.", 400)
     if not _same_text(token, credential.security_token):
-        raise ApiError("InvalidSecurityToken.Mismatch", "Specified SecurityToken does not match the AccessKey.", 400)
+        if not _TOKEN_SHAPE.fullmatch(token):
+            raise ApiError("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed.", 400)
+        raise ApiError(
+            "InvalidSecurityToken.MismatchWithAccessKey", "Specified SecurityToken mismatch with the AccessKey.", 400
+        )
     if credential.expires_at is not None and now >= credential.expires_at:
         raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote, unquote_plus
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
 
@@ -104,6 +104,8 @@ class SignedClaim:
     signed_parameters: tuple[tuple[str, str], ...] = ()
     """Every parameter but ``Signature`` (v2 string to sign)."""
     signed_headers: tuple[str, ...] = field(default=())
+    response_format: Literal["JSON", "XML"] = "JSON"
+    """``Format``: legacy RPC calls default to XML as Alibaba's do; ACS3 calls answer JSON unless they ask for XML."""
 
 
 def parse_signed_request(raw: RawRequest) -> SignedClaim:
@@ -132,55 +134,83 @@ def parse_signed_request(raw: RawRequest) -> SignedClaim:
 
 def signature_matches(raw: RawRequest, claim: SignedClaim, secret: str) -> bool:
     """Recompute the claim's signature with ``secret``; constant-time comparison."""
-    if claim.scheme == "ACS3":
-        expected = acs3_signature(
-            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw), secret
-        )
-    else:
-        expected = v2_signature(raw.method, claim.signed_parameters, secret)
+    expected = sign(claim.scheme, string_to_sign(raw, claim), secret)
     return hmac.compare_digest(expected.encode("utf-8"), claim.signature.encode("utf-8"))
 
 
-def acs3_signature(
+def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
+    """The server's string to sign for this request (quoted back in ``SignatureDoesNotMatch``, as Alibaba does)."""
+    if claim.scheme == "ACS3":
+        return acs3_string_to_sign(
+            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw)
+        )
+    return v2_string_to_sign(raw.method, claim.signed_parameters)
+
+
+def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
+    """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
+    if scheme == "ACS3":
+        return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.new(f"{secret}&".encode(), text.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def acs3_string_to_sign(
     method: str,
     path: str,
     query_pairs: tuple[tuple[str, str], ...],
     headers: Mapping[str, tuple[str, ...]],
     signed_headers: tuple[str, ...],
     content_sha256: str,
-    secret: str,
 ) -> str:
-    """Lower-case hex HMAC-SHA256 of the ACS3 string to sign (wire protocol reference §4.1)."""
+    """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
     canonical_query = "&".join(f"{key}={quote(value, safe='~')}" for key, value in sorted(query_pairs))
-    canonical_headers = "".join(
-        f"{name}:{','.join(sorted(value.strip() for value in headers.get(name, ())))}\n" for name in signed_headers
-    )
+    canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
-    string_to_sign = f"{ACS3_ALGORITHM}\n{digest}"
-    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{ACS3_ALGORITHM}\n{digest}"
 
 
-def v2_signature(method: str, parameters: tuple[tuple[str, str], ...], secret: str) -> str:
-    """Base64 HMAC-SHA1 of ``METHOD&%2F&pct(canonical query)`` keyed with ``secret + "&"`` (reference §5.1)."""
+def _canonical_value(values: tuple[str, ...]) -> str:
+    if len(values) == 1:
+        return values[0].strip()
+    return ",".join(sorted(value.strip() for value in values))
+
+
+def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
+    """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
     canonical = "&".join(f"{quote(key, safe='~')}={quote(value, safe='~')}" for key, value in sorted(parameters))
-    string_to_sign = f"{method}&%2F&{quote(canonical, safe='~')}"
-    digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return f"{method}&%2F&{quote(canonical, safe='~')}"
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
-    """Decode ``a=1&b=2`` strictly (UTF-8, ``+`` as space); malformed input is a 400, never an exception."""
+    """Decode ``a=1&b=2`` strictly (UTF-8, ``+`` as space, every field ``name=value``); malformed input is a 400.
+
+    Hand-rolled rather than ``parse_qsl``: a piece without ``%`` or ``+`` (most of them) is used as is.
+    """
     if not text:
         return []
+    pieces = text.split("&")
+    if len(pieces) > MAX_QUERY_FIELDS:
+        raise ApiError("InvalidParameter", f"The query string has more than {MAX_QUERY_FIELDS} fields.", 400)
+    pairs: list[tuple[str, str]] = []
     try:
-        return parse_qsl(
-            text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS
-        )
+        for piece in pieces:
+            name, equals, value = piece.partition("=")
+            if not equals:
+                raise ValueError(f"bad query field: {piece[:64]!r}")
+            pairs.append((_unquote(name), _unquote(value)))
     except ValueError as error:
         raise ApiError("InvalidParameter", f"The query string is malformed: {error}.", 400) from None
+    return pairs
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
+    return unquote_plus(text, errors="strict")
 
 
 def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -285,6 +315,7 @@ def _parse_acs3(
         security_token=token if token is not None else everything.get("SecurityToken"),
         query_pairs=tuple(query_pairs),
         signed_headers=signed_headers,
+        response_format=_response_format(everything, default="JSON"),
     )
 
 
@@ -296,8 +327,6 @@ def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
         raise ApiError("InvalidSignatureMethod", f"The signature method {method} is not supported.", 400)
     if everything.get("SignatureVersion", "1.0") != "1.0":
         raise invalid_parameter("SignatureVersion", "only 1.0 is supported")
-    if everything.get("Format", "JSON").upper() != "JSON":
-        raise invalid_parameter("Format", "the emulator answers in JSON only")
     token = everything.get("SecurityToken")
     return SignedClaim(
         scheme="v2",
@@ -310,7 +339,17 @@ def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
         params=_api_parameters(everything),
         security_token=token if token is not None else raw.header("x-acs-security-token"),
         signed_parameters=tuple((key, value) for key, value in everything.items() if key != "Signature"),
+        response_format=_response_format(everything, default="XML"),
     )
+
+
+def _response_format(everything: Mapping[str, str], *, default: Literal["JSON", "XML"]) -> Literal["JSON", "XML"]:
+    wanted = everything.get("Format", default).upper()
+    if wanted == "JSON":
+        return "JSON"
+    if wanted == "XML":
+        return "XML"
+    raise invalid_parameter("Format", "must be JSON or XML")
 
 
 def _api_parameters(everything: Mapping[str, str]) -> dict[str, str]:

@@ -10,7 +10,6 @@ import bisect
 import json
 import re
 import secrets
-import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,11 +52,18 @@ def format_date(when: datetime) -> str:
 
 
 def random_digits(count: int) -> str:
-    return str(secrets.choice("123456789")) + "".join(secrets.choice(string.digits) for _ in range(count - 1))
+    """``count`` random digits, the first not 0 (one draw, not one per character)."""
+    low = 10 ** (count - 1)
+    return str(low + secrets.randbelow(9 * low))
 
 
-def random_token(count: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(count))
+def random_token(count: int) -> str:
+    """``count`` random letters and digits: URL-safe base64 of random bytes with ``-`` and ``_`` dropped (what is
+    left is uniform over the 62 others)."""
+    picked = ""
+    while len(picked) < count:
+        picked += secrets.token_urlsafe(count).replace("-", "").replace("_", "")
+    return picked[:count]
 
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str], max_length: int) -> str:

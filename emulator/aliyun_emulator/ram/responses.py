@@ -199,7 +199,7 @@ def create_role(call: Call) -> Body:
     description = bounded_text(call, "Description", MAX_DESCRIPTION) or ""
     duration = session_duration(call, "MaxSessionDuration") or DEFAULT_SESSION_DURATION
     call.params.boolean("AllowConsoleLogin", default=False)
-    tags = call.params.json_tags() or {}
+    tags = call.params.tags() or {}
     role = ram(call).create_role(name, trust_text, trust, description, duration, tags, call.request.now)
     return {"Role": role_body(role, update_date=False)}
 
@@ -249,7 +249,7 @@ def delete_role(call: Call) -> Body:
 def list_roles(call: Call) -> Body:
     call.authorize("ram:ListRoles", account_arn(call))
     max_items = list_size(call)
-    keep = tagged(call.params.json_tags())
+    keep = tagged(call.params.tags())
     roles, marker = ram(call).role_order.page(call.params.optional("Marker"), max_items, keep)
     rows = [{**role_body(r, trust=False), "Tags": tag_list(r.tags)} for r in roles]
     return marker_page("Roles", "Role", rows, marker)
@@ -288,7 +288,7 @@ def create_policy(call: Call) -> Body:
     text = call.params.required("PolicyDocument")
     document = parse_document(text, "custom", max_length=MAX_POLICY_DOCUMENT, parameter="PolicyDocument")
     description = bounded_text(call, "Description", MAX_POLICY_DESCRIPTION) or ""
-    tags = call.params.json_tags() or {}
+    tags = call.params.tags() or {}
     policy = ram(call).create_policy(name, text, document, description, tags, call.request.now)
     summary = policy_summary(call, policy)
     return {
@@ -331,7 +331,7 @@ def list_policies(call: Call) -> Body:
     call.authorize("ram:ListPolicies", account_arn(call))
     max_items = list_size(call)
     kind = policy_type(call, required=False)
-    wanted = call.params.json_tags()
+    wanted = call.params.tags()
     marker = call.params.optional("Marker")
     items: list[Body] = []
     next_marker: str | None = None
@@ -648,7 +648,7 @@ def tag_resources(call: Call) -> Body:
     resource_type, names = _tag_resources(call, "ram:TagResources")
     if names is None:
         raise invalid_parameter("ResourceNames", "is required", "MissingParameter")
-    tags = call.params.json_tags()
+    tags = call.params.tags()
     if tags is None:
         raise invalid_parameter("Tag", "is required", "MissingParameter")
     targets = [ram(call).tag_target(resource_type, name) for name in names]
@@ -680,7 +680,7 @@ def untag_resources(call: Call) -> Body:
 
 def list_tag_resources(call: Call) -> Body:
     resource_type, names = _tag_resources(call, "ram:ListTagResources")
-    wanted = call.params.json_tags()
+    wanted = call.params.tags()
     page_size = call.params.integer("PageSize", default=50, minimum=1, maximum=50)
     token = call.params.optional("NextToken")
     store = ram(call)

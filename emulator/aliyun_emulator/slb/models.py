@@ -11,6 +11,10 @@ SEED_CREATE_TIME_MS = 1_704_067_200_000
 """2024-01-01T00:00:00Z: seeded load balancers all claim this creation time."""
 
 
+INTERNET_CHARGE_CODES = {"paybybandwidth": "3", "paybytraffic": "4"}
+"""DescribeLoadBalancers gives the metering method as a numeric code, the word in ``InternetChargeTypeAlias``."""
+
+
 @dataclass(frozen=True)
 class LoadBalancer:
     seed: SeedLoadBalancer
@@ -32,11 +36,11 @@ class LoadBalancer:
             "AddressIPVersion": "ipv4",
             "AddressType": "intranet",
             "Bandwidth": 5120,
-            "CreateTime": "2024-01-01T00:00Z",
+            "CreateTime": "2024-01-01T00:00:00Z",
             "CreateTimeStamp": SEED_CREATE_TIME_MS,
             "DeleteProtection": "off",
             "InstanceChargeType": "PayBySpec",
-            "InternetChargeType": "paybytraffic",
+            "InternetChargeType": INTERNET_CHARGE_CODES["paybytraffic"],
             "InternetChargeTypeAlias": "paybytraffic",
             "LoadBalancerId": self.seed.id,
             "LoadBalancerName": self.seed.name,
@@ -59,3 +63,24 @@ class LoadBalancer:
 
 def load_balancers(account: SeedAccount) -> dict[str, LoadBalancer]:
     return {lb.id: LoadBalancer(lb, account.uid) for lb in account.load_balancers}
+
+
+@dataclass
+class Listener:
+    protocol: str
+    status: str  # "running" | "stopped"
+
+
+@dataclass
+class Backends:
+    """What the operator calls change on one load balancer: backend servers (id -> weight) and listeners by port.
+
+    Every seeded load balancer starts with no backend servers and one running HTTP listener on port 80.
+    """
+
+    servers: dict[str, int]
+    listeners: dict[int, Listener]
+
+
+def backends(account: SeedAccount) -> dict[str, Backends]:
+    return {lb.id: Backends({}, {80: Listener("http", "running")}) for lb in account.load_balancers}

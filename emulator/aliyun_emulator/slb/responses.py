@@ -1,4 +1,5 @@
-"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute."""
+"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute (the
+operator actions are in ``operations.py``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,42 @@ from typing import Any
 
 from aliyun_emulator.context import Call
 from aliyun_emulator.core.authorization import PRODUCT_DENIAL
-from aliyun_emulator.core.errors import ApiError, invalid_parameter
+from aliyun_emulator.core.errors import invalid_parameter
 from aliyun_emulator.params import page_body, page_params
+from aliyun_emulator.slb import operations
 
 Body = dict[str, Any]
-MAX_IDS = 20
+MAX_IDS = 10
+"""``LoadBalancerId`` and ``LoadBalancerName`` each take at most 10 comma-separated values."""
+STATUSES = ("inactive", "active", "locked")
+ADDRESS_TYPES = ("internet", "intranet")
+
+
+def _comma_list(call: Call, name: str) -> list[str]:
+    text = call.params.optional(name)
+    values = [item.strip() for item in text.split(",")] if text else []
+    if len(values) > MAX_IDS or any(not item for item in values):
+        raise invalid_parameter(name, f"give 1-{MAX_IDS} comma-separated values")
+    return values
+
+
+def _slb_tags(call: Call) -> list[tuple[str, str]]:
+    """``Tag.N.Key`` / ``Tag.N.Value`` filters (1-20); a load balancer matches when it carries every one."""
+    keys = dict(_indexed(call, "Key"))
+    values = dict(_indexed(call, "Value"))
+    if set(values) - set(keys) or len(keys) > 20:
+        raise invalid_parameter("Tag", "give 1-20 Tag.N.Key, each Tag.N.Value with its key")
+    return [(keys[index], values.get(index, "")) for index in sorted(keys)]
+
+
+def _indexed(call: Call, part: str) -> list[tuple[int, str]]:
+    found = []
+    for name, value in call.params.raw.items():
+        head, _, rest = name.partition(".")
+        index, _, tail = rest.partition(".")
+        if head == "Tag" and tail == part and index.isdigit():
+            found.append((int(index), value))
+    return found
 
 
 def describe_load_balancers(call: Call) -> Body:
@@ -19,60 +51,67 @@ def describe_load_balancers(call: Call) -> Body:
     region = params.required("RegionId")
     group = params.optional("ResourceGroupId")
     page_number, page_size = page_params(params, default_size=10, max_size=100)
-    ids_text = params.optional("LoadBalancerId")
-    ids = [item.strip() for item in ids_text.split(",")] if ids_text else []
-    if len(ids) > MAX_IDS or any(not item for item in ids):
-        raise invalid_parameter("LoadBalancerId", f"give 1-{MAX_IDS} comma-separated ids")
-    name = params.optional("LoadBalancerName")
+    ids = _comma_list(call, "LoadBalancerId")
+    names = _comma_list(call, "LoadBalancerName")
+    status = params.choice("LoadBalancerStatus", STATUSES, default="")
+    address_type = params.choice("AddressType", ADDRESS_TYPES, default="")
+    tags = _slb_tags(call)
     call.authorize(
         "slb:DescribeLoadBalancers",
         f"acs:slb:{region}:{call.account.uid}:loadbalancer/*",
         resource_group_id=group,
         denial_code=PRODUCT_DENIAL,
     )
-    matches = [
-        lb
-        for lb in call.account.load_balancers.values()
-        if lb.seed.region == region
-        and (group is None or lb.seed.resource_group_id == group)
-        and (not ids or lb.seed.id in ids)
-        and (name is None or lb.seed.name == name)
-    ]
-    return page_body([lb.summary() for lb in matches], page_number, page_size, "LoadBalancers", "LoadBalancer")
+    matches = []
+    for lb in call.account.load_balancers.values():
+        summary = lb.summary()
+        carried = {tag["TagKey"]: tag["TagValue"] for tag in summary["Tags"]["Tag"]}  # type: ignore[index]
+        if (
+            lb.seed.region == region
+            and (group is None or lb.seed.resource_group_id == group)
+            and (not ids or lb.seed.id in ids)
+            and (not names or lb.seed.name in names)
+            and (not status or summary["LoadBalancerStatus"] == status)
+            and (not address_type or summary["AddressType"] == address_type)
+            and all(carried.get(key) == value for key, value in tags)
+        ):
+            matches.append(summary)
+    return page_body(matches, page_number, page_size, "LoadBalancers", "LoadBalancer")
 
 
 def describe_load_balancer_attribute(call: Call) -> Body:
-    params = call.params
-    lb_id = params.required("LoadBalancerId")
-    region = params.optional("RegionId")
-    lb = call.account.load_balancers.get(lb_id)
-    if lb is None or (region is not None and lb.seed.region != region):
-        raise ApiError("InvalidLoadBalancerId.NotFound", f"The specified LoadBalancerId does not exist: {lb_id}.", 404)
-    call.authorize(
-        "slb:DescribeLoadBalancerAttribute",
-        lb.arn,
-        resource_group_id=lb.seed.resource_group_id,
-        denial_code=PRODUCT_DENIAL,
-    )
+    lb = operations.authorized_load_balancer(call, "slb:DescribeLoadBalancerAttribute")
+    state = call.account.slb_backends[lb.seed.id]
+    ports = sorted(state.listeners)
     summary = lb.summary()
-    del summary["InternetChargeTypeAlias"]  # a listing field only: the attribute model has no such key
+    # A listing field only (the attribute model has no such key); the attribute call gives the word itself.
+    summary["InternetChargeType"] = summary.pop("InternetChargeTypeAlias")
     return {
         **summary,
         "AutoReleaseTime": 0,
-        "BackendServers": {"BackendServer": []},
+        "BackendServers": operations.backend_list(state),
         "EndTime": "2999-09-08T16:00:00Z",
         "EndTimeStamp": 32493801600000,
-        "ListenerPorts": {"ListenerPort": []},
-        "ListenerPortsAndProtocal": {"ListenerPortAndProtocal": []},
-        "ListenerPortsAndProtocol": {"ListenerPortAndProtocol": []},
+        "ListenerPorts": {"ListenerPort": ports},
+        "ListenerPortsAndProtocal": {
+            "ListenerPortAndProtocal": [
+                {"ListenerPort": port, "ListenerProtocal": state.listeners[port].protocol} for port in ports
+            ]
+        },
+        "ListenerPortsAndProtocol": {
+            "ListenerPortAndProtocol": [
+                {"ListenerPort": port, "ListenerProtocol": state.listeners[port].protocol} for port in ports
+            ]
+        },
         "RenewalCycUnit": "",
         "RenewalDuration": 0,
         "RenewalStatus": "",
     }
 
 
-HANDLERS = {
+READ_HANDLERS = {
     "DescribeLoadBalancers": describe_load_balancers,
     "DescribeLoadBalancerAttribute": describe_load_balancer_attribute,
 }
-READ_ONLY = frozenset(HANDLERS)
+HANDLERS = {**READ_HANDLERS, **operations.HANDLERS}
+READ_ONLY = frozenset(READ_HANDLERS)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,3 +107,28 @@ class SessionStore:
             item["access_key_id"]: Session(**{**item, "expires_at": datetime.fromisoformat(item["expires_at"])})
             for item in data
         }
+
+
+ASSUME_ROLE_PER_SECOND = 100
+"""STS AssumeRole flow control: 100 calls per second per account, its RAM users and roles included."""
+
+
+class RateWindow:
+    """A sliding one-second window of accepted calls (host monotonic time: a quota is about real throughput)."""
+
+    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._accepted: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """Count one call; False (and not counted) when the window is full."""
+        with self._lock:
+            now = self._clock()
+            while self._accepted and now - self._accepted[0] >= 1.0:
+                self._accepted.popleft()
+            if len(self._accepted) >= self.per_second:
+                return False
+            self._accepted.append(now)
+            return True

@@ -23,6 +23,8 @@ MAX_SESSION_POLICY = 2048
 
 
 def assume_role(call: Call) -> Body:
+    if not call.account.assume_role_quota.admit():
+        raise ApiError("Throttling.User", "Request was denied due to user flow control.", 400)
     params = call.params
     role_arn = params.required("RoleArn")
     match = ROLE_ARN.fullmatch(role_arn)
@@ -42,6 +44,12 @@ def assume_role(call: Call) -> Body:
         raise invalid_parameter("SourceIdentity", "2-64 characters of [\\w+=,.@-]", "InvalidParameter.SourceIdentity")
     session_policy = params.optional("Policy")
     if session_policy is not None:
+        if len(session_policy) > MAX_SESSION_POLICY:
+            raise ApiError(
+                "InvalidParameter.PolicySize",
+                f"The size of the policy exceeds the limit of {MAX_SESSION_POLICY} characters.",
+                400,
+            )
         try:
             parse_document(session_policy, "session", max_length=MAX_SESSION_POLICY, parameter="Policy")
         except ApiError as exc:
@@ -64,7 +72,7 @@ def assume_role(call: Call) -> Body:
     if role.trust_document is None or not evaluate_trust(role.trust_document, caller, trust_context).allowed:
         raise ApiError(
             "NoPermission",
-            f"You are not authorized to assume this role. The trust policy of {role.arn} does not allow "
+            f"No permission perform sts:AssumeRole on this Role. The trust policy of {role.arn} does not allow "
             f"{principal.arn}.",
             403,
         )

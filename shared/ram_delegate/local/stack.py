@@ -176,6 +176,7 @@ class LocalStack:
         port: int = 0,
         env: Mapping[str, str] | None = None,
         real_time_timers: bool = False,
+        state_file: str | Path | None = None,
     ) -> None:
         self._template_path = Path(template)
         self._seed = seed if isinstance(seed, Seed) else load_seed(seed if seed is not None else _default_seed_text())
@@ -194,7 +195,8 @@ class LocalStack:
         self.partner_seal_secret = self._env.get("RAM_DELEGATE_PARTNER_SEAL_SECRET", "").strip() or _generate_secret()
         # The functions' SDK signs with the host's time while the stack moves the emulator clock (timers, expiry):
         # the local stack opts in to the host clock explicitly.
-        self.emulator = Emulator(self._seed, port=cloud_port, accept_host_clock=True)
+        # ``state_file`` keeps the cloud and the emulator clock across a restart (``ram-delegate local --state``).
+        self.emulator = Emulator(self._seed, port=cloud_port, accept_host_clock=True, state_file=state_file)
         self.timer_runs: list[TimerRun] = []
         self.template: Template | None = None
         self._runtimes: dict[str, _Runtime] = {}
@@ -589,7 +591,8 @@ def _generate_secret() -> str:
 def describe(stack: LocalStack) -> list[str]:
     """What ``ram-delegate local`` prints: URLs, accounts (root AccessKeyIds only), the webhook secret."""
     lines = [
-        f"emulator (RAM, STS, SLB, Resource Manager): {stack.emulator.url}   --endpoint {stack.cloud_endpoint}",
+        f"emulator (RAM, STS, Resource Manager, SLB, ALB, NLB, ECS): {stack.emulator.url}   "
+        f"--endpoint {stack.cloud_endpoint}",
         f'  control: {stack.emulator.url}/_emulator/clock (POST {{"advance_seconds": N}} fires due timers)',
         f"function host: {stack.url}",
         f"  InvokeFunction: POST {stack.url}/2023-03-30/functions/<name>/invocations",
@@ -607,6 +610,16 @@ def describe(stack: LocalStack) -> list[str]:
             f"{side} account: {account.alias} uid {account.uid} root AccessKeyId {account.access_key_id}"
             " (secret: in the seed file; local test keys)"
         )
+    owner = stack.owner
+    for product, instances in (
+        ("SLB", owner.load_balancers),
+        ("ALB", owner.alb_load_balancers),
+        ("NLB", owner.nlb_load_balancers),
+        ("ECS", owner.ecs_instances),
+    ):
+        if instances:
+            listed = ", ".join(f"{item.id} ({item.name}, {item.region})" for item in instances)
+            lines.append(f"  owner {product}: {listed}")
     origin = "generated" if stack.webhook_secret_generated else "from the environment"
     lines.append(f"webhook secret ({ENV_WEBHOOK_SECRET}, {origin}): {stack.webhook_secret}")
     return lines
@@ -621,13 +634,20 @@ def run_local(
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    state_file: str | Path | None = None,
 ) -> int:
     """``ram-delegate local``: start the stack, print where everything is, serve until SIGINT/SIGTERM (or ``stop``)."""
     stream = out or sys.stdout
     stop_event = stop or threading.Event()
     try:
         stack = LocalStack(
-            template=template, seed=seed, cloud_port=cloud_port, port=port, env=env, real_time_timers=True
+            template=template,
+            seed=seed,
+            cloud_port=cloud_port,
+            port=port,
+            env=env,
+            real_time_timers=True,
+            state_file=state_file,
         ).start()
     except (OSError, ValueError, RamDelegateError) as exc:
         print(f"ram-delegate local: cannot start: {exc}", file=sys.stderr)

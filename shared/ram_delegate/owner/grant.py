@@ -29,11 +29,18 @@ from ram_delegate.errors import (
     Problem,
     RetryableCloudError,
 )
-from ram_delegate.events import GRANTED, ApprovedEvent, GrantedEvent
+from ram_delegate.events import APPROVED, GRANTED, ApprovedEvent, GrantedEvent
 from ram_delegate.outcome import Outcome
 from ram_delegate.owner.state import Observed, observe, retire, tags_differ
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo, undo_steps
-from ram_delegate.policy import PolicyDocument, owner_access_policy, owner_trust_policy, same_policy, to_json
+from ram_delegate.policy import (
+    PolicyDocument,
+    owner_access_policy,
+    owner_trust_policy,
+    same_policy,
+    scope_problems,
+    to_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +88,15 @@ def validate_approved(event: ApprovedEvent, deps: Deps, now: datetime) -> None:
         problems.append(Problem("data.partner.account_id", "no partner account is allowed (empty allow-list)"))
     elif data.partner.account_id not in settings.allowed_partners:
         problems.append(Problem("data.partner.account_id", "the partner account is not on the allow-list"))
-    if data.access.profile not in deps.profiles:
+    profile = deps.profiles.get(data.access.profile)
+    if profile is None:
         known = ", ".join(sorted(deps.profiles)) or "none"
         problems.append(Problem("data.access.profile", f"unknown profile (known: {known})"))
+    else:
+        access = data.access
+        problems += scope_problems(
+            profile, resource_group_id=access.resource_group_id, resource_ids=access.resource_ids
+        )
     if data.access.region not in KNOWN_REGIONS:
         problems.append(Problem("data.access.region", "not a known Alibaba Cloud region"))
     problems += g.expiry_problems(data.expires_at, now, settings.max_grant_days)
@@ -127,6 +140,8 @@ def _grant_tags(event: ApprovedEvent, account_id: str) -> dict[str, str]:
     }
     if data.access.resource_group_id:
         tags[g.TAG_RESOURCE_GROUP] = data.access.resource_group_id
+    if data.access.resource_ids:
+        tags[g.TAG_RESOURCE_IDS] = g.resource_ids_tag(data.access.resource_ids)
     return tags
 
 
@@ -189,13 +204,15 @@ def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, se
         params = {"policy": policy, "document": access_json}
         steps.append(Step("CreatePolicyVersion", policy_arn, params, "access differs"))
     steps += _attachment_steps(desired, observed)
-    if observed.role is not None and tags_differ(observed.role_tags, role_tags):
-        params = {"resource_type": "role", "name": role, "tags": role_tags}
-        steps.append(Step("TagResources", desired.role_arn, params, "record the event"))
+    # The record goes first: a concurrent older approval that reads it now backs off before writing anything.
+    claims: list[Step] = []
     if observed.access is not None and tags_differ(observed.access.tags, policy_tags):
         params = {"resource_type": "policy", "name": policy, "tags": policy_tags}
-        steps.append(Step("TagResources", policy_arn, params, "record the event"))
-    return steps
+        claims.append(Step("TagResources", policy_arn, params, "record the event"))
+    if observed.role is not None and tags_differ(observed.role_tags, role_tags):
+        params = {"resource_type": "role", "name": role, "tags": role_tags}
+        claims.append(Step("TagResources", desired.role_arn, params, "record the event"))
+    return claims + steps
 
 
 def _attachment_steps(desired: _Desired, observed: Observed) -> list[Step]:
@@ -231,6 +248,14 @@ def _blocked_by_tombstone(event: ApprovedEvent, tombstone: TaggedResource | None
     return tombstone is not None and g.is_stale(event.time, event.id, tombstone.tags, inclusive=True)
 
 
+def _record_moved(deps: Deps, desired: _Desired, observed: TaggedResource) -> bool:
+    """Read the grant's record again right before changing it: an older approval whose observation began before a
+    newer one wrote must not overwrite it (RAM has no conditional write; this leaves a window of one call)."""
+    listed = deps.cloud.ram.list_policies(g.managed_filter(ticket=desired.tags[g.TAG_TICKET]))
+    current = g.find_managed(listed, desired.policy)
+    return current is None or current.tags.get(g.TAG_EVENT_ID) != observed.tags.get(g.TAG_EVENT_ID)
+
+
 def _check_after_writes(deps: Deps, event: ApprovedEvent, desired: _Desired) -> Literal["intact", "revoked", "changed"]:
     """One read after the last write: the step that makes a concurrent revocation win.
 
@@ -252,19 +277,29 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
 
     Each round observes, plans and executes; the round after the last write is the check that nothing changed
     under it. A revocation recorded meanwhile makes the approval take back everything of the ticket (it never
-    answers ``applied`` for access a revocation has ended).
+    answers ``applied`` for access a revocation has ended); a newer approval recorded meanwhile makes it restore
+    what the newer one says (an older approval never leaves its own user or expiry behind).
     """
     validate_approved(event, deps, now)
+    return _converge(event, _desired_for(event, deps), deps, now=now, dry_run=dry_run, notify=True)
+
+
+def _desired_for(event: ApprovedEvent, deps: Deps) -> _Desired:
+    """What RAM must hold for ``event``; every document is built and linted here, before any call."""
     data = event.data
     account_id = deps.account_id()
     profile = deps.profiles[data.access.profile]
     access_doc = owner_access_policy(
-        profile=profile, owner_account_id=account_id, region=data.access.region, expires_at=data.expires_at
+        profile=profile,
+        owner_account_id=account_id,
+        region=data.access.region,
+        expires_at=data.expires_at,
+        resource_ids=data.access.resource_ids,
     )
     # Lint the trust policy before the first call too (the real ExternalId is only known after observing).
     _trust_for(event, deps, secrets.token_urlsafe(24))
     role = g.role_name(data.ticket)
-    desired = _Desired(
+    return _Desired(
         account_id=account_id,
         role=role,
         role_arn=g.role_arn(account_id, role),
@@ -273,6 +308,67 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
         resource_group_id=data.access.resource_group_id,
         tags=_grant_tags(event, account_id),
     )
+
+
+def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
+    """The approval a grant's tags record, rebuilt to re-render it; None when the tags cannot describe one."""
+    try:
+        return ApprovedEvent.model_validate(
+            {
+                "specversion": "1.0",
+                "id": tags[g.TAG_EVENT_ID],
+                "source": "ram-delegate://recorded",
+                "type": APPROVED,
+                "time": tags[g.TAG_EVENT_TIME],
+                "data": {
+                    "ticket": tags[g.TAG_TICKET],
+                    "partner": {
+                        "name": "recorded",
+                        "account_id": tags[g.TAG_PARTNER_ACCOUNT],
+                        "user": tags[g.TAG_PARTNER_USER],
+                    },
+                    "access": {
+                        "profile": tags[g.TAG_PROFILE],
+                        "region": tags[g.TAG_REGION],
+                        "resource_group_id": tags.get(g.TAG_RESOURCE_GROUP),
+                        "resource_ids": _recorded_resource_ids(tags),
+                    },
+                    "expires_at": tags[g.TAG_EXPIRES_AT],
+                    "requested_by": "recorded requester",
+                    "approved_by": "recorded approver",
+                },
+            }
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _recorded_resource_ids(tags: Mapping[str, str]) -> list[str] | None:
+    """The named instances a grant's tags record; KeyError when only their digest was recorded (not re-renderable)."""
+    recorded = tags.get(g.TAG_RESOURCE_IDS)
+    if not recorded:
+        return None
+    if recorded.startswith("sha256:"):
+        raise KeyError(g.TAG_RESOURCE_IDS)
+    return recorded.split(",")
+
+
+def _restore_recorded(deps: Deps, tags: Mapping[str, str], now: datetime) -> None:
+    """After losing a race to a newer approval, re-render what the newer one recorded over our writes."""
+    recorded = _recorded_approval(tags)
+    if recorded is None or recorded.data.access.profile not in deps.profiles:
+        ticket = tags.get(g.TAG_TICKET, "")
+        logger.warning("ticket %s: the recorded approval cannot be re-rendered; the next delivery converges", ticket)
+        return
+    _converge(recorded, _desired_for(recorded, deps), deps, now=now, dry_run=False, notify=False)
+
+
+def _converge(
+    event: ApprovedEvent, desired: _Desired, deps: Deps, *, now: datetime, dry_run: bool, notify: bool
+) -> Outcome:
+    """Observe, plan, execute and check until RAM holds ``desired`` (see ``handle_approved``)."""
+    data = event.data
+    role = desired.role
     created: list[Step] = []  # what this delivery made, to take back if the partner refuses the grant
     written: list[Step] = []
     detail: dict[str, Any] = {"role_arn": desired.role_arn, "policy": desired.policy}
@@ -288,6 +384,8 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
                 _take_back(deps, event, "revoked while the approval was applied")
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
         if g.is_stale(event.time, event.id, recorded or None, inclusive=True):
+            if written:
+                _restore_recorded(deps, recorded, now)
             return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
         if observed.role is not None and not observed.role_is_ours:
             raise GuardrailError(
@@ -301,13 +399,16 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
         if dry_run:
             return Outcome("dry-run", data.ticket, tuple(steps), detail)
         if not steps:
-            _notify_partner(event, deps, desired.role_arn, external_id, now, created)
+            if notify:
+                _notify_partner(event, deps, desired.role_arn, external_id, now, created)
             if written:
                 return Outcome("applied", data.ticket, tuple(written), detail)
             same_event = observed.access is not None and observed.access.tags.get(g.TAG_EVENT_ID) == g.event_id_tag(
                 event.id
             )
             return Outcome("duplicate" if same_event else "unchanged", data.ticket, (), detail)
+        if observed.access is not None and _record_moved(deps, desired, observed.access):
+            continue  # another delivery recorded itself since our observation began: observe again
         completed: list[Step] = []
         conflict = False
         try:
@@ -332,7 +433,8 @@ def handle_approved(event: ApprovedEvent, deps: Deps, *, now: datetime, dry_run:
             _take_back(deps, event, "revoked while the approval was applied")
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked while it was granted"})
         if check == "intact":
-            _notify_partner(event, deps, desired.role_arn, external_id, now, created)
+            if notify:
+                _notify_partner(event, deps, desired.role_arn, external_id, now, created)
             return Outcome("applied", data.ticket, tuple(written), detail)
     if conflict:  # the name is held by something without our tags: take back what this delivery made
         execute(undo_steps(created), deps.cloud, deps.audit, ticket=data.ticket, event_id=event.id)

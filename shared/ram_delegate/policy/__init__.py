@@ -4,9 +4,6 @@ reading the bundled and operator-supplied access profiles."""
 from __future__ import annotations
 
 from ram_delegate.policy.builders import (
-    AccessProfile,
-    format_expiry,
-    load_profiles,
     owner_access_policy,
     owner_trust_policy,
     partner_assume_policy,
@@ -41,6 +38,7 @@ from ram_delegate.policy.model import (
     Statement,
 )
 from ram_delegate.policy.parsing import SIZE_LIMITS, parse_policy, render, same_policy, to_json
+from ram_delegate.policy.profiles import AccessProfile, format_expiry, load_profiles, scope_problems
 
 __all__ = [
     "SIZE_LIMITS",
@@ -76,5 +74,6 @@ __all__ = [
     "raise_for_errors",
     "render",
     "same_policy",
+    "scope_problems",
     "to_json",
 ]

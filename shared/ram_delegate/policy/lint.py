@@ -395,8 +395,11 @@ def patterns_overlap(first: str, second: str) -> bool:
     return meet(0, 0)
 
 
-def lint_profile(actions: Sequence[str], resource_template: str) -> list[Finding]:
-    """The profile rules (module docstring): what an access profile may never hand a partner, whatever the opt-ins."""
+def lint_profile(actions: Sequence[str], resource_template: str, *, path: str = "") -> list[Finding]:
+    """The profile rules (module docstring): what an access profile may never hand a partner, whatever the opt-ins.
+
+    One call per (actions, template) pair of a profile; ``path`` prefixes the findings' paths (``instances.``).
+    """
     findings: list[Finding] = []
     matched = _TEMPLATE.fullmatch(resource_template)
     if matched is None:
@@ -404,17 +407,17 @@ def lint_profile(actions: Sequence[str], resource_template: str) -> list[Finding
             f"resource template {resource_template!r} must be acs:<service>:{{region}}:{{account_id}}:<resource> "
             "so that the grant stays in the approved region of the owner's account"
         )
-        findings.append(Finding("profile-template-scope", "error", message, "resource_template"))
+        findings.append(Finding("profile-template-scope", "error", message, f"{path}resource_template"))
     any_resource = matched is None or _names_no_resource(matched.group("relative"))
     for index, action in enumerate(actions):
-        path = f"actions[{index}]"
+        action_path = f"{path}actions[{index}]"
         for rule_id, forbidden in PROFILE_FORBIDDEN.items():
             hit = next((f for f in forbidden if patterns_overlap(action, f)), None)
             if hit is not None:
                 message = f"{action!r} could allow {hit} ({rule_id.removeprefix('profile-').replace('-', ' ')})"
-                findings.append(Finding(rule_id, "error", message, path))
+                findings.append(Finding(rule_id, "error", message, action_path))
         read = next((r for r in DATA_PLANE_READS if patterns_overlap(action, r)), None)
         if read is not None and any_resource:
             message = f"{action!r} could allow the data-plane read {read} on every resource; name the resources"
-            findings.append(Finding("profile-data-read-any", "error", message, path))
+            findings.append(Finding("profile-data-read-any", "error", message, action_path))
     return findings
