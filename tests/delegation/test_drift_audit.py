@@ -124,6 +124,17 @@ def test_each_tampered_part_is_healed_and_alerted(
     assert audit_owner_grants(owner_deps, now=now) == []  # healed for good
 
 
+def test_with_nothing_drifted_the_audit_costs_one_listing_and_three_reads_per_grant(
+    granted: tuple[Any, Any], aliyun_emulator: Any, now: Any
+) -> None:
+    owner_deps, _ = granted
+    before = dict(aliyun_emulator.requests.counts())
+    assert audit_owner_grants(owner_deps, now=now) == []
+    after = aliyun_emulator.requests.counts()
+    spent = {action: n - before.get(action, 0) for action, n in after.items() if n != before.get(action, 0)}
+    assert spent == {"ListRoles": 1, "GetRole": 1, "ListPoliciesForRole": 1, "GetPolicy": 1}
+
+
 def test_a_removed_external_id_cannot_be_healed_so_the_grant_is_revoked(
     granted: tuple[Any, Any], owner_root: Any, now: Any
 ) -> None:

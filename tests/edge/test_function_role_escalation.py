@@ -199,6 +199,16 @@ def test_partner_role_cannot_make_a_user_an_administrator_or_delete_a_foreign_us
     refused(attach_to_alice("AdministratorAccess", "System"))
     refused(attach_to_alice("AliyunSTSAssumeRoleAccess", "System"))  # only with the broad-assume opt-in
     refused(attach_to_alice("rd-verify-evil", "Custom"))
+    # Residual, stated in the README: RAM cannot limit DeleteUser to the users the function made, but it refuses to
+    # delete a user that holds anything (here a policy), so only a user that can do nothing is at risk.
+    partner.root.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(
+            policy_type="System", policy_name="AliyunSTSAssumeRoleAccess", user_name="alice"
+        )
+    )
+    with pytest.raises(TeaException) as conflict:
+        ram.delete_user(models.DeleteUserRequest(user_name="alice"))
+    assert str(getattr(conflict.value, "code", "")).startswith("DeleteConflict.User")
     refused(
         lambda: ram.create_role(models.CreateRoleRequest(role_name="rd-x", assume_role_policy_document=_trust("*")))
     )
