@@ -7,8 +7,9 @@ the compensating control: for each sealed, active grant it re-renders the trust 
 policy, since it is never stored elsewhere on the owner side) and compares. A difference is healed by writing the
 rendering back (``UpdateRole``, ``CreatePolicyVersion``, detaching extra policies, re-attaching), or, when healing
 would be unsafe (the ExternalId condition is gone, so the partner's copy can no longer be trusted; the profile no
-longer exists; the access policy is missing), the grant is revoked through the normal revocation path. Every
-difference raises a critical alert that names it.
+longer exists), the grant is revoked through the normal revocation path. A missing access policy is only reported: an
+approval in flight between its CreateRole and CreatePolicy looks the same. Every difference raises a critical alert
+that names it.
 """
 
 from __future__ import annotations
@@ -174,12 +175,13 @@ def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Dr
         profile=profile, owner_account_id=account_id, region=tags.get(g.TAG_REGION, ""), expires_at=expires_at
     )
     try:
-        document = ram.get_policy(policy).document
+        document: str | None = ram.get_policy(policy).document
     except NotFoundError:
-        drift.differences.append(f"access: {policy} is missing")
-        drift.unsafe = "the access policy is gone"
-        return drift, facts, names
-    if not same_policy(document, access, "custom"):
+        # An approval between CreateRole and CreatePolicy looks like this: never revoke or re-create it here. A role
+        # without its access policy grants nothing by itself; other attachments are still detached below.
+        document = None
+        drift.differences.append(f"access: {policy} is missing (an approval in flight, or deleted); reported")
+    if document is not None and not same_policy(document, access, "custom"):
         drift.differences.append(f"access: {policy} differs from the profile's rendering (widened or edited)")
         drift.steps.append(
             Step(
@@ -196,6 +198,8 @@ def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Dr
         drift.differences.append(f"attachments: {ref.policy_type} policy {ref.name} attached to the role")
         params = {"policy": ref.name, "role": role.name, "policy_type": ref.policy_type}
         drift.steps.append(Step("DetachPolicyFromRole", arn, params, "heal attachments"))
+    if document is None:
+        return drift, facts, names
     if group is None and not any(r.name == policy and r.policy_type == "Custom" for r in attached):
         drift.differences.append(f"attachments: {policy} was detached")
         drift.steps.append(Step("AttachPolicyToRole", arn, {"policy": policy, "role": role.name}, "heal attachments"))
@@ -258,7 +262,7 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
             continue
         action: Action = "reported"
         text = "; ".join(drift.differences) or drift.unsafe or ""
-        if heal and drift.unsafe is None:
+        if heal and drift.unsafe is None and drift.steps:
             try:
                 execute(drift.steps, deps.cloud, deps.audit, ticket=ticket, event_id=None)
                 action = "healed"
@@ -266,17 +270,19 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
                 drift.unsafe = f"healing failed: {exc}"
         if heal and drift.unsafe is not None and _revoke(deps, ticket, now, drift.unsafe):
             action = "revoked"
-        _alert(deps, f"ram-delegate: grant {ticket} was tampered with ({action})", text)
+        incomplete = not drift.steps and drift.unsafe is None  # only the access policy is missing: grants nothing
+        if not incomplete:
+            _alert(deps, f"ram-delegate: grant {ticket} was tampered with ({action})", text)
         findings.append(
             AuditFinding(
-                kind="tampered-grant",
+                kind="orphan" if incomplete else "tampered-grant",
                 resource=role.arn or g.role_arn(account_id, role.name),
                 managed=True,
                 principals=facts.principals,
                 external_id=facts.external_id is not None,
                 expiry=facts.expiry,
                 policies=tuple(policies),
-                severity="critical",
+                severity="medium" if incomplete else "critical",
                 action=action,
                 detail=text,
             )

@@ -345,3 +345,14 @@ def test_a_widened_verifier_policy_is_healed(
     statement = json.loads(document.default_policy_version.policy_document)["Statement"][0]
     assert statement["Action"] == "sts:AssumeRole"
     assert audit_partner_grants(partner_deps, now=now) == []
+
+
+def test_a_missing_access_policy_is_reported_never_revoked(granted: tuple[Any, Any], owner_root: Any, now: Any) -> None:
+    """An approval between CreateRole and CreatePolicy looks like this: the audit must not revoke it."""
+    owner_deps, _ = granted
+    detach_access(owner_root)
+    owner_root.delete_policy(models.DeletePolicyRequest(policy_name=ACCESS))
+    [finding] = audit_owner_grants(owner_deps, now=now)
+    assert (finding.kind, finding.action, finding.severity) == ("orphan", "reported", "medium")
+    assert owner_deps.notifier.alerts == []
+    assert _trust(owner_root)["Statement"][0]["Effect"] == "Allow"  # the role is still there, untouched
