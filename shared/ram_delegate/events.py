@@ -31,7 +31,7 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{16}$"
 RAM_USER_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 REGION_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]+){1,3}$"
 RESOURCE_GROUP_PATTERN = r"^rg-[A-Za-z0-9]{1,64}$"
-TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$"
+TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,99}$"  # "/" and "#": GitHub tickets are owner/repo#N
 ROLE_ARN_PATTERN = r"^acs:ram::[0-9]{16}:role/[A-Za-z0-9.-]{1,64}$"
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$"
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,7 @@ class HttpRequest:
     now: datetime
     request_id: str
     source_ip: str
+    query: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, event: bytes | str | Mapping[str, Any], *, max_body_bytes: int) -> HttpRequest:
@@ -88,7 +89,15 @@ class HttpRequest:
             now=_request_time(context),
             request_id=str(context.get("requestId", "")),
             source_ip=str(http.get("sourceIp", "")),
+            query=_query(document.get("queryParameters")),
         )
+
+
+def _query(raw: object) -> dict[str, str]:
+    """FC's ``queryParameters`` (repeated keys arrive joined with commas)."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(name): str(value) for name, value in raw.items()}
 
 
 def _body(document: Mapping[str, Any], max_body_bytes: int) -> bytes:

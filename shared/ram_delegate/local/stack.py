@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import Seed, SeedAccount, load_seed
 from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE
 from ram_delegate.errors import ConfigurationError, RamDelegateError
+from ram_delegate.intake.config import intake_variables
+from ram_delegate.intake.service import ENV_FC_ENDPOINT
 from ram_delegate.local.cron import Schedule, parse_schedule
 from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
 from ram_delegate.local.template import FunctionSpec, Template, load_template
@@ -288,6 +291,15 @@ class LocalStack:
         """Run a function in-process, as InvokeFunction would (the demo and tests call it directly)."""
         return self._invoke(self._runtime_named(name).spec.name, event, str(uuid.uuid4()))
 
+    def wait_async(self, timeout: float = 30.0) -> bool:
+        """Wait until no asynchronous invocation runs (the intake worker's jobs); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._server is not None and self._server.host.async_idle():
+                return True
+            time.sleep(0.02)
+        return False
+
     def advance_clock(self, seconds: float) -> list[TimerRun]:
         """Move the emulator clock forward; returns the timer runs that the move fired (in time order)."""
         before = len(self.timer_runs)
@@ -384,6 +396,9 @@ class LocalStack:
             )
             if partner_onboard is not None:
                 overrides[ENV_PARTNER_ENDPOINT] = f"{self.url}/{partner_onboard.name}"
+            # the intake sources: the file, the variables it names, and this host as the FC API for async jobs
+            overrides.update(intake_variables(self._env))
+            overrides[ENV_FC_ENDPOINT] = f"127.0.0.1:{self.port}"
         return overrides
 
     def _warm_up(self) -> None:
