@@ -93,7 +93,7 @@ def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None
         settings=settings,
         cloud=cloud,
         clock=_utc_now,
-        notifier=HttpNotifier(),
+        notifier=HttpNotifier(signing_secret=settings.alert_secret),
         audit=AuditLog(),
         profiles=load_profiles(settings.profiles_file),
         intake=intake,

@@ -30,6 +30,7 @@ ENV_MAX_GRANT_DAYS = "RAM_DELEGATE_MAX_GRANT_DAYS"
 ENV_TOMBSTONE_HOURS = "RAM_DELEGATE_TOMBSTONE_HOURS"
 ENV_ALLOW_BROAD_ASSUME = "RAM_DELEGATE_ALLOW_BROAD_ASSUME"
 ENV_ALERT_WEBHOOK = "RAM_DELEGATE_ALERT_WEBHOOK"
+ENV_ALERT_SECRET = "RAM_DELEGATE_ALERT_SECRET"  # noqa: S105 (a variable name: the chat robot's signing secret)
 ENV_PROFILES_FILE = "RAM_DELEGATE_PROFILES_FILE"
 ENV_ALLOWED_PARTNERS = "RAM_DELEGATE_ALLOWED_PARTNERS"
 ENV_ENDPOINT = "RAM_DELEGATE_ENDPOINT"
@@ -60,6 +61,7 @@ class Settings(BaseModel):
     tombstone_hours: Annotated[int, Field(ge=76, le=24 * 365)] = 96
     allow_broad_assume: bool = False
     alert_webhook: str | None = None
+    alert_secret: Annotated[str | None, Field(repr=False)] = None
     profiles_file: str | None = None
     allowed_partners: tuple[str, ...] = ()
     endpoint: str | None = None
@@ -121,6 +123,7 @@ class Settings(BaseModel):
         put("max_grant_days", ENV_MAX_GRANT_DAYS)
         put("tombstone_hours", ENV_TOMBSTONE_HOURS)
         put("alert_webhook", ENV_ALERT_WEBHOOK)
+        put("alert_secret", ENV_ALERT_SECRET)
         put("profiles_file", ENV_PROFILES_FILE)
         put("endpoint", ENV_ENDPOINT)
         put("protocol", ENV_PROTOCOL)

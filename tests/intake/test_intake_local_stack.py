@@ -1,0 +1,221 @@
+"""The lifecycle through each adapter on the local stack: the vendor's delivery to ``/<functionName>/<source>``,
+answered at once; the job runs as an asynchronous invocation through the local FC host; the partner engineer then
+lists A's load balancers through the role; the revocation (or withdrawal) follows and the role is refused."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from intake_support import ENV, RECEIVER_ID, intake_yaml, payload
+from vendor_fakes import VendorFakes
+
+from aliyun_emulator.seed import SeedAccount
+from aliyun_emulator.testing import ram_client, slb_client, sts_client
+from ram_delegate.cloud import CloudClients, Credentials
+from ram_delegate.grants import list_owner_grants, list_partner_grants
+from ram_delegate.intake import senders
+from ram_delegate.intake.config import ENV_INTAKE_FILE
+from ram_delegate.local.stack import LocalStack
+from ram_delegate.settings import ENV_ACCOUNT_ID, ENV_ENDPOINT, ENV_PROTOCOL, Settings
+
+REPO = Path(__file__).resolve().parents[2]
+OWNER_ONBOARD = "ram-delegate-owner-onboard"
+PARTNER_USER = "alice"
+
+
+@dataclass
+class Env:
+    stack: LocalStack
+    fakes: VendorFakes
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    with VendorFakes() as fakes:
+        path = tmp_path_factory.mktemp("intake") / "intake.yml"
+        path.write_text(intake_yaml(fakes.url), encoding="utf-8")
+        with LocalStack(template=REPO / "template.yml", env={**ENV, ENV_INTAKE_FILE: str(path)}) as stack:
+            yield Env(stack, fakes)
+
+
+def deliver(stack: LocalStack, source: str, delivery: senders.Delivery) -> tuple[int, Any]:
+    url = f"{stack.function_url(OWNER_ONBOARD)}/{source}"
+    if delivery.query:
+        url += "?" + urlencode(delivery.query)
+    request = urllib.request.Request(url, data=delivery.body, headers=delivery.headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def cloud(stack: LocalStack, account: SeedAccount, side: str) -> CloudClients:
+    env = {ENV_ENDPOINT: stack.cloud_endpoint, ENV_PROTOCOL: "http", ENV_ACCOUNT_ID: account.uid}
+    settings = Settings.from_env(env, side=side)
+    return CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
+
+
+def list_as_partner(stack: LocalStack, ticket: str) -> list[str]:
+    """The partner engineer (a test AccessKey made by B's root, as the demo does) assumes A's role and lists."""
+    from alibabacloud_ram20150501 import models as ram_models
+    from alibabacloud_slb20140515 import models as slb_models
+    from alibabacloud_sts20150401 import models as sts_models
+
+    now = stack.emulator.clock.now()
+    [grant] = [g for g in list_partner_grants(cloud(stack, stack.partner, "partner"), now) if g.ticket == ticket]
+    ram = ram_client(stack.cloud_endpoint, stack.partner.access_key_id, stack.partner.access_key_secret)
+    key = ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name=PARTNER_USER)).body.access_key
+    try:
+        sts = sts_client(stack.cloud_endpoint, key.access_key_id, key.access_key_secret)
+        assumed = sts.assume_role(
+            sts_models.AssumeRoleRequest(
+                role_arn=grant.role_arn, role_session_name="engineer", external_id=grant.external_id
+            )
+        ).body.credentials
+        slb = slb_client(stack.cloud_endpoint, assumed.access_key_id, assumed.access_key_secret, assumed.security_token)
+        answer = slb.describe_load_balancers(slb_models.DescribeLoadBalancersRequest(region_id="cn-hangzhou"))
+        return [lb.load_balancer_name for lb in answer.body.load_balancers.load_balancer or []]
+    finally:
+        ram.delete_access_key(
+            ram_models.DeleteAccessKeyRequest(user_name=PARTNER_USER, user_access_key_id=key.access_key_id)
+        )
+
+
+def owner_grant_state(stack: LocalStack, ticket: str) -> str | None:
+    now = stack.emulator.clock.now()
+    found = [g for g in list_owner_grants(cloud(stack, stack.owner, "owner"), now) if g.ticket == ticket]
+    return found[0].state if found else None
+
+
+# -- each source's approve and revoke deliveries, built from the vendor payloads ---------------------------------
+
+
+def _partnered(text: str, stack: LocalStack) -> str:
+    return text.replace("2222222222222222", stack.partner.uid)
+
+
+def jira(stack: LocalStack, now: datetime, revoke: bool) -> senders.Delivery:
+    document = json.loads(_partnered(json.dumps(payload("jira-issue-updated.json")), stack))
+    document["issue"]["key"] = "OPS-7001"
+    if revoke:
+        document["changelog"]["items"][0]["toString"] = "Access Revoked"
+    return senders.jira(json.dumps(document).encode(), "jira-webhook-secret-new")
+
+
+def github(stack: LocalStack, now: datetime, revoke: bool) -> senders.Delivery:
+    document = json.loads(_partnered(json.dumps(payload("github-issues-labeled.json")), stack))
+    document["issue"]["number"] = 7002
+    document["label"]["name"] = "access-revoked" if revoke else "access-approved"
+    return senders.github(json.dumps(document).encode(), ENV["RAM_DELEGATE_GITHUB_SECRET"])
+
+
+def dingtalk(stack: LocalStack, now: datetime, revoke: bool) -> senders.Delivery:
+    name = "dingtalk-bpms-instance-change-terminate.json" if revoke else "dingtalk-bpms-instance-change-finish.json"
+    message = json.dumps({**payload(name), "processInstanceId": "dt-7003"}, ensure_ascii=False).encode()
+    return senders.dingtalk(
+        message,
+        token=ENV["RAM_DELEGATE_DINGTALK_TOKEN"],
+        aes_key=ENV["RAM_DELEGATE_DINGTALK_AES_KEY"],
+        receiver_id=RECEIVER_ID,
+        now=now,
+    )
+
+
+def feishu(stack: LocalStack, now: datetime, revoke: bool) -> senders.Delivery:
+    document = payload("feishu-approval-instance-reverted.json" if revoke else "feishu-approval-instance-approved.json")
+    document["event"]["instance_code"] = "FS-7004"
+    return senders.feishu(
+        document,
+        verification_token=ENV["RAM_DELEGATE_FEISHU_VERIFICATION_TOKEN"],
+        encrypt_key=ENV["RAM_DELEGATE_FEISHU_ENCRYPT_KEY"],
+        now=now,
+    )
+
+
+def token(stack: LocalStack, now: datetime, revoke: bool) -> senders.Delivery:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data: dict[str, Any] = {"ticket": "OPS-7005"}
+    if not revoke:
+        data.update(
+            {
+                "partner": {"name": "Enterprise B", "account_id": stack.partner.uid, "user": PARTNER_USER},
+                "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
+                "expires_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "requested_by": "bob@enterprise-b.example",
+                "approved_by": "carol@enterprise-a.example",
+            }
+        )
+    event = {
+        "specversion": "1.0",
+        "id": f"jsm-{'revoke' if revoke else 'approve'}-7005",
+        "source": "jira-automation",
+        "type": "partner.access.revoked" if revoke else "partner.access.approved",
+        "time": stamp,
+        "data": data,
+    }
+    return senders.token(json.dumps(event).encode(), "intake-bearer-token-new")
+
+
+SOURCES: dict[str, tuple[Callable[[LocalStack, datetime, bool], senders.Delivery], str, int]] = {
+    "jira": (jira, "OPS-7001", 202),
+    "github": (github, "enterprise-a/access-requests#7002", 202),
+    "dingtalk": (dingtalk, "dt-7003", 200),
+    "feishu": (feishu, "FS-7004", 200),
+    "token": (token, "OPS-7005", 202),
+}
+
+
+def prepare_forms(env: Env) -> None:
+    partner = env.stack.partner.uid
+    instance = json.loads(_partnered(json.dumps(payload("dingtalk-process-instance.json")["result"]), env.stack))
+    env.fakes.state.dingtalk_instances["dt-7003"] = instance
+    detail = payload("feishu-approval-instance-detail.json")["data"]
+    env.fakes.state.feishu_instances["FS-7004"] = {
+        **detail,
+        "form": detail["form"].replace("2222222222222222", partner),
+    }
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_approve_list_revoke_refused(env: Env, source: str) -> None:
+    stack = env.stack
+    prepare_forms(env)
+    build, ticket, accepted = SOURCES[source]
+    status, answer = deliver(stack, source, build(stack, stack.emulator.clock.now(), False))
+    assert status == accepted, answer
+    assert stack.wait_async()
+    assert owner_grant_state(stack, ticket) == "active"
+    names = list_as_partner(stack, ticket)
+    assert names, "the partner engineer sees A's load balancers through the role"
+
+    stack.advance_clock(30)  # the revocation is a later change than the approval
+    status, answer = deliver(stack, source, build(stack, stack.emulator.clock.now(), True))
+    assert status == accepted, answer
+    assert stack.wait_async()
+    assert owner_grant_state(stack, ticket) is None
+    with pytest.raises(Exception, match=r"EntityNotExist|NoPermission|NotExist|Forbidden|AccessDenied"):
+        list_as_partner(stack, ticket)
+
+
+def test_a_refused_delivery_changes_nothing_on_the_stack(env: Env) -> None:
+    stack = env.stack
+    delivery = jira(stack, stack.emulator.clock.now(), False)
+    delivery.headers["x-hub-signature"] = "sha256=" + "0" * 64
+    assert deliver(stack, "jira", delivery)[0] == 401
+    assert stack.wait_async()
+    assert owner_grant_state(stack, "OPS-7001") is None
+
+
+def test_the_root_path_still_serves_standard_webhooks(env: Env) -> None:
+    status, _ = deliver(env.stack, "", senders.Delivery(b"{}", {"content-type": "application/json"}))
+    assert status == 401
