@@ -36,6 +36,7 @@ PARTNER_USER = "alice"
 class Env:
     stack: LocalStack
     fakes: VendorFakes
+    intake_file: Path
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         path = tmp_path_factory.mktemp("intake") / "intake.yml"
         path.write_text(intake_yaml(fakes.url), encoding="utf-8")
         with LocalStack(template=REPO / "template.yml", env={**ENV, ENV_INTAKE_FILE: str(path)}) as stack:
-            yield Env(stack, fakes)
+            yield Env(stack, fakes, path)
 
 
 def deliver(stack: LocalStack, source: str, delivery: senders.Delivery) -> tuple[int, Any]:
@@ -219,3 +220,47 @@ def test_a_refused_delivery_changes_nothing_on_the_stack(env: Env) -> None:
 def test_the_root_path_still_serves_standard_webhooks(env: Env) -> None:
     status, _ = deliver(env.stack, "", senders.Delivery(b"{}", {"content-type": "application/json"}))
     assert status == 401
+
+
+def run_cli(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
+    import io
+
+    from ram_delegate.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), env=env, stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.parametrize("source", ["jira", "github", "dingtalk", "feishu", "token"])
+def test_send_source_signs_or_encrypts_a_native_payload(env: Env, source: str, tmp_path: Path) -> None:
+    stack = env.stack
+    prepare_forms(env)
+    delivery_file = tmp_path / "payload.json"
+    if source == "dingtalk":
+        document: Any = {**payload("dingtalk-bpms-instance-change-finish.json"), "type": "start"}
+    elif source == "feishu":
+        document = payload("feishu-url-verification.json")
+    elif source == "token":
+        document = json.loads(token(stack, stack.emulator.clock.now(), True).body)
+        document["data"]["ticket"] = "OPS-7999"
+    elif source == "jira":
+        document = payload("jira-issue-updated.json")
+        document["changelog"]["items"][0]["toString"] = "In Progress"
+    else:
+        document = {**payload("github-issues-labeled.json"), "action": "opened"}
+    delivery_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    cli_env = {**ENV, ENV_INTAKE_FILE: str(env.intake_file)}
+    url = stack.function_url(OWNER_ONBOARD)
+    code, out, err = run_cli("send", "--source", source, "--url", url, "--event", str(delivery_file), env=cli_env)
+    assert code == 0, (out, err)
+    assert out.startswith(("HTTP 200", "HTTP 202")), out
+    for value in ENV.values():
+        for part in value.split(","):
+            assert part not in out
+            assert part not in err
+    code, out, _ = run_cli(
+        "send", "--source", source, "--url", url, "--event", str(delivery_file), "--secret", "wrong", env=cli_env
+    )
+    assert code != 0
+    assert "HTTP 401" in out
