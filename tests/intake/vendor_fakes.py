@@ -40,6 +40,8 @@ class Recorded:
 class VendorState:
     dingtalk_instances: dict[str, Any] = field(default_factory=dict)
     feishu_instances: dict[str, Any] = field(default_factory=dict)
+    dingtalk_default: Any = None  # answered for an unknown instance id (None: DingTalk's not-found error)
+    feishu_default: Any = None
     requests: list[Recorded] = field(default_factory=list)
     fail_next: int = 0  # answer this many API calls with 503 first
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,7 +104,7 @@ def route(
     if path == "/v1.0/workflow/processInstances" and method == "GET":
         if headers.get("x-acs-dingtalk-access-token") != DINGTALK_TOKEN:
             return 401, {"code": "InvalidAuthentication", "message": "bad token"}
-        instance = state.dingtalk_instances.get(query.get("processInstanceId", ""))
+        instance = state.dingtalk_instances.get(query.get("processInstanceId", ""), state.dingtalk_default)
         if instance is None:
             return 400, {"code": "processInstanceId.notFound", "message": "no such instance"}
         return 200, {"success": True, "result": instance}
@@ -120,7 +122,7 @@ def route(
     if match and method == "GET":
         if headers.get("authorization") != f"Bearer {FEISHU_TOKEN}":
             return 200, {"code": 99991663, "msg": "Invalid access token for authorization."}
-        instance = state.feishu_instances.get(match.group(1))
+        instance = state.feishu_instances.get(match.group(1), state.feishu_default)
         if instance is None:
             return 400, {"code": 1390001, "msg": "instance not found"}
         return 200, {"code": 0, "msg": "success", "data": instance}
