@@ -85,10 +85,16 @@ def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None
     credentials = resolve_credentials(source, context)
     cloud = CloudClients(settings, credentials)
     intake = None
-    if side == "owner" and webhook:
+    if side == "owner":
         from ram_delegate.intake.service import build_runtime
 
-        intake = build_runtime(source, cloud, settings.account_id)
+        try:
+            intake = build_runtime(source, cloud, settings.account_id)
+        except ConfigurationError as exc:
+            if webhook:
+                raise
+            # owner-expire only sends reminders with it: a broken intake file must never stop the sweep
+            logger.error("intake reminders disabled: %s %s", exc.message, [str(p) for p in exc.problems])
     return Deps(
         settings=settings,
         cloud=cloud,
@@ -271,7 +277,15 @@ def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> 
     from ram_delegate.owner import sweep_owner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
-        return sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        notices = None
+        if current.intake is not None and not current.settings.dry_run:
+            from ram_delegate.intake.reminders import run_reminders
+
+            notices = run_reminders(current.intake, current.cloud, now)
+        report = sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        if notices is not None:
+            report["intake_notices"] = notices
+        return report
 
     return _run_timer("owner", "owner-expire", event, context, deps, sweep)
 

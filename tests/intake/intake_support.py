@@ -111,6 +111,8 @@ sources:
     write_back: {{}}
   token:
     token_env: RAM_DELEGATE_INTAKE_TOKEN
+reminders:
+  before: ["3d", "1d"]
 """
 
 

@@ -264,3 +264,35 @@ def test_send_source_signs_or_encrypts_a_native_payload(env: Env, source: str, t
     )
     assert code != 0
     assert "HTTP 401" in out
+
+
+def _next_tick(moment: datetime) -> datetime:
+    """The first owner-expire tick (every 5 minutes, on the minute) at or after ``moment``."""
+    floor = moment.replace(second=0, microsecond=0) - timedelta(minutes=moment.minute % 5)
+    return floor if floor == moment else floor + timedelta(minutes=5)
+
+
+def test_reminder_and_expiry_notice_are_written_back_by_owner_expire(env: Env) -> None:
+    stack = env.stack
+    document = json.loads(_partnered(json.dumps(payload("jira-issue-updated.json")), stack))
+    document["issue"]["key"] = "OPS-7100"
+    assert deliver(stack, "jira", senders.jira(json.dumps(document).encode(), "jira-webhook-secret-new"))[0] == 202
+    assert stack.wait_async()
+    now = stack.emulator.clock.now()
+    [grant] = [g for g in list_owner_grants(cloud(stack, stack.owner, "owner"), now) if g.ticket == "OPS-7100"]
+    assert grant.expires_at is not None
+    comments = "/rest/api/2/issue/OPS-7100/comment"
+    granted = len(env.fakes.state.calls(comments))
+
+    runs = stack.advance_clock((_next_tick(grant.expires_at - timedelta(days=1)) - now).total_seconds())
+    assert any(run.function == "ram-delegate-owner-expire" and run.ok for run in runs)
+    texts = [str(call.body["body"]) for call in env.fakes.state.calls(comments)[granted:]]
+    assert len(texts) == 1
+    assert "(in 1d)" in texts[0]
+
+    now = stack.emulator.clock.now()
+    runs = stack.advance_clock((_next_tick(grant.expires_at) - now).total_seconds())
+    [expire] = [run for run in runs if run.function == "ram-delegate-owner-expire"]
+    assert expire.result["intake_notices"] == {"due": 1, "delivered": 1}
+    assert "expired" in str(env.fakes.state.calls(comments)[-1].body["body"])
+    assert owner_grant_state(stack, "OPS-7100") is None

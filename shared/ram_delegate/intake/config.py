@@ -171,9 +171,16 @@ class Sources(_Strict):
 
 
 class Reminders(_Strict):
-    """Reminders before a grant expires, written back to the ticket (e.g. ``before: ["3d", "1d"]``)."""
+    """Reminders before a grant expires and a notice when it expires, written back to the ticket.
+
+    ``before: ["3d", "1d"]``. They run with owner-expire (every ``period_minutes``): a reminder goes out on the tick
+    whose window ``(now - period, now]`` holds ``expires_at - lead``, so no state is kept and a tick that never ran
+    (an outage) skips its reminders rather than sending them late.
+    """
 
     before: tuple[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}[dhm]$")], ...] = ()
+    on_expiry: bool = True
+    period_minutes: Annotated[int, Field(ge=1, le=60)] = 5
 
 
 class IntakeFile(_Strict):

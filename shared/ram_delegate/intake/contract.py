@@ -125,6 +125,10 @@ class Adapter(Protocol):
         """Tell the ticket what happened; True when delivered (False also when not configured)."""
         ...
 
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        """What write-back needs for a ticket known only by its id (reminders, expiry)."""
+        ...
+
 
 def parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

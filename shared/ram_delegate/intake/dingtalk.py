@@ -198,6 +198,12 @@ class DingTalkAdapter:
             raise VendorUnavailableError(f"DingTalk process instance: HTTP {status}")
         return result
 
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        """The requester of the instance (the ticket is the instance id)."""
+        if self.config.write_back is None:
+            return {}
+        return {"requester": str(self._instance(ticket).get("originatorUserId") or "")}
+
     def write_back(self, job: Job, text: str) -> bool:
         config = self.config.write_back
         event = job.event or {}

@@ -195,11 +195,18 @@ class FeishuAdapter:
             raise VendorUnavailableError(f"Feishu approval instance: HTTP {status}")
         return data
 
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        """The requester of the instance (the ticket is the instance code)."""
+        if self.config.write_back is None:
+            return {}
+        return {"requester": str(self._instance(ticket).get("user_id") or "")}
+
     def write_back(self, job: Job, text: str) -> bool:
         config = self.config.write_back
         event = job.event or {}
         data = event.get("data") if isinstance(event, Mapping) else None
-        requester = data.get("requested_by") if isinstance(data, Mapping) else None
+        named = data.get("requested_by") if isinstance(data, Mapping) else None
+        requester = named if isinstance(named, str) else job.reference.get("requester")
         if config is None or not config.enabled or not isinstance(requester, str) or requester == "unknown":
             return False
         try:

@@ -157,6 +157,10 @@ class GitHubAdapter:
     def complete(self, job: Job) -> Mapping[str, Any] | None:
         return job.event
 
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        repository, _, number = ticket.rpartition("#")
+        return {"repository": repository, "number": number} if repository and number.isdigit() else {}
+
     def write_back(self, job: Job, text: str) -> bool:
         config = self.config.write_back
         repository, number = job.reference.get("repository"), job.reference.get("number")

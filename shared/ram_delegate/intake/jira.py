@@ -148,6 +148,9 @@ class JiraAdapter:
     def complete(self, job: Job) -> Mapping[str, Any] | None:
         return job.event
 
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        return {"issue": ticket}
+
     def write_back(self, job: Job, text: str) -> bool:
         config = self.config.write_back
         issue = job.reference.get("issue")

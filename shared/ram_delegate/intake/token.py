@@ -74,3 +74,6 @@ class TokenAdapter:
 
     def write_back(self, job: Job, text: str) -> bool:
         return False
+
+    def reference_for(self, ticket: str) -> Mapping[str, str]:
+        return {}
