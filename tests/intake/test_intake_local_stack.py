@@ -296,3 +296,19 @@ def test_reminder_and_expiry_notice_are_written_back_by_owner_expire(env: Env) -
     assert expire.result["intake_notices"] == {"due": 1, "delivered": 1}
     assert "expired" in str(env.fakes.state.calls(comments)[-1].body["body"])
     assert owner_grant_state(stack, "OPS-7100") is None
+
+
+def test_a_broken_intake_file_stops_the_start_listing_every_problem(tmp_path: Path) -> None:
+    from ram_delegate.errors import ConfigurationError
+
+    path = tmp_path / "intake.yml"
+    path.write_text(
+        "sources:\n  jira:\n    secret_env: RAM_DELEGATE_JIRA_SECRET\n    approve_statuses: [A]\n"
+        "  token:\n    token_env: RAM_DELEGATE_INTAKE_TOKEN\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        LocalStack(template=REPO / "template.yml", env={ENV_INTAKE_FILE: str(path)}).start()
+    message = caught.value.message
+    assert "RAM_DELEGATE_JIRA_SECRET" in message
+    assert "RAM_DELEGATE_INTAKE_TOKEN" in message
