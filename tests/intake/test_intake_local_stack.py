@@ -312,3 +312,44 @@ def test_a_broken_intake_file_stops_the_start_listing_every_problem(tmp_path: Pa
     message = caught.value.message
     assert "RAM_DELEGATE_JIRA_SECRET" in message
     assert "RAM_DELEGATE_INTAKE_TOKEN" in message
+
+
+def test_a_failing_job_is_retried_by_the_local_host_as_fc_does(env: Env) -> None:
+    stack, state = env.stack, env.fakes.state
+    host = stack.function_host
+    host.async_backoff_seconds = 0.05
+    instance = json.loads(_partnered(json.dumps(payload("dingtalk-process-instance.json")["result"]), stack))
+    message = {**payload("dingtalk-bpms-instance-change-finish.json"), "processInstanceId": "dt-7200"}
+    state.dingtalk_instances["dt-7200"] = instance
+
+    def send(instance_id: str) -> None:
+        raw = json.dumps({**message, "processInstanceId": instance_id}, ensure_ascii=False).encode()
+        delivery = senders.dingtalk(
+            raw,
+            token=ENV["RAM_DELEGATE_DINGTALK_TOKEN"],
+            aes_key=ENV["RAM_DELEGATE_DINGTALK_AES_KEY"],
+            receiver_id=RECEIVER_ID,
+            now=stack.emulator.clock.now(),
+        )
+        assert deliver(stack, "dingtalk", delivery)[0] == 200
+
+    failures = len(host.async_failures)
+    with state.lock:
+        state.fail_next = 2  # the first two attempts find DingTalk unavailable
+    send("dt-7200")
+    assert stack.wait_async()
+    assert owner_grant_state(stack, "dt-7200") == "active"
+    assert len(host.async_failures) == failures
+
+    state.dingtalk_instances["dt-7201"] = instance
+    with state.lock:
+        state.fail_next = 1000  # every attempt fails: 1 + maxAsyncRetryAttempts (3) runs, then the destination
+        before = len(state.requests)
+    send("dt-7201")
+    assert stack.wait_async()
+    with state.lock:
+        attempts = len([r for r in state.requests[before:] if r.path.startswith("/v1.0/")])
+        state.fail_next = 0
+    assert owner_grant_state(stack, "dt-7201") is None
+    assert len(host.async_failures) == failures + 1
+    assert attempts == 4  # one vendor call per run: the cached token, then the instance, which fails

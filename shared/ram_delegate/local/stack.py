@@ -291,6 +291,13 @@ class LocalStack:
         """Run a function in-process, as InvokeFunction would (the demo and tests call it directly)."""
         return self._invoke(self._runtime_named(name).spec.name, event, str(uuid.uuid4()))
 
+    @property
+    def function_host(self) -> FunctionHost:
+        """The local FC front door (its asynchronous-invocation retry pause and failures are here)."""
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        return self._server.host
+
     def wait_async(self, timeout: float = 30.0) -> bool:
         """Wait until no asynchronous invocation runs (the intake worker's jobs); False on timeout."""
         deadline = time.monotonic() + timeout
