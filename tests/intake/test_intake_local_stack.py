@@ -353,3 +353,13 @@ def test_a_failing_job_is_retried_by_the_local_host_as_fc_does(env: Env) -> None
     assert owner_grant_state(stack, "dt-7201") is None
     assert len(host.async_failures) == failures + 1
     assert attempts == 4  # one vendor call per run: the cached token, then the instance, which fails
+
+
+def test_ram_delegate_local_lists_the_intake_urls(env: Env) -> None:
+    from ram_delegate.local.stack import describe
+
+    lines = "\n".join(describe(env.stack))
+    for source in ("dingtalk", "feishu", "github", "jira", "token"):
+        assert f"{env.stack.function_url(OWNER_ONBOARD)}/{source}" in lines
+    for value in ENV.values():
+        assert value.split(",")[0] not in lines

@@ -291,6 +291,12 @@ class LocalStack:
         """Run a function in-process, as InvokeFunction would (the demo and tests call it directly)."""
         return self._invoke(self._runtime_named(name).spec.name, event, str(uuid.uuid4()))
 
+    def intake_sources(self, name: str) -> list[str]:
+        """The intake sources a function serves on its sub-paths (from its intake file)."""
+        runtime = self._runtime_named(name)
+        intake = getattr(runtime.deps, "intake", None)
+        return sorted(intake.adapters) if intake is not None else []
+
     @property
     def function_host(self) -> FunctionHost:
         """The local FC front door (its asynchronous-invocation retry pause and failures are here)."""
@@ -612,6 +618,8 @@ def describe(stack: LocalStack) -> list[str]:
         if spec.http_triggers:
             methods = ",".join(m for trigger in spec.http_triggers for m in trigger.methods) or "any"
             lines.append(f"  {spec.name:<18} {side:<8} {methods} {stack.function_url(spec.name)}")
+            for source in stack.intake_sources(spec.name):
+                lines.append(f"  {'':<18} {'intake':<8} POST {stack.function_url(spec.name)}/{source}")
         for timer in spec.timer_triggers:
             state = "" if timer.enabled else " (disabled)"
             lines.append(f"  {spec.name:<18} {side:<8} timer {timer.name} '{timer.cron_expression}'{state}")
