@@ -302,6 +302,15 @@ def test_dingtalk_worker_raises_when_the_vendor_is_down_so_fc_retries(fakes: Ven
         run_job(dispatcher.jobs[0].to_dict(), rt, RecordingApply())
 
 
+def test_dingtalk_older_query_spellings_are_accepted(fakes: VendorFakes) -> None:
+    rt, dispatcher = runtime(fakes.url)
+    delivery = dingtalk(payload("dingtalk-bpms-instance-change-finish.json"))
+    query = {"signature": delivery.query["msg_signature"], "timeStamp": delivery.query["timestamp"]}
+    query["nonce"] = delivery.query["nonce"]
+    assert post(rt, "dingtalk", senders.Delivery(delivery.body, delivery.headers, query))[0] == 200
+    assert len(dispatcher.jobs) == 1
+
+
 def test_dingtalk_terminate_revokes_without_a_fetch(fakes: VendorFakes) -> None:
     rt, dispatcher = runtime(fakes.url)
     post(rt, "dingtalk", dingtalk(payload("dingtalk-bpms-instance-change-terminate.json")))

@@ -67,7 +67,10 @@ class DingTalkAdapter:
 
     def receive(self, request: HttpRequest) -> Receipt:
         query = request.query
-        signature, timestamp, nonce = (query.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
+        # DingTalk's own samples also accept the older spellings "signature" and "timeStamp"
+        signature = query.get("msg_signature") or query.get("signature", "")
+        timestamp = query.get("timestamp") or query.get("timeStamp", "")
+        nonce = query.get("nonce", "")
         try:
             body = json.loads(request.body)
             encrypt = body["encrypt"] if isinstance(body, Mapping) else None
