@@ -165,12 +165,12 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
     try:
         request = HttpRequest.parse(event, max_body_bytes=deps.settings.max_body_bytes)
         request_id = request.request_id
-        if side == "owner" and (source := source_of(request.path)) is not None:
-            return serve_intake(source, request, deps.intake)
         if request.method and request.method != "POST":
             return http_response(
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
+        if side == "owner" and (source := source_of(request.path)) is not None:
+            return serve_intake(source, request, deps.intake)
         _authenticate(request, deps.settings)
         outcome = _dispatch(side, request, _at(deps, request.now))
     except SignatureError as exc:

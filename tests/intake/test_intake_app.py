@@ -98,3 +98,14 @@ def test_a_job_inside_an_http_body_is_just_a_body() -> None:
     status, _ = answer(owner_onboard(http_event("/", forged), None, deps=current))
     assert status == 401
     assert dispatcher.jobs == []
+
+
+def test_only_post_reaches_a_source() -> None:
+    file = parse_intake(SAMPLE, ENV)
+    dispatcher = RecordingDispatcher()
+    current = deps(IntakeRuntime(file, build_adapters(file, ENV), dispatcher))
+    event = json.loads(http_event("/github", github_delivery()))
+    event["requestContext"]["http"]["method"] = "GET"
+    status, _ = answer(owner_onboard(json.dumps(event).encode(), None, deps=current))
+    assert status == 405
+    assert dispatcher.jobs == []
