@@ -140,6 +140,15 @@ class RecordingDispatcher:
     def submit(self, job: Job) -> None:
         self.jobs.append(job)
 
+    @property
+    def changes(self) -> list[Job]:
+        """The jobs that apply something (not the refusal notices written back to a ticket)."""
+        return [job for job in self.jobs if job.notice is None]
+
+    @property
+    def notices(self) -> list[Job]:
+        return [job for job in self.jobs if job.notice is not None]
+
 
 @dataclass
 class RecordingApply:

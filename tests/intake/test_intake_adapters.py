@@ -51,7 +51,7 @@ def test_an_unconfigured_source_answers_404(fakes: VendorFakes) -> None:
     rt, dispatcher = runtime(fakes.url)
     del rt.adapters["jira"]
     assert post(rt, "jira", senders.jira(jira_body(), JIRA_SECRET))[0] == 404
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
     assert serve("jira", senders_request(senders.jira(b"{}", JIRA_SECRET), "jira", NOW), None)["statusCode"] == 404
 
 
@@ -138,7 +138,10 @@ def test_jira_bad_tickets_are_400_listing_the_field(
         got, answer = post(rt, "jira", senders.jira(jira_body(**change), JIRA_SECRET))
     assert got == status
     assert any(p["path"] == path for p in answer["problems"]), answer
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
+    [notice] = dispatcher.notices  # the reason goes back to the issue, since Jira's sender is authenticated
+    assert notice.notice is not None
+    assert path in notice.notice
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(refusals) == 1
     assert JIRA_SECRET not in refusals[0].getMessage()
@@ -149,6 +152,7 @@ def test_jira_wrong_signature_unknown_status_and_non_approver(fakes: VendorFakes
     assert post(rt, "jira", senders.jira(jira_body(), "wrong-secret"))[0] == 401
     tampered = senders.jira(jira_body(), JIRA_SECRET)
     assert post(rt, "jira", senders.Delivery(tampered.body + b" ", tampered.headers))[0] == 401
+    assert dispatcher.jobs == []  # an unauthenticated caller gets nothing written anywhere
     unknown = payload("jira-issue-updated.json")
     unknown["changelog"]["items"][0]["toString"] = "In Progress"
     status, answer = post(rt, "jira", senders.jira(json.dumps(unknown).encode(), JIRA_SECRET))
@@ -157,7 +161,8 @@ def test_jira_wrong_signature_unknown_status_and_non_approver(fakes: VendorFakes
     rt.adapters["jira"].config = jira.model_copy(update={"approvers": ("someone-else",)})  # type: ignore[attr-defined]
     status, answer = post(rt, "jira", senders.jira(jira_body(), JIRA_SECRET))
     assert (status, answer["code"]) == (403, "NotAnApprover")
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
+    assert len(dispatcher.notices) == 1
 
 
 # -- GitHub ----------------------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def test_github_refusals(fakes: VendorFakes, sender: str, body: str | None, stat
         assert answer["code"] == code
     else:
         assert answer["problems"]
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 def test_github_self_approval_is_refused_even_for_an_approver(fakes: VendorFakes) -> None:
@@ -211,7 +216,7 @@ def test_github_self_approval_is_refused_even_for_an_approver(fakes: VendorFakes
     document["issue"]["user"]["login"] = "octo-approver"
     status, answer = post(rt, "github", senders.github(json.dumps(document).encode(), GITHUB_SECRET))
     assert (status, answer["code"]) == (403, "SelfApproval")
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 def test_github_signature_label_ping_and_revoke(fakes: VendorFakes) -> None:
@@ -220,10 +225,11 @@ def test_github_signature_label_ping_and_revoke(fakes: VendorFakes) -> None:
     sha1_only = senders.github(github_body(), GITHUB_SECRET)
     sha1_only.headers["x-hub-signature"] = sha1_only.headers.pop("x-hub-signature-256")
     assert post(rt, "github", sha1_only)[0] == 401
+    assert dispatcher.jobs == []
     status, answer = post(rt, "github", senders.github(github_body(label="bug"), GITHUB_SECRET))
     assert (status, answer["status"]) == (200, "ignored")
     assert post(rt, "github", senders.github(b"{}", GITHUB_SECRET, event="ping"))[0] == 200
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
     assert post(rt, "github", senders.github(github_body("mallory", "access-revoked"), GITHUB_SECRET))[0] == 202
     assert dispatcher.jobs[0].decision == "revoke"
 
@@ -250,7 +256,7 @@ def test_dingtalk_url_check_is_answered_with_encrypted_success(fakes: VendorFake
     status, answer = post(rt, "dingtalk", dingtalk(payload("dingtalk-check-url.json")))
     assert status == 200
     assert_encrypted_success(answer)
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 def test_dingtalk_agree_queues_and_the_worker_fetches_the_form(fakes: VendorFakes) -> None:
@@ -347,10 +353,10 @@ def test_dingtalk_refusals(fakes: VendorFakes, case: str) -> None:
         status, answer = post(rt, "dingtalk", dingtalk({**event, "type": "start"}))
         assert status == 200
         assert_encrypted_success(answer)
-        assert dispatcher.jobs == []
+        assert dispatcher.changes == []
         return
     assert post(rt, "dingtalk", delivery)[0] == 401
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 # -- Feishu ----------------------------------------------------------------------------------------------------
@@ -364,7 +370,7 @@ def test_feishu_challenge_is_echoed(fakes: VendorFakes) -> None:
     rt, dispatcher = runtime(fakes.url)
     status, answer = post(rt, "feishu", feishu(payload("feishu-url-verification.json")))
     assert (status, answer) == (200, {"challenge": "ajls384kdjx98XX"})
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 def test_feishu_approved_queues_and_the_worker_fetches_the_instance(fakes: VendorFakes) -> None:
@@ -417,7 +423,7 @@ def test_feishu_refusals(fakes: VendorFakes, case: str) -> None:
         event["event"]["status"] = "PENDING"
         delivery, expected = feishu(event), 200
     assert post(rt, "feishu", delivery)[0] == expected
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 # -- the token mode --------------------------------------------------------------------------------------------
@@ -451,7 +457,7 @@ def test_token_mode_accepts_either_rotation_token_within_the_age(fakes: VendorFa
 def test_token_mode_refusals(fakes: VendorFakes, time: datetime, bearer: str, kind: str, status: int) -> None:
     rt, dispatcher = runtime(fakes.url)
     assert post(rt, "token", senders.token(our_event(time, kind), bearer))[0] == status
-    assert dispatcher.jobs == []
+    assert dispatcher.changes == []
 
 
 # -- the worker ------------------------------------------------------------------------------------------------
@@ -501,6 +507,19 @@ def test_guardrail_refusals_are_written_back_and_retryable_errors_propagate(fake
 
     with pytest.raises(RetryableCloudError):
         run_job(job, rt, unavailable)
+
+
+def test_a_refusal_notice_is_written_back_by_the_worker(fakes: VendorFakes) -> None:
+    rt, dispatcher = runtime(fakes.url)
+    status, _ = post(rt, "github", senders.github(github_body("mallory"), GITHUB_SECRET))
+    assert status == 403
+    [notice] = dispatcher.notices
+    apply = RecordingApply()
+    assert run_job(notice.to_dict(), rt, apply)["status"] == "noticed"
+    assert apply.events == []
+    [comment] = fakes.state.calls("/repos/enterprise-a/access-requests/issues/17/comments")
+    assert "not applied" in comment.body["body"]
+    assert "not an approver" in comment.body["body"]
 
 
 def test_a_failed_write_back_never_blocks(fakes: VendorFakes) -> None:

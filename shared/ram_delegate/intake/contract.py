@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
 
@@ -51,12 +51,17 @@ class Answer:
 
 
 class Refusal(Exception):
-    """A delivery refused at the front door: the answer the vendor expects, and one loggable line (no secrets)."""
+    """A delivery refused at the front door: the answer the vendor expects, and one loggable line (no secrets).
+
+    ``job``: for an authenticated delivery refused for its content, the notice the worker writes back to the ticket
+    (never for a signature failure: an unauthenticated caller must not make us comment anything).
+    """
 
     def __init__(self, answer: Answer, reason: str) -> None:
         super().__init__(reason)
         self.answer = answer
         self.reason = reason
+        self.job: Job | None = None
 
 
 def refuse(status: int, code: str, message: str, problems: list[Problem] | None = None) -> Refusal:
@@ -85,6 +90,7 @@ class Job:
     event: Mapping[str, Any] | None = None
     instance: str | None = None
     reference: Mapping[str, str] = field(default_factory=dict)
+    notice: str | None = None  # a refusal to write back, nothing to apply
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +134,27 @@ class Adapter(Protocol):
     def reference_for(self, ticket: str) -> Mapping[str, str]:
         """What write-back needs for a ticket known only by its id (reminders, expiry)."""
         ...
+
+
+def refusal_text(decision: str, ticket: str, message: str, problems: list[str]) -> str:
+    """What the ticket is told when its approval or revocation was not applied."""
+    detail = "; ".join(problems) if problems else message
+    return f"ram-delegate: the {decision} of ticket {ticket} was not applied: {detail}"
+
+
+def with_notice(refusal: Refusal, job: Job) -> Refusal:
+    """The refusal, with a notice job that writes its reason back to the ticket."""
+    body = refusal.answer.body
+    message = str(body.get("message", "")) if isinstance(body, Mapping) else ""
+    raw = body.get("problems") if isinstance(body, Mapping) else None
+    problems = [f"{p['path']}: {p['reason']}" for p in raw] if isinstance(raw, list) else []
+    refusal.job = replace(
+        job,
+        event_id=safe_id(job.event_id, "refused"),
+        event=None,
+        notice=refusal_text(job.decision, job.ticket, message, problems),
+    )
+    return refusal
 
 
 def parse_time(value: str) -> datetime:

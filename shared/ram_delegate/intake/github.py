@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from ram_delegate.errors import InvalidInputError, Problem, SignatureError
@@ -21,6 +22,7 @@ from ram_delegate.intake.contract import (
     Answer,
     Job,
     Receipt,
+    Refusal,
     approved_event,
     event_time,
     iso,
@@ -28,6 +30,7 @@ from ram_delegate.intake.contract import (
     refuse,
     revoked_event,
     safe_id,
+    with_notice,
 )
 from ram_delegate.intake.vendor_http import VendorHttp
 from ram_delegate.webhook import verify_hub_signature
@@ -150,9 +153,17 @@ class GitHubAdapter:
                     approved_by=sender,
                 )
         except InvalidInputError as exc:
-            raise refuse(400, exc.code, exc.message, list(exc.problems)) from None
+            refusal = refuse(400, exc.code, exc.message, list(exc.problems))
+            raise with_notice(refusal, self._notice_job(decision, event_id, ticket, at, request, reference)) from None
+        except Refusal as refusal:
+            raise with_notice(refusal, self._notice_job(decision, event_id, ticket, at, request, reference)) from None
         job = Job(NAME, decision, event_id, ticket, event["time"], iso(request.now), event=event, reference=reference)  # type: ignore[arg-type]
         return Receipt(Answer(202, {"status": "accepted", "event_id": event_id, "ticket": ticket}), job)
+
+    def _notice_job(
+        self, decision: str, event_id: str, ticket: str, at: datetime, request: HttpRequest, reference: dict[str, str]
+    ) -> Job:
+        return Job(NAME, decision, event_id, ticket, iso(at), iso(request.now), reference=reference)  # type: ignore[arg-type]
 
     def complete(self, job: Job) -> Mapping[str, Any] | None:
         return job.event

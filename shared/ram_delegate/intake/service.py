@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ram_delegate.errors import GuardrailError, InvalidInputError, QuotaExceededError
 from ram_delegate.fc import HttpRequest
 from ram_delegate.intake.config import SOURCES, IntakeFile, load_intake
-from ram_delegate.intake.contract import Adapter, Answer, Job, Refusal
+from ram_delegate.intake.contract import Adapter, Answer, Job, Refusal, refusal_text
 from ram_delegate.intake.vendor_http import VendorHttp
 
 if TYPE_CHECKING:
@@ -184,6 +184,12 @@ def serve(source: str, request: HttpRequest, runtime: IntakeRuntime | None) -> d
         receipt = adapter.receive(request)
     except Refusal as refusal:
         logger.warning("intake %s %s: refused %s", source, request.request_id, refusal.reason)
+        notice = refusal.job
+        if notice is not None and runtime.recent.add(notice.event_id):
+            try:
+                runtime.dispatcher.submit(notice)  # the reason goes back to the ticket; the answer stays the refusal
+            except Exception:
+                runtime.recent.forget(notice.event_id)
         return refusal.answer.to_fc()
     job = receipt.job
     if job is not None and runtime.recent.add(job.event_id):
@@ -207,12 +213,15 @@ def run_job(raw: Mapping[str, Any], runtime: IntakeRuntime, apply: Apply) -> dic
     if adapter is None:
         logger.error("intake job %s: the %s source is no longer configured", job.event_id, job.source)
         return {"status": "dropped", "event_id": job.event_id, "reason": "source not configured"}
+    if job.notice is not None:
+        _write_back(adapter, job, job.notice)
+        return {"status": "noticed", "event_id": job.event_id, "ticket": job.ticket}
     try:
         document = adapter.complete(job)
     except InvalidInputError as exc:
         problems = [str(p) for p in exc.problems]
         logger.warning("intake job %s %s: refused %s %s", job.source, job.event_id, exc.message, problems)
-        _write_back(adapter, job, refusal_text(job, exc.message, problems))
+        _write_back(adapter, job, refusal_text(job.decision, job.ticket, exc.message, problems))
         return {"status": "refused", "event_id": job.event_id, "ticket": job.ticket, "problems": problems}
     if document is None:
         logger.info("intake job %s %s: nothing to do at processing time", job.source, job.event_id)
@@ -223,7 +232,7 @@ def run_job(raw: Mapping[str, Any], runtime: IntakeRuntime, apply: Apply) -> dic
     except (InvalidInputError, GuardrailError, QuotaExceededError) as exc:
         problems = [str(p) for p in exc.problems]
         logger.warning("intake job %s %s: %s %s", job.source, job.event_id, exc.code, problems)
-        _write_back(adapter, job, refusal_text(job, exc.message, problems))
+        _write_back(adapter, job, refusal_text(job.decision, job.ticket, exc.message, problems))
         return {"status": "refused", "event_id": job.event_id, "ticket": job.ticket, "code": exc.code}
     logger.info("intake job %s %s: %s %s", job.source, job.event_id, outcome.status, outcome.ticket)
     if outcome.status in ("applied", "unchanged"):
@@ -257,8 +266,3 @@ def outcome_text(job: Job) -> str:
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def refusal_text(job: Job, message: str, problems: list[str]) -> str:
-    detail = "; ".join(problems) if problems else message
-    return f"ram-delegate: the {job.decision} of ticket {job.ticket} was not applied: {detail}"
