@@ -52,6 +52,7 @@ _AUTHORIZATION = re.compile(
 _SIGNED_HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,18 @@ def acs3_string_to_sign(
     content_sha256: str,
 ) -> str:
     """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
-    canonical_query = "&".join(f"{key}={quote(value, safe='~')}" for key, value in sorted(query_pairs))
+    canonical_query = "&".join(f"{key}={_encode(value)}" for key, value in sorted(query_pairs))
     canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{ACS3_ALGORITHM}\n{digest}"
+
+
+def _encode(text: str) -> str:
+    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="~")
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
@@ -181,7 +187,7 @@ def _canonical_value(values: tuple[str, ...]) -> str:
 
 def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
-    canonical = "&".join(f"{quote(key, safe='~')}={quote(value, safe='~')}" for key, value in sorted(parameters))
+    canonical = "&".join(f"{_encode(key)}={_encode(value)}" for key, value in sorted(parameters))
     return f"{method}&%2F&{quote(canonical, safe='~')}"
 
 
