@@ -15,8 +15,8 @@ Rounds are interleaved (``--rounds``, at least 5), and inside a round the target
 (the order rotating), so drift on a shared machine hits every target alike. Printed: the median with min/max over
 the rounds of the emulator's, the floor's and moto's ms per call, emulator/floor, moto/emulator, and the emulator's
 server CPU per call (its process's user+system time over the round, from ``/proc``; the canned server's too). With
-``--max-floor-ratio R`` it exits 1 when the median emulator/floor is above R (the goal is 1.25). Needs ``requirements-bench.lock`` (moto[server], boto3):
-``make bench`` installs it; without moto the moto column is skipped.
+``--max-floor-ratio R`` it exits 1 when the median emulator/floor is above R (the goal is 1.25). Needs
+``requirements-bench.lock`` (moto[server], boto3): ``make bench`` installs it; without moto the moto column is skipped.
 
 Usage: ``python bench/bench_emulator_vs_moto.py [--rounds 5] [--lifecycles 100] [--max-floor-ratio R]``
 """
