@@ -44,12 +44,12 @@ PROTOCOL_PARAMETERS = frozenset(
 )
 """Query keys that belong to the protocol, not to the API call (removed from ``SignedClaim.params``)."""
 
-_REQUIRED_SIGNED_HEADERS = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce")
-_SIGNED_WHEN_PRESENT = ("x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id")
+_REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"})
+_SIGNED_WHEN_PRESENT = frozenset({"x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id"})
 _AUTHORIZATION = re.compile(
     r"^(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?Signature=([0-9a-f]{64})$"
 )
-_SIGNED_HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
+_SIGNED_HEADER_LIST = re.compile(r"[a-z0-9-]+(?:;[a-z0-9-]+)*")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -293,14 +293,16 @@ def _parse_acs3(
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
     signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
-    if len(set(signed_headers)) != len(signed_headers) or not all(map(_SIGNED_HEADER_NAME.match, signed_headers)):
+    signed = frozenset(signed_headers)
+    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
         raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
-    for name in (*_REQUIRED_SIGNED_HEADERS, *(name for name in _SIGNED_WHEN_PRESENT if name in raw.headers)):
-        if name not in signed_headers:
-            raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
-    for name in signed_headers:
-        if name not in raw.headers:
-            raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
+    must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
+    if not must_sign <= signed:
+        name = min(must_sign - signed)
+        raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
+    if not signed <= raw.headers.keys():
+        name = min(signed - raw.headers.keys())
+        raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
     timestamp = parse_timestamp(raw.header("x-acs-date") or "", "x-acs-date")
     nonce = _valid_nonce(raw.header("x-acs-signature-nonce") or "")
     key_header = raw.header("x-acs-accesskey-id")
