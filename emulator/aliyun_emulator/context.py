@@ -15,7 +15,7 @@ from aliyun_emulator.ram.models import RamStore
 from aliyun_emulator.resourcemanager.models import ResourceManagerStore
 from aliyun_emulator.seed import SeedAccount
 from aliyun_emulator.slb.models import Backends, LoadBalancer, backends, load_balancers
-from aliyun_emulator.sts.models import ASSUME_ROLE_PER_SECOND, RateWindow, SessionStore
+from aliyun_emulator.sts.models import ASSUME_ROLE_PER_SECOND, RateQuota, SessionStore
 from ram_delegate.policy import ContextValue
 
 
@@ -32,7 +32,7 @@ class AccountState:
         self.alb: dict[str, Instance] = store(seed.alb_load_balancers, "Active")
         self.nlb: dict[str, Instance] = store(seed.nlb_load_balancers, "Active")
         self.ecs: dict[str, Instance] = store(seed.ecs_instances, "Running")
-        self.assume_role_quota = RateWindow(seed.quotas.get("assume_role_per_second", ASSUME_ROLE_PER_SECOND))
+        self.assume_role_quota = RateQuota(seed.quotas.get("assume_role_per_second", ASSUME_ROLE_PER_SECOND))
         """Counts the AssumeRole calls this account's users and roles make (the caller's account, as STS does)."""
 
     def to_dict(self) -> dict[str, Any]:

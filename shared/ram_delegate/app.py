@@ -41,8 +41,10 @@ from ram_delegate.errors import (
     RetryableCloudError,
     SignatureError,
 )
-from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, parse_event
+from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, RevokedEvent, parse_event
 from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
+from ram_delegate.intake.service import serve as serve_intake
+from ram_delegate.intake.service import source_of
 from ram_delegate.settings import (
     ENV_ALLOWED_PARTNERS,
     ENV_HUB_SECRET,
@@ -103,13 +105,26 @@ def build_deps(
     if webhook:
         _check_webhook_secrets(settings)
     credentials = resolve_credentials(source, context)
+    cloud = CloudClients(settings, credentials)
+    intake = None
+    if side == "owner":
+        from ram_delegate.intake.service import build_runtime
+
+        try:
+            intake = build_runtime(source, cloud, settings.account_id)
+        except ConfigurationError as exc:
+            if webhook:
+                raise
+            # owner-expire only sends reminders with it: a broken intake file must never stop the sweep
+            logger.error("intake reminders disabled: %s %s", exc.message, [str(p) for p in exc.problems])
     return Deps(
         settings=settings,
-        cloud=CloudClients(settings, credentials),
+        cloud=cloud,
         clock=clock,
-        notifier=HttpNotifier(),
+        notifier=HttpNotifier(signing_secret=settings.alert_secret),
         audit=AuditLog(),
         profiles=load_profiles(settings.profiles_file),
+        intake=intake,
     )
 
 
@@ -158,7 +173,15 @@ def _at(deps: Deps, now: datetime) -> Deps:
 
 
 def owner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
-    """owner-onboard: approved -> converge the grant and tell the partner; revoked -> shut the door."""
+    """owner-onboard: approved -> converge the grant and tell the partner; revoked -> shut the door.
+
+    It also serves the intake sources on ``/<source>`` and runs their jobs when invoked asynchronously.
+    """
+    from ram_delegate.intake.service import job_of
+
+    job = job_of(event)
+    if job is not None:
+        return _run_intake_job(job, context, deps)
     return _serve_webhook("owner", event, context, deps)
 
 
@@ -176,13 +199,15 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
         return http_response(500, {"code": exc.code, "message": "the function is misconfigured"})
     request_id = ""
     try:
-        request = HttpRequest.parse(event, max_body_bytes=deps.settings.max_body_bytes)
+        now = deps.clock()
+        request = HttpRequest.parse(event, max_body_bytes=deps.settings.max_body_bytes, now=now)
         request_id = request.request_id
         if request.method and request.method != "POST":
             return http_response(
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
-        now = deps.clock()
+        if side == "owner" and (source := source_of(request.path)) is not None:
+            return serve_intake(source, request, deps.intake)
         signer = _authenticate(side, request, deps.settings, now)
         outcome = _dispatch(side, request, _at(deps, now), now, signer)
     except SignatureError as exc:
@@ -206,6 +231,35 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
         return http_response(500, {"code": "InternalError", "message": GENERIC_ERROR_MESSAGE})
     logger.info("%s-onboard %s: 200 %s %s", side, request_id, outcome.status, outcome.ticket)
     return http_response(200, outcome.to_dict())
+
+
+def _run_intake_job(job: Mapping[str, Any], context: object, deps: Deps | None) -> dict[str, Any]:
+    """The intake worker (an asynchronous invocation): errors that deserve a retry propagate, so FC retries."""
+    from ram_delegate.intake.service import run_job
+
+    install_redaction()
+    current = deps or _deps_for("owner", context, webhook=True)
+    if current.intake is None:
+        logger.error("owner-onboard: an intake job arrived but no intake file is configured")
+        return {"status": "dropped", "reason": "no intake file"}
+
+    def apply(document: Mapping[str, Any]) -> Outcome:
+        now = current.clock()  # the platform's clock when the job runs: a job's own times are its sender's word
+        return _apply_owner_event(document, _at(current, now), now)
+
+    return run_job(job, current.intake, apply)
+
+
+def _apply_owner_event(document: Mapping[str, Any], deps: Deps, now: datetime) -> Outcome:
+    """An intake event through the same owner logic as a signed webhook."""
+    from ram_delegate.owner import handle_approved, handle_revoked
+
+    event = parse_event(document)
+    if isinstance(event, ApprovedEvent):
+        return handle_approved(event, deps, now=now, dry_run=deps.settings.dry_run)
+    if isinstance(event, RevokedEvent):
+        return handle_revoked(event, deps, now=now, dry_run=deps.settings.dry_run)
+    raise InvalidInputError("the owner does not accept this event", problems=[Problem("type", event.type)])
 
 
 def _authenticate(side: Side, request: HttpRequest, settings: Settings, now: datetime) -> str | None:
@@ -272,7 +326,14 @@ def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> 
     from ram_delegate.owner import sweep_owner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
+        notices = None
+        if current.intake is not None and not current.settings.dry_run:
+            from ram_delegate.intake.reminders import run_reminders
+
+            notices = run_reminders(current.intake, current.cloud, now)
         report = sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        if notices is not None:
+            report["intake_notices"] = notices
         drift = audit_owner_grants(current, now=now, heal=not current.settings.dry_run)
         return {**report, "drift": [finding.to_dict() for finding in drift]}
 

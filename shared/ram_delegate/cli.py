@@ -161,6 +161,8 @@ def command_local(run: Invocation) -> int:
 def command_send(run: Invocation) -> int:
     from ram_delegate.webhook import sign
 
+    if run.args.source:
+        return _send_native(run)
     body = _read_event(run.args.event)
     rotation = split_list(run.args.secret or run.env.get(ENV_WEBHOOK_SECRET, ""))
     secret = rotation[0] if rotation else ""  # the current secret signs; the others only verify
@@ -176,6 +178,34 @@ def command_send(run: Invocation) -> int:
     status, answer = post(run.args.url, body, headers, timeout=run.args.timeout)
     parsed = json_or_text(answer)
     run.out.document({"status": status, "webhook_id": message_id, "body": parsed})
+    run.out.line(f"HTTP {status}")
+    run.out.line(json.dumps(parsed, indent=2) if not isinstance(parsed, str) else parsed)
+    return EXIT_OK if 200 <= status < 300 else EXIT_FAILED
+
+
+def _send_native(run: Invocation) -> int:
+    """``send --source``: a vendor's native payload, signed or encrypted as that vendor does, to ``<url>/<source>``."""
+    from urllib.parse import urlencode
+
+    from ram_delegate.intake.senders import native_delivery
+
+    source = run.args.source
+    body = _read_event(run.args.event)
+    try:
+        delivery = native_delivery(
+            source, body, run.env, now=run.now(), secret=run.args.secret, delivery_id=run.args.webhook_id
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    url = run.args.url.rstrip("/")
+    if not url.endswith("/" + source):
+        url += "/" + source
+    if delivery.query:
+        url += "?" + urlencode(delivery.query)
+    headers = {**delivery.headers, "user-agent": "ram-delegate-cli"}
+    status, answer = post(url, delivery.body, headers, timeout=run.args.timeout)
+    parsed = json_or_text(answer)
+    run.out.document({"status": status, "source": source, "body": parsed})
     run.out.line(f"HTTP {status}")
     run.out.line(json.dumps(parsed, indent=2) if not isinstance(parsed, str) else parsed)
     return EXIT_OK if 200 <= status < 300 else EXIT_FAILED
@@ -612,6 +642,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--timestamp", type=int, help="webhook-timestamp in Unix seconds (default: now)")
     send.add_argument("--webhook-id", help="webhook-id (default: a fresh random id; reuse one to replay)")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
+    send.add_argument(
+        "--source",
+        choices=["jira", "github", "dingtalk", "feishu", "token"],
+        help="post a native payload to <url>/<source>, signed or encrypted as that vendor does (secrets from "
+        "the variables RAM_DELEGATE_INTAKE_FILE names, else the README's defaults); --webhook-id sets the delivery id",
+    )
 
     grants = add("grants", command_grants, "list the managed grants, read from RAM tags")
     grants.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")

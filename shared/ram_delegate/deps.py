@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ram_delegate.audit import AuditLog
 from ram_delegate.cloud import CloudClients
@@ -12,6 +13,9 @@ from ram_delegate.errors import ConfigurationError
 from ram_delegate.notify import Notifier
 from ram_delegate.policy import AccessProfile
 from ram_delegate.settings import Settings
+
+if TYPE_CHECKING:
+    from ram_delegate.intake.service import IntakeRuntime
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Deps:
     notifier: Notifier
     audit: AuditLog
     profiles: Mapping[str, AccessProfile]
+    intake: IntakeRuntime | None = None  # owner-onboard's /<source> sub-paths (RAM_DELEGATE_INTAKE_FILE)
 
     def account_id(self) -> str:
         """The account this function acts in; a deployment without it cannot tell its own resources apart."""

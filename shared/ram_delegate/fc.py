@@ -12,7 +12,8 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PayloadTooLargeError, Problem
@@ -42,17 +43,22 @@ def _load_object(event: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """One HTTP trigger invocation: lower-cased headers and the raw body bytes."""
+    """One HTTP trigger invocation: lower-cased headers, the raw body bytes, and when the platform received it.
+
+    ``now`` is the platform's clock handed in by the caller (``deps.clock()``), never the event's own time fields.
+    """
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes
+    now: datetime
     request_id: str
     source_ip: str
+    query: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, event: bytes | str | Mapping[str, Any], *, max_body_bytes: int) -> HttpRequest:
+    def parse(cls, event: bytes | str | Mapping[str, Any], *, max_body_bytes: int, now: datetime) -> HttpRequest:
         """Parse an FC 3.0 HTTP trigger event; PayloadTooLargeError before decoding an oversized body."""
         if isinstance(event, (bytes, str)) and len(event) > 4 * max_body_bytes + ENVELOPE_ALLOWANCE_BYTES:
             raise PayloadTooLargeError(f"the request body exceeds {max_body_bytes} bytes")
@@ -71,9 +77,18 @@ class HttpRequest:
             path=str(http.get("path", document.get("rawPath", ""))),
             headers=headers,
             body=_body(document, max_body_bytes),
+            now=now,
             request_id=str(context.get("requestId", "")),
             source_ip=str(http.get("sourceIp", "")),
+            query=_query(document.get("queryParameters")),
         )
+
+
+def _query(raw: object) -> dict[str, str]:
+    """FC's ``queryParameters`` (repeated keys arrive joined with commas)."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(name): str(value) for name, value in raw.items()}
 
 
 def _body(document: Mapping[str, Any], max_body_bytes: int) -> bytes:

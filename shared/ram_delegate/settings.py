@@ -31,6 +31,7 @@ ENV_TOMBSTONE_HOURS = "RAM_DELEGATE_TOMBSTONE_HOURS"
 ENV_MAX_EVENT_AGE_HOURS = "RAM_DELEGATE_MAX_EVENT_AGE_HOURS"
 ENV_ALLOW_BROAD_ASSUME = "RAM_DELEGATE_ALLOW_BROAD_ASSUME"
 ENV_ALERT_WEBHOOK = "RAM_DELEGATE_ALERT_WEBHOOK"
+ENV_ALERT_SECRET = "RAM_DELEGATE_ALERT_SECRET"  # noqa: S105 (a variable name: the chat robot's signing secret)
 ENV_PROFILES_FILE = "RAM_DELEGATE_PROFILES_FILE"
 ENV_ALLOWED_PARTNERS = "RAM_DELEGATE_ALLOWED_PARTNERS"
 ENV_ENDPOINT = "RAM_DELEGATE_ENDPOINT"
@@ -75,6 +76,7 @@ class Settings(BaseModel):
     max_event_age_hours: Annotated[int, Field(ge=1, le=24 * 364)] = 80  # > the longest sender retry horizon (76 h)
     allow_broad_assume: bool = False
     alert_webhook: str | None = None
+    alert_secret: Annotated[str | None, Field(repr=False)] = None
     profiles_file: str | None = None
     allowed_partners: tuple[str, ...] = ()
     endpoint: str | None = None
@@ -174,6 +176,7 @@ class Settings(BaseModel):
         put("tombstone_hours", ENV_TOMBSTONE_HOURS)
         put("max_event_age_hours", ENV_MAX_EVENT_AGE_HOURS)
         put("alert_webhook", ENV_ALERT_WEBHOOK)
+        put("alert_secret", ENV_ALERT_SECRET)
         put("profiles_file", ENV_PROFILES_FILE)
         put("endpoint", ENV_ENDPOINT)
         put("protocol", ENV_PROTOCOL)

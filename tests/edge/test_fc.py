@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +14,7 @@ from ram_delegate.errors import ConfigurationError, InvalidInputError, PayloadTo
 from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
 
 CAP = 1024
+NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 
 def http_event(body: str | None = "hello", **overrides: Any) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def as_bytes(event: dict[str, Any]) -> bytes:
 
 
 def test_http_event_is_parsed_with_lowercase_headers() -> None:
-    request = HttpRequest.parse(as_bytes(http_event()), max_body_bytes=CAP)
+    request = HttpRequest.parse(as_bytes(http_event()), max_body_bytes=CAP, now=NOW)
     assert request.method == "POST"
     assert request.path == "/hook"
     assert request.headers == {"webhook-id": "evt-1", "content-type": "application/json"}
@@ -52,15 +54,15 @@ def test_http_event_is_parsed_with_lowercase_headers() -> None:
 def test_base64_body_is_decoded_to_the_raw_bytes() -> None:
     raw = b"\x00\xffbinary"
     event = http_event(base64.b64encode(raw).decode(), isBase64Encoded=True)
-    assert HttpRequest.parse(as_bytes(event), max_body_bytes=CAP).body == raw
+    assert HttpRequest.parse(as_bytes(event), max_body_bytes=CAP, now=NOW).body == raw
 
 
 def test_non_ascii_body_is_utf8() -> None:
-    assert HttpRequest.parse(http_event("żółw"), max_body_bytes=CAP).body == "żółw".encode()
+    assert HttpRequest.parse(http_event("żółw"), max_body_bytes=CAP, now=NOW).body == "żółw".encode()
 
 
 def test_missing_body_is_empty() -> None:
-    assert HttpRequest.parse(http_event(None), max_body_bytes=CAP).body == b""
+    assert HttpRequest.parse(http_event(None), max_body_bytes=CAP, now=NOW).body == b""
 
 
 @pytest.mark.parametrize(
@@ -75,11 +77,11 @@ def test_missing_body_is_empty() -> None:
 )
 def test_oversized_bodies_are_refused_before_decoding(event: dict[str, Any]) -> None:
     with pytest.raises(PayloadTooLargeError):
-        HttpRequest.parse(as_bytes(event), max_body_bytes=CAP)
+        HttpRequest.parse(as_bytes(event), max_body_bytes=CAP, now=NOW)
 
 
 def test_a_body_exactly_at_the_cap_is_accepted() -> None:
-    assert len(HttpRequest.parse(http_event("x" * CAP), max_body_bytes=CAP).body) == CAP
+    assert len(HttpRequest.parse(http_event("x" * CAP), max_body_bytes=CAP, now=NOW).body) == CAP
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,7 @@ def test_a_body_exactly_at_the_cap_is_accepted() -> None:
 )
 def test_malformed_events_are_invalid_input(raw: bytes) -> None:
     with pytest.raises(InvalidInputError):
-        HttpRequest.parse(raw, max_body_bytes=CAP)
+        HttpRequest.parse(raw, max_body_bytes=CAP, now=NOW)
 
 
 def test_timer_event_carries_its_trigger_and_payload_but_no_time() -> None:

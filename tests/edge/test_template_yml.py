@@ -15,6 +15,7 @@ from jsonschema import Draft7Validator
 from ram_delegate import settings as settings_module
 from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE
 from ram_delegate.events import event_json_schema
+from ram_delegate.intake.config import CONVENTIONAL_ENV, ENV_INTAKE_FILE
 from ram_delegate.local.template import render
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret
@@ -49,7 +50,7 @@ TEMPLATE_DOC = rendered_template()
 RESOURCES: dict[str, Any] = TEMPLATE_DOC["resources"]
 SETTINGS_VARIABLES = {
     value for name, value in vars(settings_module).items() if name.startswith("ENV_") and isinstance(value, str)
-}
+} | {ENV_INTAKE_FILE, *CONVENTIONAL_ENV}  # the intake file and the variables its README sample names
 
 
 def test_template_header() -> None:

@@ -12,19 +12,22 @@ from wire_support import ROLE_NAME, partner_user_keys
 
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import load_seed
-from aliyun_emulator.sts.models import ASSUME_ROLE_PER_SECOND, RateWindow
+from aliyun_emulator.sts.models import ASSUME_ROLE_PER_SECOND, RateQuota
 from aliyun_emulator.testing import DEFAULT_TEST_SEED, ENTERPRISE_A_UID, ENTERPRISE_B_UID, sts_client
 
 
-def test_the_window_admits_the_quota_per_second_and_no_more() -> None:
+def test_the_quota_admits_a_burst_of_its_rate_then_refills_at_that_rate() -> None:
     now = [0.0]
-    window = RateWindow(ASSUME_ROLE_PER_SECOND, clock=lambda: now[0])
-    assert all(window.admit() for _ in range(100))
-    assert not window.admit()
-    now[0] = 0.999
-    assert not window.admit()
-    now[0] = 1.0
-    assert window.admit()
+    quota = RateQuota(ASSUME_ROLE_PER_SECOND, clock=lambda: now[0])
+    assert all(quota.admit() for _ in range(100))
+    assert not quota.admit()
+    now[0] = 0.005
+    assert not quota.admit()
+    now[0] = 0.0101
+    assert quota.admit()
+    assert not quota.admit()
+    now[0] = 10.0
+    assert sum(quota.admit() for _ in range(150)) == 100
 
 
 def test_the_default_quota_is_100_per_second() -> None:

@@ -11,12 +11,13 @@ the answer to a request the shell would not read.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,8 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     client_ip: str
+    grouped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The same headers by lower-cased name, values in wire order (built once while reading)."""
 
 
 @dataclass(frozen=True)
@@ -159,27 +162,20 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _handle_one(self) -> bool:
         """Serve one request; False when the connection must end."""
-        line = self.rfile.readline(MAX_LINE_BYTES + 1)
-        if not line:
+        try:
+            head = self._read_head()
+        except _Refused as refused:
+            return self._refuse(refused.status, refused.reason)
+        if head is None:
             return False
-        if len(line) > MAX_LINE_BYTES:
-            return self._refuse(414, "the request line is too long")
-        parts = line.rstrip(b"\r\n").decode("latin-1").split(" ")
+        line, header_lines = head
+        parts = line.decode("latin-1").split(" ")
         if len(parts) != 3 or parts[2] not in _VERSIONS:
             return self._refuse(400, "the request line is not 'METHOD TARGET HTTP/1.1'")
         method, target, version = parts
         headers: list[tuple[str, str]] = []
-        lowered: dict[str, str] = {}
-        while True:
-            header = self.rfile.readline(MAX_LINE_BYTES + 1)
-            if len(header) > MAX_LINE_BYTES:
-                return self._refuse(431, "a header line is too long")
-            if header in _BLANK:
-                if not header:
-                    return False
-                break
-            if len(headers) >= MAX_HEADERS:
-                return self._refuse(431, f"more than {MAX_HEADERS} headers")
+        grouped: dict[str, tuple[str, ...]] = {}
+        for header in header_lines:
             name_bytes, colon, value_bytes = header.partition(b":")
             if not colon or not name_bytes or name_bytes != name_bytes.strip() or header[:1] in b" \t":
                 return self._refuse(400, "a header line is malformed")
@@ -187,36 +183,64 @@ class _Handler(socketserver.StreamRequestHandler):
             value = value_bytes.strip().decode("utf-8", "surrogateescape")
             headers.append((name, value))
             key = name.lower()
-            if key in lowered:
-                lowered[key] = f"{lowered[key]}\n{value}"
-            else:
-                lowered[key] = value
+            grouped[key] = (*grouped[key], value) if key in grouped else (value,)
         if method not in _KNOWN_METHODS or method not in self.server.methods:
             return self._refuse(405, f"the method {method} is not served here")
-        close = _wants_close(version, lowered.get("connection", ""))
+        close = _wants_close(version, ",".join(grouped.get("connection", ())))
         try:
-            body = self._read_body(lowered)
+            body = self._read_body(grouped)
         except _Refused as refused:
             return self._refuse(refused.status, refused.reason)
         if body is None:
             return False
-        if lowered.get("expect", "").lower() == "100-continue":
+        if any(value.lower() == "100-continue" for value in grouped.get("expect", ())):
             close = True  # the body was already read; a client waiting for 100 would stall, so end the exchange
         path, _, query = target.partition("?")
-        request = HttpRequest(method, path, query, tuple(headers), body, str(self.client_address[0]))
+        request = HttpRequest(method, path, query, tuple(headers), body, str(self.client_address[0]), grouped)
         answer = self.server.serve(request)
         self._write(answer, close=close, with_body=method != "HEAD")
         return not close
 
-    def _read_body(self, lowered: dict[str, str]) -> bytes | None:
+    def _read_head(self) -> tuple[bytes, list[bytes]] | None:
+        """The request line and the header lines (line ends removed), or None when the client is gone.
+
+        Usually the whole head is already in the read buffer: it is taken in one read and split, instead of one
+        ``readline`` per header. A head that is not (large, or with bare ``\n`` line ends) is read line by line.
+        """
+        reader = self.rfile
+        assert isinstance(reader, io.BufferedReader)  # StreamRequestHandler's default buffering
+        buffered = reader.peek(MAX_LINE_BYTES)
+        end = buffered.find(b"\r\n\r\n")
+        if end >= 0 and buffered.count(b"\n", 0, end) == buffered.count(b"\r\n", 0, end):
+            lines = self.rfile.read(end + 4)[:end].split(b"\r\n")
+            if len(lines) - 1 > MAX_HEADERS:
+                raise _Refused(431, f"more than {MAX_HEADERS} headers")
+            return lines[0], lines[1:]
+        line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return None
+        if len(line) > MAX_LINE_BYTES:
+            raise _Refused(414, "the request line is too long")
+        header_lines: list[bytes] = []
+        while True:
+            header = self.rfile.readline(MAX_LINE_BYTES + 1)
+            if len(header) > MAX_LINE_BYTES:
+                raise _Refused(431, "a header line is too long")
+            if header in _BLANK:
+                return (line.rstrip(b"\r\n"), header_lines) if header else None
+            if len(header_lines) >= MAX_HEADERS:
+                raise _Refused(431, f"more than {MAX_HEADERS} headers")
+            header_lines.append(header.rstrip(b"\r\n"))
+
+    def _read_body(self, grouped: dict[str, tuple[str, ...]]) -> bytes | None:
         """The body, or None when the client sent less than it announced."""
-        if "transfer-encoding" in lowered:
+        if "transfer-encoding" in grouped:
             raise _Refused(411, "chunked or encoded bodies are not supported; send Content-Length")
-        text = lowered.get("content-length")
-        if text is None:
+        lengths = grouped.get("content-length")
+        if lengths is None:
             return b""
-        text = text.strip()
-        if not text.isdigit() or not text.isascii():
+        text = lengths[0].strip()
+        if len(lengths) > 1 or not text.isdigit() or not text.isascii():
             raise _Refused(400, "invalid Content-Length")
         length = int(text)
         if length > self.server.max_body_bytes:

@@ -158,9 +158,7 @@ class WireApp:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             response = self.handle_control(request.method, request.path, request.query, request.body, request.client_ip)
         else:
-            raw = RawRequest.from_header_pairs(
-                request.method, request.path, request.query, request.headers, request.body
-            )
+            raw = RawRequest(request.method, request.path, request.query, request.grouped, request.body)
             response = self.handle_api(raw, request.client_ip)
         return _http_answer(response)
 

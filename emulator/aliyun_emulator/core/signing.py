@@ -44,14 +44,15 @@ PROTOCOL_PARAMETERS = frozenset(
 )
 """Query keys that belong to the protocol, not to the API call (removed from ``SignedClaim.params``)."""
 
-_REQUIRED_SIGNED_HEADERS = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce")
-_SIGNED_WHEN_PRESENT = ("x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id")
+_REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"})
+_SIGNED_WHEN_PRESENT = frozenset({"x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id"})
 _AUTHORIZATION = re.compile(
     r"^(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?Signature=([0-9a-f]{64})$"
 )
-_SIGNED_HEADER_NAME = re.compile(r"^[a-z0-9-]+$")
+_SIGNED_HEADER_LIST = re.compile(r"[a-z0-9-]+(?:;[a-z0-9-]+)*")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,18 @@ def acs3_string_to_sign(
     content_sha256: str,
 ) -> str:
     """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
-    canonical_query = "&".join(f"{key}={quote(value, safe='~')}" for key, value in sorted(query_pairs))
+    canonical_query = "&".join(f"{key}={_encode(value)}" for key, value in sorted(query_pairs))
     canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{ACS3_ALGORITHM}\n{digest}"
+
+
+def _encode(text: str) -> str:
+    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="~")
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
@@ -181,7 +187,7 @@ def _canonical_value(values: tuple[str, ...]) -> str:
 
 def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
-    canonical = "&".join(f"{quote(key, safe='~')}={quote(value, safe='~')}" for key, value in sorted(parameters))
+    canonical = "&".join(f"{_encode(key)}={_encode(value)}" for key, value in sorted(parameters))
     return f"{method}&%2F&{quote(canonical, safe='~')}"
 
 
@@ -287,14 +293,16 @@ def _parse_acs3(
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
     signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
-    if len(set(signed_headers)) != len(signed_headers) or not all(map(_SIGNED_HEADER_NAME.match, signed_headers)):
+    signed = frozenset(signed_headers)
+    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
         raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
-    for name in (*_REQUIRED_SIGNED_HEADERS, *(name for name in _SIGNED_WHEN_PRESENT if name in raw.headers)):
-        if name not in signed_headers:
-            raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
-    for name in signed_headers:
-        if name not in raw.headers:
-            raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
+    must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
+    if not must_sign <= signed:
+        name = min(must_sign - signed)
+        raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
+    if not signed <= raw.headers.keys():
+        name = min(signed - raw.headers.keys())
+        raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
     timestamp = parse_timestamp(raw.header("x-acs-date") or "", "x-acs-date")
     nonce = _valid_nonce(raw.header("x-acs-signature-nonce") or "")
     key_header = raw.header("x-acs-accesskey-id")

@@ -10,7 +10,6 @@ import base64
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,22 +112,24 @@ ASSUME_ROLE_PER_SECOND = 100
 """STS AssumeRole flow control: 100 calls per second per account, its RAM users and roles included."""
 
 
-class RateWindow:
-    """A sliding one-second window of accepted calls (host monotonic time: a quota is about real throughput)."""
+class RateQuota:
+    """A token bucket: ``per_second`` tokens a second, a burst of ``per_second`` (host monotonic time: a quota is
+    about real throughput). The same shape as the scripted ``rate_limit`` fault, so the two never disagree."""
 
     def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_second = per_second
         self._clock = clock
-        self._accepted: deque[float] = deque()
+        self._tokens = float(per_second)
+        self._last = clock()
         self._lock = threading.Lock()
 
     def admit(self) -> bool:
-        """Count one call; False (and not counted) when the window is full."""
+        """Take one token; False (and nothing taken) when none is left."""
         with self._lock:
             now = self._clock()
-            while self._accepted and now - self._accepted[0] >= 1.0:
-                self._accepted.popleft()
-            if len(self._accepted) >= self.per_second:
+            self._tokens = min(float(self.per_second), self._tokens + (now - self._last) * self.per_second)
+            self._last = now
+            if self._tokens < 1.0:
                 return False
-            self._accepted.append(now)
+            self._tokens -= 1.0
             return True

@@ -7,7 +7,10 @@
 - ``POST /2023-03-30/functions/<name>/invocations`` -> InvokeFunction, ACS3-signed exactly as the official
   ``alibabacloud-fc20230330`` client signs it, verified against the emulator's credentials (key, secret, STS token and
   expiry, nonce). The body is the event; the answer is the function's return value (JSON unless bytes or str), with
-  ``x-fc-request-id``. ``x-fc-invocation-type: Async`` answers 202 and runs the function on a background thread.
+  ``x-fc-request-id``. ``x-fc-invocation-type: Async`` answers 202 and runs the function on a background thread with
+  FC's retry semantics: a run that raises is retried up to ``asyncInvokeConfig.maxAsyncRetryAttempts`` times
+  (default 3) with a growing pause; one that still fails is logged with its onFailure destination and kept in
+  ``async_failures``.
 
 Known limits: the caller must belong to the function's account (no ``fc:*`` RAM policy evaluation); the signing time
 may be within 15 minutes of either the emulator clock or the host clock, because SDK clients sign with the host clock
@@ -22,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -74,6 +78,10 @@ class FunctionHost:
         self._clock = clock
         self._resolve_access_key = resolve_access_key
         self._nonces = NonceCache()
+        self.async_backoff_seconds = 1.0
+        self.async_failures: list[tuple[str, str]] = []
+        self._async_lock = threading.Lock()
+        self._async_running = 0
 
     def serve(self, request: HttpRequest) -> HttpAnswer:
         """Answer one request; never raises."""
@@ -160,6 +168,8 @@ class FunctionHost:
             return _fc_error(403, "AccessDenied", f"function '{name}' belongs to another account", request_id)
         invocation_type = next((v for k, v in request.headers if k.lower() == "x-fc-invocation-type"), "Sync")
         if invocation_type.lower() == "async":
+            with self._async_lock:
+                self._async_running += 1  # counted before the 202, so async_idle() never misses it
             threading.Thread(
                 target=self._run_async, args=(name, body, request_id), name=f"fc-async:{name}", daemon=True
             ).start()
@@ -173,10 +183,29 @@ class FunctionHost:
         return HttpAnswer(200, serialise_result(result), headers)
 
     def _run_async(self, name: str, body: bytes, request_id: str) -> None:
+        function = self.functions.get(name)
+        attempts = 1 + (function.spec.async_retries if function is not None else 0)
         try:
-            self._invoke(name, body, request_id)
-        except Exception as exc:
-            logger.error("async invocation of %s raised %s", name, type(exc).__name__, exc_info=True)
+            for attempt in range(attempts):
+                try:
+                    self._invoke(name, body, request_id)
+                    return
+                except Exception as exc:
+                    logger.warning("async invocation %s of %s raised %s", attempt + 1, name, type(exc).__name__)
+                    if attempt + 1 < attempts:
+                        time.sleep(self.async_backoff_seconds * (2**attempt))
+            destination = function.spec.async_on_failure if function is not None else ""
+            logger.error("async invocation of %s failed %s times (onFailure: %s)", name, attempts, destination or "-")
+            with self._async_lock:
+                self.async_failures.append((name, request_id))
+        finally:
+            with self._async_lock:
+                self._async_running -= 1
+
+    def async_idle(self) -> bool:
+        """No asynchronous invocation is running or waiting for a retry."""
+        with self._async_lock:
+            return self._async_running == 0
 
     def _authenticate(self, request: HttpRequest) -> str:
         """Check an ACS3 signature as the FC API does; returns the caller's account id."""

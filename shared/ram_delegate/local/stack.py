@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import Seed, SeedAccount, load_seed
 from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE
 from ram_delegate.errors import ConfigurationError, RamDelegateError
+from ram_delegate.intake.config import intake_variables
+from ram_delegate.intake.service import ENV_FC_ENDPOINT
 from ram_delegate.local.cron import Schedule, parse_schedule
 from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
 from ram_delegate.local.template import FunctionSpec, Template, load_template
@@ -295,6 +298,28 @@ class LocalStack:
         """Run a function in-process, as InvokeFunction would (the demo and tests call it directly)."""
         return self._invoke(self._runtime_named(name).spec.name, event, str(uuid.uuid4()))
 
+    def intake_sources(self, name: str) -> list[str]:
+        """The intake sources a function serves on its sub-paths (from its intake file)."""
+        runtime = self._runtime_named(name)
+        intake = getattr(runtime.deps, "intake", None)
+        return sorted(intake.adapters) if intake is not None else []
+
+    @property
+    def function_host(self) -> FunctionHost:
+        """The local FC front door (its asynchronous-invocation retry pause and failures are here)."""
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        return self._server.host
+
+    def wait_async(self, timeout: float = 30.0) -> bool:
+        """Wait until no asynchronous invocation runs (the intake worker's jobs); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._server is not None and self._server.host.async_idle():
+                return True
+            time.sleep(0.02)
+        return False
+
     def advance_clock(self, seconds: float) -> list[TimerRun]:
         """Move the emulator clock forward; returns the timer runs that the move fired (in time order)."""
         before = len(self.timer_runs)
@@ -393,6 +418,9 @@ class LocalStack:
             )
             if partner_onboard is not None:
                 overrides[ENV_PARTNER_ENDPOINT] = f"{self.url}/{partner_onboard.name}"
+            # the intake sources: the file, the variables it names, and this host as the FC API for async jobs
+            overrides.update(intake_variables(self._env))
+            overrides[ENV_FC_ENDPOINT] = f"127.0.0.1:{self.port}"
         return overrides
 
     def _warm_up(self) -> None:
@@ -602,6 +630,8 @@ def describe(stack: LocalStack) -> list[str]:
         if spec.http_triggers:
             methods = ",".join(m for trigger in spec.http_triggers for m in trigger.methods) or "any"
             lines.append(f"  {spec.name:<18} {side:<8} {methods} {stack.function_url(spec.name)}")
+            for source in stack.intake_sources(spec.name):
+                lines.append(f"  {'':<18} {'intake':<8} POST {stack.function_url(spec.name)}/{source}")
         for timer in spec.timer_triggers:
             state = "" if timer.enabled else " (disabled)"
             lines.append(f"  {spec.name:<18} {side:<8} timer {timer.name} '{timer.cron_expression}'{state}")

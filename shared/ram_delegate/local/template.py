@@ -45,6 +45,9 @@ class TimerTrigger:
     enabled: bool
 
 
+DEFAULT_ASYNC_RETRIES = 3  # FC's default maxAsyncRetryAttempts
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One fc3 resource, rendered."""
@@ -62,6 +65,8 @@ class FunctionSpec:
     environment: Mapping[str, str]
     http_triggers: tuple[HttpTrigger, ...] = ()
     timer_triggers: tuple[TimerTrigger, ...] = ()
+    async_retries: int = DEFAULT_ASYNC_RETRIES  # asyncInvokeConfig.maxAsyncRetryAttempts
+    async_on_failure: str = ""  # asyncInvokeConfig.destinationConfig.onFailure.destination
 
     @property
     def handler_file(self) -> Path:
@@ -210,6 +215,12 @@ def _function(resource: str, body: Mapping[str, Any], base: Path, top_access: An
                 raise TemplateError(f"{where}.triggers[{index}].triggerConfig.cronExpression: expected a string")
             timers.append(TimerTrigger(name, cron, str(config.get("payload") or ""), config.get("enable") is True))
     access = body.get("access", top_access)
+    raw_async = props.get("asyncInvokeConfig")
+    async_config: dict[str, Any] = raw_async if isinstance(raw_async, dict) else {}
+    retries = async_config.get("maxAsyncRetryAttempts", DEFAULT_ASYNC_RETRIES)
+    if not isinstance(retries, int) or not 0 <= retries <= 8:
+        raise TemplateError(f"{where}.asyncInvokeConfig.maxAsyncRetryAttempts: expected 0..8")
+    on_failure = ((async_config.get("destinationConfig") or {}).get("onFailure") or {}).get("destination", "")
     return FunctionSpec(
         resource=resource,
         name=props["functionName"],
@@ -224,4 +235,6 @@ def _function(resource: str, body: Mapping[str, Any], base: Path, top_access: An
         environment={str(key): "" if value is None else str(value) for key, value in environment.items()},
         http_triggers=tuple(http),
         timer_triggers=tuple(timers),
+        async_retries=retries,
+        async_on_failure=str(on_failure or ""),
     )

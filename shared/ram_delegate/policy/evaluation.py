@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from ram_delegate.policy.matching import matcher_of
 from ram_delegate.policy.model import ContextValue, PolicyDocument, Statement
 
 DecisionEffect = Literal["Allow", "ExplicitDeny", "ImplicitDeny"]
@@ -105,7 +106,7 @@ def _matching(
         statement = located[2]
         if statement.effect == "Allow" and first_allow is not None:
             continue
-        matcher = statement.matcher
+        matcher = matcher_of(statement)
         if not matcher.matches_action(action):
             continue
         if resource is not None and not matcher.matches_resource(resource):

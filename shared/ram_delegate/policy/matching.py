@@ -296,10 +296,27 @@ class CompiledCondition:
 
 
 def compile_condition(condition: Condition) -> CompiledCondition:
-    """Compile one condition; raises ``ValueError`` on values the operator cannot use."""
-    factory, negated = OPERATORS[condition.operator]
-    convert, predicate = factory(condition.values)
-    return CompiledCondition(key=condition.key.lower(), convert=convert, predicate=predicate, negated=negated)
+    """Compile one condition, once: the compiled form is kept on the (frozen) condition, as ``cached_property``
+    would; raises ``ValueError`` on values the operator cannot use."""
+    cached: CompiledCondition | None = condition.__dict__.get(_COMPILED)
+    if cached is None:
+        factory, negated = OPERATORS[condition.operator]
+        convert, predicate = factory(condition.values)
+        cached = CompiledCondition(key=condition.key.lower(), convert=convert, predicate=predicate, negated=negated)
+        condition.__dict__[_COMPILED] = cached
+    return cached
+
+
+def matcher_of(statement: Statement) -> StatementMatcher:
+    """A statement's compiled matchers, built on first evaluation and kept with the (frozen) statement."""
+    cached: StatementMatcher | None = statement.__dict__.get(_COMPILED)
+    if cached is None:
+        cached = statement.__dict__[_COMPILED] = StatementMatcher.build(statement)
+    return cached
+
+
+# Where the compiled forms are kept on the model's objects: the model stays free of matching (no import circle).
+_COMPILED = "_ram_delegate_compiled"
 
 
 @dataclass(frozen=True)
@@ -322,7 +339,7 @@ class StatementMatcher:
             resource=resource_regex(statement.resources or statement.not_resources),
             resource_negated=not statement.resources,
             has_resource=bool(statement.resources or statement.not_resources),
-            conditions=tuple(c.compiled for c in statement.conditions),
+            conditions=tuple(compile_condition(c) for c in statement.conditions),
             deny=statement.effect == "Deny",
         )
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from ram_delegate.policy.matching import CompiledCondition, StatementMatcher
+from typing import Literal
 
 PolicyKind = Literal["custom", "session", "trust", "system"]
 Effect = Literal["Allow", "Deny"]
@@ -34,13 +30,6 @@ class Condition:
     key: str
     values: tuple[ConditionValue, ...]
     single_valued: bool = field(default=False, compare=False, repr=False)
-
-    @cached_property
-    def compiled(self) -> CompiledCondition:
-        """The evaluator's precompiled form, built once per condition."""
-        from ram_delegate.policy.matching import compile_condition
-
-        return compile_condition(self)
 
 
 @dataclass(frozen=True)
@@ -66,13 +55,6 @@ class Statement:
     principals: Principals | None = None
     conditions: tuple[Condition, ...] = ()
     single_valued: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-
-    @cached_property
-    def matcher(self) -> StatementMatcher:
-        """Precompiled action/resource/condition matchers, built on first evaluation and kept with the statement."""
-        from ram_delegate.policy.matching import StatementMatcher
-
-        return StatementMatcher.build(self)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, TypeGuard
 
 from ram_delegate.errors import PolicyValidationError, Problem
-from ram_delegate.policy.matching import SUPPORTED_OPERATORS
+from ram_delegate.policy.matching import SUPPORTED_OPERATORS, compile_condition
 from ram_delegate.policy.model import (
     POLICY_VERSION,
     Condition,
@@ -297,7 +297,7 @@ def _parse_condition(operator: str, key: str, value: object, path: str, problems
         return None
     condition = Condition(operator=operator, key=key, values=tuple(values), single_valued=single)
     try:
-        _ = condition.compiled  # validates the values for the operator and keeps the compiled form
+        compile_condition(condition)  # validates the values for the operator and keeps the compiled form
     except (ValueError, OverflowError, OSError) as exc:
         problems.append(Problem(path, f"{operator}: {exc}"))
         return None
