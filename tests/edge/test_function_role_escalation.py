@@ -3,7 +3,9 @@
 Each test assumes the bootstrapped function role through STS (the way Function Compute hands a function its role),
 then tries what an attacker holding that session would: attach a system policy anywhere, attach at account scope,
 create an ``rd-*`` policy granting ``*`` and attach it to a role or user the function did not create, delete a user
-it did not create, make a key. Every attempt must be refused with the emulator's denial code.
+it did not create, make a key. Every attempt is refused with the emulator's denial code, except what RAM cannot
+express (README, security model): the owner role writing a wide ``rd-x`` of its own (caught by the audit, below), and
+the partner role's DeleteUser, which RAM itself refuses while the user holds anything.
 """
 
 from __future__ import annotations
