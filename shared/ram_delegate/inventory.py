@@ -77,13 +77,12 @@ def _ordered(findings: Iterable[AuditFinding]) -> tuple[AuditFinding, ...]:
 
 
 def is_external(principal: str, account_id: str) -> bool:
-    """A RAM principal of another account (root, user, role, or a bare account id), or ``*``."""
-    if principal == "*":
-        return True
+    """A RAM principal that is not provably of this account: another account's root, user or role, a bare account
+    id, ``*``, or anything with a wildcard or an unreadable account (``acs:ram::*:root``) — when in doubt, outside."""
     if principal.isdigit():
         return principal != account_id
     match = _PRINCIPAL_ACCOUNT.match(principal)
-    return match is not None and match.group(1) != account_id
+    return match is None or match.group(1) != account_id
 
 
 def _high_risk(ram: RamApi, attached: Iterable[AttachedPolicyRef]) -> list[str]:

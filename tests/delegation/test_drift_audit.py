@@ -356,3 +356,24 @@ def test_a_missing_access_policy_is_reported_never_revoked(granted: tuple[Any, A
     assert (finding.kind, finding.action, finding.severity) == ("orphan", "reported", "medium")
     assert owner_deps.notifier.alerts == []
     assert _trust(owner_root)["Statement"][0]["Effect"] == "Allow"  # the role is still there, untouched
+
+
+@pytest.mark.parametrize(
+    ("principal", "external"),
+    [
+        (f"acs:ram::{ENTERPRISE_A_UID}:root", False),
+        (f"acs:ram::{ENTERPRISE_A_UID}:user/ops", False),
+        (ENTERPRISE_A_UID, False),
+        (f"acs:ram::{THIRD}:root", True),
+        (f"acs:ram::{ENTERPRISE_B_UID}:role/ci", True),
+        (THIRD, True),
+        ("*", True),
+        ("acs:ram::*:root", True),
+        ("acs:ram::1111*:root", True),
+        ("something-unreadable", True),
+    ],
+)
+def test_a_principal_is_inside_only_when_provably_of_this_account(principal: str, external: bool) -> None:
+    from ram_delegate.inventory import is_external
+
+    assert is_external(principal, ENTERPRISE_A_UID) is external
