@@ -1,7 +1,9 @@
 """The five function entry points: FC event in, handler call, FC answer out.
 
-Each builds its ``Deps`` once per cold start (settings from the environment, the function role's credentials, the
-HTTP notifier, the audit log, the access profiles) and reuses them; tests and the local host pass ``deps=``.
+Each keeps a ``WarmInstance`` (``instance.py``): settings from the environment, the HTTP notifier, the audit log and
+the access profiles are built once per instance; the function role's credentials are read at every invocation and
+the cloud clients rebuilt when they change, so a warm instance never signs with expired credentials. Tests pass
+``deps=``; the local host passes one ``instance=`` per served function.
 "Now" is the event's time (the HTTP trigger's request time, the timer's triggerTime), so the webhook tolerance and
 every expiry decision follow the platform's clock, which the local stack drives from the emulator.
 
@@ -43,10 +45,12 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, parse_event
 from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
+from ram_delegate.instance import WarmInstance
 from ram_delegate.settings import ENV_HUB_SECRET, ENV_WEBHOOK_SECRET, Settings
 from ram_delegate.webhook import HUB_HEADERS, decode_secret, verify_hub_signature, verify_standard_webhook
 
 if TYPE_CHECKING:
+    from ram_delegate.cloud import Credentials
     from ram_delegate.deps import Deps
     from ram_delegate.outcome import Outcome
 
@@ -60,8 +64,8 @@ ACCEPTED_TYPES: Mapping[Side, frozenset[str]] = {
     "partner": frozenset({GRANTED, REVOKED}),
 }
 
-_cache_lock = threading.Lock()
-_cached_deps: dict[Side, Deps] = {}
+_instances_lock = threading.Lock()
+_instances: dict[tuple[Side, bool], WarmInstance] = {}
 
 
 def _utc_now() -> datetime:
@@ -71,16 +75,19 @@ def _utc_now() -> datetime:
 
 def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None, *, webhook: bool) -> Deps:
     """Everything a function needs, from its environment and FC context; ConfigurationError when unusable."""
+    source = os.environ if env is None else env
+    return _build_deps(side, resolve_credentials(source, context), source, webhook=webhook)
+
+
+def _build_deps(side: Side, credentials: Credentials, source: Mapping[str, str], *, webhook: bool) -> Deps:
     from ram_delegate.cloud import CloudClients
     from ram_delegate.deps import Deps
     from ram_delegate.notify import HttpNotifier
     from ram_delegate.policy import load_profiles
 
-    source = os.environ if env is None else env
     settings = Settings.from_env(source, side=side)
     if webhook:
         _check_webhook_secrets(settings)
-    credentials = resolve_credentials(source, context)
     return Deps(
         settings=settings,
         cloud=CloudClients(settings, credentials),
@@ -103,12 +110,22 @@ def _check_webhook_secrets(settings: Settings) -> None:
             raise ConfigurationError("unusable webhook secret", problems=[problem]) from None
 
 
-def _deps_for(side: Side, context: object, *, webhook: bool) -> Deps:
-    with _cache_lock:
-        deps = _cached_deps.get(side)
-        if deps is None:
-            deps = _cached_deps[side] = build_deps(side, context, webhook=webhook)
-        return deps
+def warm_instance(side: Side, *, webhook: bool, env: Mapping[str, str] | None = None) -> WarmInstance:
+    """A new per-instance cache for one function (``env``: its environment, ``os.environ`` when deployed)."""
+
+    def build(built_side: Side, credentials: Credentials, source: Mapping[str, str]) -> Deps:
+        return _build_deps(built_side, credentials, source, webhook=webhook)
+
+    return WarmInstance(side, build, env)
+
+
+def _deps_for(side: Side, context: object, instance: WarmInstance | None, *, webhook: bool) -> Deps:
+    if instance is None:
+        with _instances_lock:
+            instance = _instances.get((side, webhook))
+            if instance is None:
+                instance = _instances[(side, webhook)] = warm_instance(side, webhook=webhook)
+    return instance.deps(context)
 
 
 def _at(deps: Deps, now: datetime) -> Deps:
@@ -121,20 +138,26 @@ def _at(deps: Deps, now: datetime) -> Deps:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def owner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def owner_onboard(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """owner-onboard: approved -> converge the grant and tell the partner; revoked -> shut the door."""
-    return _serve_webhook("owner", event, context, deps)
+    return _serve_webhook("owner", event, context, deps, instance)
 
 
-def partner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_onboard(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-onboard: granted -> the partner user and its assume policy."""
-    return _serve_webhook("partner", event, context, deps)
+    return _serve_webhook("partner", event, context, deps, instance)
 
 
-def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None) -> dict[str, Any]:
+def _serve_webhook(
+    side: Side, event: bytes, context: object, deps: Deps | None, instance: WarmInstance | None
+) -> dict[str, Any]:
     install_redaction()
     try:
-        deps = deps or _deps_for(side, context, webhook=True)
+        deps = deps or _deps_for(side, context, instance, webhook=True)
     except ConfigurationError as exc:
         logger.error("%s-onboard cannot start: %s %s", side, exc.message, [str(p) for p in exc.problems])
         return http_response(500, {"code": exc.code, "message": "the function is misconfigured"})
@@ -219,34 +242,40 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps) -> Outcome:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def owner_expire(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones."""
     from ram_delegate.owner import sweep_owner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
         return sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
 
-    return _run_timer("owner", "owner-expire", event, context, deps, sweep)
+    return _run_timer("owner", "owner-expire", event, context, deps, instance, sweep)
 
 
-def partner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_expire(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created."""
     from ram_delegate.partner import sweep_partner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
         return sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
 
-    return _run_timer("partner", "partner-expire", event, context, deps, sweep)
+    return _run_timer("partner", "partner-expire", event, context, deps, instance, sweep)
 
 
-def partner_verify(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_verify(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-verify (hourly): prove active grants work and expired or revoked ones are refused."""
     from ram_delegate.verify import verify_grants
 
     def verify(current: Deps, now: datetime) -> dict[str, Any]:
         return verify_grants(current, now=now).to_dict()
 
-    return _run_timer("partner", "partner-verify", event, context, deps, verify)
+    return _run_timer("partner", "partner-verify", event, context, deps, instance, verify)
 
 
 def _run_timer(
@@ -255,11 +284,12 @@ def _run_timer(
     event: bytes,
     context: object,
     deps: Deps | None,
+    instance: WarmInstance | None,
     job: Callable[[Deps, datetime], dict[str, Any]],
 ) -> dict[str, Any]:
     install_redaction()
     try:
-        deps = deps or _deps_for(side, context, webhook=False)
+        deps = deps or _deps_for(side, context, instance, webhook=False)
         timer = TimerEvent.parse(event)
         now = timer.now or deps.clock()
         report = job(_at(deps, now), now)
