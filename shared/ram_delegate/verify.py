@@ -278,6 +278,7 @@ def _check_grant(
     expected: Expectation = "allow" if grant.state == "active" else "deny"
     attempts = 0
     elapsed = 0.0
+    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     while True:
         pacing.acquire()
         started = monotonic()
@@ -286,8 +287,9 @@ def _check_grant(
         attempts += 1
         if expected == "deny" or observation.observed != "denied" or attempts > retry.retries:
             break
+        if _role_gone(observation) and not young:
+            break  # a deleted role does not come back: the owner's revocation costs one call, not ~35 s of retries
         retry.sleep(retry.delay(attempts - 1))
-    young = listed.granted_at is not None and now - listed.granted_at < retry.window
     outcome, note = _classify(expected, observation, young=young)
     return GrantCheck(
         ticket=grant.ticket,
@@ -348,11 +350,15 @@ def _classify(expected: Expectation, observation: _Observation, *, young: bool) 
         return "ok", ""
     if young:
         return "pending", "refused within the propagation window of a fresh grant"
-    if observation.stage == "AssumeRole" and observation.code.startswith("EntityNotExist"):
+    if _role_gone(observation):
         # The owner deletes a grant's role only when revoking or expiring it; the partner side keeps its assume
         # policy until its own expiry, so a missing role is the owner's revocation, seen from the partner side.
         return "denied_as_expected", "revoked by the owner (the role no longer exists)"
     return "unexpected_deny", ""
+
+
+def _role_gone(observation: _Observation) -> bool:
+    return observation.stage == "AssumeRole" and observation.code.startswith("EntityNotExist")
 
 
 def fingerprint(external_id: str) -> str:
