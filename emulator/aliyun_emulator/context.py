@@ -9,6 +9,7 @@ from typing import Any
 
 from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.kms.models import KmsStore
 from aliyun_emulator.params import Params
 from aliyun_emulator.ram.models import RamStore
 from aliyun_emulator.resourcemanager.models import ResourceManagerStore
@@ -27,6 +28,7 @@ class AccountState:
         self.ram = RamStore(seed.uid, dict(seed.quotas))
         self.rm = ResourceManagerStore(seed)
         self.load_balancers: dict[str, LoadBalancer] = load_balancers(seed)
+        self.kms = KmsStore()
 
     def to_dict(self) -> dict[str, Any]:
         return {"ram": self.ram.to_dict(), "resource_manager_grants": self.rm.to_dict()}

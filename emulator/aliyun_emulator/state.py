@@ -21,6 +21,7 @@ from aliyun_emulator.core.clock import EmulatorClock
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
+from aliyun_emulator.kms import responses as kms_responses
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
@@ -36,6 +37,7 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "sts": (sts_responses.HANDLERS, sts_responses.READ_ONLY),
     "slb": (slb_responses.HANDLERS, slb_responses.READ_ONLY),
     "resourcemanager": (rm_responses.HANDLERS, rm_responses.READ_ONLY),
+    "kms": (kms_responses.HANDLERS, kms_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
 

@@ -23,8 +23,8 @@ at its expiry.
 from __future__ import annotations
 
 import logging
-import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -44,7 +44,7 @@ from ram_delegate.errors import (
     SignatureError,
 )
 from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, parse_event
-from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
+from ram_delegate.fc import HttpRequest, TimerEvent, http_response
 from ram_delegate.instance import WarmInstance
 from ram_delegate.settings import ENV_HUB_SECRET, ENV_WEBHOOK_SECRET, Settings
 from ram_delegate.webhook import HUB_HEADERS, decode_secret, verify_hub_signature, verify_standard_webhook
@@ -75,19 +75,16 @@ def _utc_now() -> datetime:
 
 def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None, *, webhook: bool) -> Deps:
     """Everything a function needs, from its environment and FC context; ConfigurationError when unusable."""
-    source = os.environ if env is None else env
-    return _build_deps(side, resolve_credentials(source, context), source, webhook=webhook)
+    return warm_instance(side, webhook=webhook, env=env).deps(context)
 
 
-def _build_deps(side: Side, credentials: Credentials, source: Mapping[str, str], *, webhook: bool) -> Deps:
+def _build_deps(side: Side, credentials: Credentials, source: Mapping[str, str]) -> Deps:
     from ram_delegate.cloud import CloudClients
     from ram_delegate.deps import Deps
     from ram_delegate.notify import HttpNotifier
     from ram_delegate.policy import load_profiles
 
     settings = Settings.from_env(source, side=side)
-    if webhook:
-        _check_webhook_secrets(settings)
     return Deps(
         settings=settings,
         cloud=CloudClients(settings, credentials),
@@ -110,22 +107,26 @@ def _check_webhook_secrets(settings: Settings) -> None:
             raise ConfigurationError("unusable webhook secret", problems=[problem]) from None
 
 
-def warm_instance(side: Side, *, webhook: bool, env: Mapping[str, str] | None = None) -> WarmInstance:
+def warm_instance(
+    side: Side, *, webhook: bool, env: Mapping[str, str] | None = None, monotonic: Callable[[], float] = time.monotonic
+) -> WarmInstance:
     """A new per-instance cache for one function (``env``: its environment, ``os.environ`` when deployed)."""
+    check = _check_webhook_secrets if webhook else None
+    return WarmInstance(side, _build_deps, env, check=check, monotonic=monotonic)
 
-    def build(built_side: Side, credentials: Credentials, source: Mapping[str, str]) -> Deps:
-        return _build_deps(built_side, credentials, source, webhook=webhook)
 
-    return WarmInstance(side, build, env)
+def _instance_for(side: Side, instance: WarmInstance | None, *, webhook: bool) -> WarmInstance:
+    if instance is not None:
+        return instance
+    with _instances_lock:
+        found = _instances.get((side, webhook))
+        if found is None:
+            found = _instances[(side, webhook)] = warm_instance(side, webhook=webhook)
+        return found
 
 
 def _deps_for(side: Side, context: object, instance: WarmInstance | None, *, webhook: bool) -> Deps:
-    if instance is None:
-        with _instances_lock:
-            instance = _instances.get((side, webhook))
-            if instance is None:
-                instance = _instances[(side, webhook)] = warm_instance(side, webhook=webhook)
-    return instance.deps(context)
+    return _instance_for(side, instance, webhook=webhook).deps(context)
 
 
 def _at(deps: Deps, now: datetime) -> Deps:
@@ -156,8 +157,9 @@ def _serve_webhook(
     side: Side, event: bytes, context: object, deps: Deps | None, instance: WarmInstance | None
 ) -> dict[str, Any]:
     install_redaction()
+    warm = None if deps is not None else _instance_for(side, instance, webhook=True)
     try:
-        deps = deps or _deps_for(side, context, instance, webhook=True)
+        deps = deps or _deps_for(side, context, warm, webhook=True)
     except ConfigurationError as exc:
         logger.error("%s-onboard cannot start: %s %s", side, exc.message, [str(p) for p in exc.problems])
         return http_response(500, {"code": exc.code, "message": "the function is misconfigured"})
@@ -169,7 +171,13 @@ def _serve_webhook(
             return http_response(
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
-        _authenticate(request, deps.settings)
+        try:
+            _authenticate(request, deps.settings)
+        except SignatureError:
+            if warm is None or not deps.settings.uses_kms:
+                raise
+            deps = warm.deps(context, after_signature_failure=True)  # the secret may have been rotated in KMS
+            _authenticate(request, deps.settings)
         outcome = _dispatch(side, request, _at(deps, request.now))
     except SignatureError as exc:
         logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)

@@ -229,5 +229,14 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     sdk.ram(a, "DetachPolicyFromRole", role_name="partner-slb", **read_only)
     sdk.ram(a, "DeleteRole", role_name="partner-slb")
 
+    # KMS has no product SDK in the lock: ram-delegate calls GetSecretValue through the SDK core's generic client
+    sdk.emulator.state.accounts[ENTERPRISE_A_UID].kms.put("ram-delegate/owner/webhook", "whsec-shape")
+    from ram_delegate.cloud import CloudClients, Credentials
+    from ram_delegate.settings import Settings
+
+    settings = Settings(endpoint=sdk.emulator.endpoint, protocol="http")
+    kms = CloudClients(settings, Credentials(*a)).kms
+    assert kms.get_secret_value("ram-delegate/owner/webhook", "ACSCurrent") == "whsec-shape"
+
     served = {action for handlers, _read_only in PRODUCTS.values() for action in handlers}
     assert set(sdk.emulator.requests.counts()) == served

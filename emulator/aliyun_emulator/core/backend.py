@@ -16,6 +16,7 @@ API_VERSIONS: dict[str, str] = {
     "2015-04-01": "sts",
     "2014-05-15": "slb",
     "2020-03-31": "resourcemanager",
+    "2016-01-20": "kms",
 }
 """API version (x-acs-version / Version) -> product name."""
 
@@ -24,6 +25,7 @@ HOST_IDS: dict[str, str] = {
     "sts": "sts.aliyuncs.com",
     "slb": "slb.aliyuncs.com",
     "resourcemanager": "resourcemanager.aliyuncs.com",
+    "kms": "kms.aliyuncs.com",
 }
 
 
