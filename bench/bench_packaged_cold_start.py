@@ -4,8 +4,9 @@ from the first line of the runtime stand-in to the first invocation's answer, ag
 Each round starts fresh processes (``python3.12 -I -S -B``: no site-packages, nothing written, only the package on
 the path) in interleaved order: the bound (``import`` of the RAM, STS and SLB clients from the same package), then
 each function's first invocation against the emulator: owner-onboard a signed approval (the partner endpoint is a
-loopback stub answering 200), partner-onboard a signed grant, the three timers one run each. Medians of ROUNDS rounds
-and the ratio to the bound are printed; the goal is <= 1.1x. Package sizes (files, MiB, zipped MiB) are printed too.
+loopback stub answering 200 that keeps what it receives), partner-onboard the grant owner-onboard forwarded in the
+same round, the three timers one run each (partner-verify then checks the real grants of the rounds so far).
+Medians of ROUNDS rounds and the ratio to the bound are printed (goal <= 1.1x), with each package's size.
 
 Run: ``.venv/bin/python bench/bench_packaged_cold_start.py`` (part of ``make bench``; builds missing packages).
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import SeedAccount
+from aliyun_emulator.testing import admit_role_assumer, ram_client, sts_client
 from ram_delegate.bootstrap import bootstrap
 from ram_delegate.cloud import CloudClients, Credentials
 from ram_delegate.local.packaged import PackagedInstance, http_event, timer_event
@@ -48,9 +50,14 @@ BOUND = (
 )
 
 
+FORWARDED: list[tuple[bytes, dict[str, str]]] = []
+"""What owner-onboard forwarded to the partner stub: the body and headers of each partner.access.granted."""
+
+
 class _Accept(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", "0")))
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        FORWARDED.append((body, {name.lower(): value for name, value in self.headers.items()}))
         self.send_response(200)
         self.send_header("content-length", "2")
         self.end_headers()
@@ -102,32 +109,47 @@ def environment(name: str, account: SeedAccount, emulator: Emulator, secret: str
     }
 
 
-def first_event(name: str, now: datetime, owner: SeedAccount, partner: SeedAccount, secret: str) -> dict[str, Any]:
+def first_event(name: str, now: datetime, partner: SeedAccount, secret: str) -> dict[str, Any]:
+    """owner-onboard: a signed approval; partner-onboard: the grant owner-onboard just forwarded; timers: a tick."""
     if name.endswith(("expire", "verify")):
         return timer_event(now, name)
+    if name == "partner-onboard":
+        body, headers = FORWARDED[-1]
+        return http_event(body, {k: v for k, v in headers.items() if k.startswith("webhook-")}, now)
     ticket = f"COLD-{uuid.uuid4().hex[:8].upper()}"
     data: dict[str, Any] = {
         "ticket": ticket,
         "partner": {"name": "Enterprise B", "account_id": partner.uid, "user": f"u-{ticket.lower()}"},
         "access": {"profile": "slb-readonly", "region": "cn-hangzhou", "resource_group_id": None},
         "expires_at": iso(now + timedelta(days=7)),
+        "requested_by": "bob@enterprise-b.example",
+        "approved_by": "carol@enterprise-a.example",
     }
-    if name == "owner-onboard":
-        kind = "partner.access.approved"
-        data |= {"requested_by": "bob@enterprise-b.example", "approved_by": "carol@enterprise-a.example"}
-    else:
-        kind = "partner.access.granted"
-        data |= {
-            "owner_account_id": owner.uid,
-            "role_arn": f"acs:ram::{owner.uid}:role/rd-{ticket.lower()}",
-            "external_id": "Q2hhbmdlTWVQbGVhc2UtMDAwMDAwMDAwMDAw",
-        }
     body = json.dumps(
-        {"specversion": "1.0", "id": f"evt-{uuid.uuid4().hex}", "source": "bench", "type": kind, "time": iso(now)}
-        | {"data": data}
+        {"specversion": "1.0", "id": f"evt-{uuid.uuid4().hex}", "source": "bench", "time": iso(now)}
+        | {"type": "partner.access.approved", "data": data}
     ).encode()
     headers = sign(secret, f"msg_{uuid.uuid4().hex}", int(now.timestamp()), body)
     return http_event(body, headers, now)
+
+
+def verifier_session(emulator: Emulator, partner: SeedAccount) -> dict[str, str]:
+    """STS credentials of the partner's verifier role, assumed by a stand-in for FC (as the local stack does)."""
+    from alibabacloud_sts20150401 import models
+
+    ram = ram_client(emulator, partner.access_key_id, partner.access_key_secret)
+    key_id, key_secret = admit_role_assumer(
+        ram, partner.uid, "bench-fc", ["ram-delegate-verifier"], policy_name="bench-fc-assume"
+    )
+    request = models.AssumeRoleRequest(
+        role_arn=f"acs:ram::{partner.uid}:role/ram-delegate-verifier", role_session_name="fc", duration_seconds=3600
+    )
+    creds = sts_client(emulator, key_id, key_secret).assume_role(request).body.credentials
+    return {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": creds.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.access_key_secret,
+        "ALIBABA_CLOUD_SECURITY_TOKEN": creds.security_token,
+    }
 
 
 def main() -> int:
@@ -147,6 +169,7 @@ def main() -> int:
             settings = Settings.from_env(env, side=side)
             root = CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
             bootstrap(side, root, settings)  # the verifier role the partner side checks
+        verifier = verifier_session(emulator, partner)
         for _ in range(ROUNDS):
             result = subprocess.run(
                 [python, "-I", "-S", "-B", "-c", BOUND, str(packages["owner-onboard"])],
@@ -159,11 +182,9 @@ def main() -> int:
                 account = owner if name.startswith("owner") else partner
                 env = environment(name, account, emulator, secret, partner_url)
                 if name == "partner-verify":
-                    # the grants partner-onboard recorded name owner roles that do not exist (the owner side is
-                    # not run for them): once past the propagation window, each costs one call, as a revoked one
-                    emulator.clock.advance(11 * 60)
+                    env |= verifier  # a root key may not assume roles: the verifier runs as its role, as on FC
                 with PackagedInstance(python, packages[name], env) as instance:
-                    answer = instance.invoke(first_event(name, emulator.clock.now(), owner, partner, secret))
+                    answer = instance.invoke(first_event(name, emulator.clock.now(), partner, secret))
                     instance.close()
                 if answer["error"] or (
                     isinstance(answer["result"], dict) and answer["result"].get("statusCode", 200) >= 300
@@ -185,6 +206,12 @@ def main() -> int:
             f"{first * 1000:7.1f} ms  {ratio:.2f}x bound"
         )
     print(f"worst ratio {worst:.2f}x (goal <= {GOAL_RATIO}x): {'met' if worst <= GOAL_RATIO else 'missed'}")
+    for name, directory in packages.items():
+        files = [path for path in directory.rglob("*") if path.is_file()]
+        size = sum(path.stat().st_size for path in files) / 2**20
+        archive = directory.parent / f"{name}.zip"
+        zipped = archive.stat().st_size / 2**20 if archive.exists() else float("nan")
+        print(f"  package {name:<16} {len(files):5d} files {size:6.1f} MiB, zipped {zipped:5.1f} MiB")
     return 0
 
 
