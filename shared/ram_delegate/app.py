@@ -73,12 +73,8 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def build_deps(side: Side, context: object, env: Mapping[str, str] | None = None, *, webhook: bool) -> Deps:
-    """Everything a function needs, from its environment and FC context; ConfigurationError when unusable."""
-    return warm_instance(side, webhook=webhook, env=env).deps(context)
-
-
 def _build_deps(side: Side, credentials: Credentials, source: Mapping[str, str]) -> Deps:
+    """What an instance builds once: settings from its environment, clients for its first credentials, the rest."""
     from ram_delegate.cloud import CloudClients
     from ram_delegate.deps import Deps
     from ram_delegate.notify import HttpNotifier
