@@ -3,9 +3,9 @@ only the package on its path, driven through FC-shaped HTTP and timer events aga
 
 The owner's partner endpoint is a loopback front door that hands the forwarded request to the partner-onboard
 instance, as FC's gateway would. Credentials are STS sessions of the function roles (assumed by a stand-in for FC)
-handed in the environment, the python3.12 way; one session per instance, renewed only when the test says so, so a
-warm instance meets an expired first session. Skipped when no Python 3.12 is installed or the packages cannot be
-built (no PyPI).
+handed in the environment, the python3.12 way; partner-onboard reads its secret from the emulator's KMS with them.
+One session per instance, renewed only when the test says so, so a warm instance meets an expired first session.
+Skipped when no Python 3.12 is installed or the packages cannot be built (no PyPI).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ ROOT = {
     ENTERPRISE_A_UID: Credentials("AKIDENTERPRISEA0000001", "secret-a"),
     ENTERPRISE_B_UID: Credentials("AKIDENTERPRISEB0000001", "secret-b"),
 }
+PARTNER_KMS_SECRET = "ram-delegate/partner/forwarding"
 OWNER_SECRET = generate_secret()
 PARTNER_SECRET = generate_secret()
 
@@ -166,8 +167,11 @@ def environment(name: str, emulator: Any, extra: dict[str, str]) -> dict[str, st
         "RAM_DELEGATE_ENDPOINT": emulator.endpoint,
         "RAM_DELEGATE_PROTOCOL": "http",
         "RAM_DELEGATE_VERIFIER_ROLE": VERIFIER,
-        "RAM_DELEGATE_WEBHOOK_SECRET": OWNER_SECRET if side == "owner" else PARTNER_SECRET,
     }
+    if name == "partner-onboard":  # its secret from KMS Secrets Manager, read with its role's own session
+        env["RAM_DELEGATE_KMS_WEBHOOK_SECRET"] = PARTNER_KMS_SECRET
+    else:
+        env["RAM_DELEGATE_WEBHOOK_SECRET"] = OWNER_SECRET if side == "owner" else PARTNER_SECRET
     return env | extra
 
 
@@ -213,6 +217,7 @@ def role_exists(emulator: Any, ticket: str) -> bool:
 @pytest.fixture
 def world(aliyun_emulator: Any, python: str, packages: dict[str, Path]) -> Iterator[dict[str, Any]]:
     roles = Roles(aliyun_emulator)
+    aliyun_emulator.state.accounts[ENTERPRISE_B_UID].kms.put(PARTNER_KMS_SECRET, PARTNER_SECRET)
     door = FrontDoor(aliyun_emulator)
     instances: dict[str, PackagedInstance] = {}
     sessions = {
