@@ -224,6 +224,8 @@ def build(function: str, repo: Path, stage_dir: Path, out: Path, python: str) ->
 
 
 def _compile(out: Path, python: str) -> None:
+    """One process, files in a fixed order: marshal output can depend on what a worker compiled before (parallel
+    workers made pycparser's parser module differ from one build to the next)."""
     subprocess.run(
         [
             python,
@@ -231,8 +233,6 @@ def _compile(out: Path, python: str) -> None:
             "-m",
             "compileall",
             "-q",
-            "-j",
-            "0",
             "--invalidation-mode",
             "unchecked-hash",
             "-s",
