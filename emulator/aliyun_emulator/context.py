@@ -10,6 +10,7 @@ from typing import Any
 from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.instances import Instance, store
+from aliyun_emulator.kms.models import KmsStore
 from aliyun_emulator.params import Params
 from aliyun_emulator.ram.models import RamStore
 from aliyun_emulator.resourcemanager.models import ResourceManagerStore
@@ -34,6 +35,7 @@ class AccountState:
         self.ecs: dict[str, Instance] = store(seed.ecs_instances, "Running")
         self.assume_role_quota = RateQuota(seed.quotas.get("assume_role_per_second", ASSUME_ROLE_PER_SECOND))
         """Counts the AssumeRole calls this account's users and roles make (the caller's account, as STS does)."""
+        self.kms = KmsStore()
 
     def to_dict(self) -> dict[str, Any]:
         return {"ram": self.ram.to_dict(), "resource_manager_grants": self.rm.to_dict()}

@@ -26,6 +26,7 @@ from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.ecs import responses as ecs_responses
 from aliyun_emulator.implemented import check_parameters
+from aliyun_emulator.kms import responses as kms_responses
 from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
@@ -45,6 +46,7 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "alb": (alb_responses.HANDLERS, alb_responses.READ_ONLY),
     "nlb": (nlb_responses.HANDLERS, nlb_responses.READ_ONLY),
     "ecs": (ecs_responses.HANDLERS, ecs_responses.READ_ONLY),
+    "kms": (kms_responses.HANDLERS, kms_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
 

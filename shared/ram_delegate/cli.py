@@ -522,6 +522,16 @@ PROFILE_COLUMNS = (
 )
 
 
+def command_handoff(run: Invocation) -> int:
+    from ram_delegate.handoff import handoff
+
+    result = handoff(run.args.side, run.env, run.args.url)
+    run.out.document(result.to_dict())
+    for line in result.lines():
+        run.out.line(line)
+    return EXIT_FAILED if result.missing else EXIT_OK
+
+
 # --- plumbing ----------------------------------------------------------------------------------------------------
 
 
@@ -630,6 +640,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bootstrap = add("bootstrap", command_bootstrap, "create one side's function roles (idempotent)")
     bootstrap.add_argument("--side", choices=["owner", "partner"], required=True)
+
+    handoff = add("handoff", command_handoff, "print what this side hands the other company and the ticketing system")
+    handoff.add_argument("--side", choices=["owner", "partner"], required=True)
+    handoff.add_argument("--url", help="this side's onboard HTTP trigger URL (from: s <side>-onboard info)")
 
     lint = add("lint", command_lint, "lint a policy document or every access profile; exit 1 on any error")
     target = lint.add_mutually_exclusive_group(required=True)

@@ -798,6 +798,37 @@ class FcApi(_Api):
         return headers.get("x-fc-request-id", "")
 
 
+class KmsApi(_Api):
+    """KMS Secrets Manager's GetSecretValue, through the SDK core's generic call (no product SDK to vendor)."""
+
+    def get_secret_value(self, name: str, stage: str) -> str | None:
+        """The value of one version stage (``ACSCurrent``, ``ACSPrevious``) of a text secret; None when absent."""
+        from alibabacloud_tea_openapi import utils_models
+        from darabonba.runtime import RuntimeOptions
+
+        params = utils_models.Params(
+            action="GetSecretValue",
+            version="2016-01-20",
+            protocol="HTTPS",
+            pathname="/",
+            method="POST",
+            auth_type="AK",
+            style="RPC",
+            req_body_type="formData",
+            body_type="json",
+        )
+        request = utils_models.OpenApiRequest(query={"SecretName": name, "VersionStage": stage})
+        try:
+            response = self._call("GetSecretValue", lambda: self._client.call_api(params, request, RuntimeOptions()))
+        except AccessDeniedError as exc:
+            if exc.cloud_code == "Forbidden.ResourceNotFound":  # KMS's answer for a missing secret or stage
+                return None
+            raise
+        body = response.get("body") if isinstance(response, dict) else None
+        value = body.get("SecretData") if isinstance(body, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Clients
 # ---------------------------------------------------------------------------------------------------------------
@@ -849,6 +880,12 @@ class CloudClients:
         from alibabacloud_resourcemanager20200331.client import Client
 
         return ResourceManagerApi(Client(self._config(self.settings.endpoint_for("resourcemanager"))), self.retry)
+
+    @cached_property
+    def kms(self) -> KmsApi:
+        from alibabacloud_tea_openapi.client import Client
+
+        return KmsApi(Client(self._config(self.settings.endpoint_for("kms"))), self.retry)
 
     def slb(self, region: str) -> SlbApi:
         """The SLB API of one region (SLB endpoints are regional)."""

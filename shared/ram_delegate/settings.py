@@ -39,7 +39,12 @@ ENV_PROTOCOL = "RAM_DELEGATE_PROTOCOL"
 ENV_VERIFY_CONCURRENCY = "RAM_DELEGATE_VERIFY_CONCURRENCY"
 ENV_ASSUME_RATE = "RAM_DELEGATE_ASSUME_RATE"
 ENV_DRY_RUN = "RAM_DELEGATE_DRY_RUN"
+ENV_KMS_WEBHOOK_SECRET = "RAM_DELEGATE_KMS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_HUB_SECRET = "RAM_DELEGATE_KMS_HUB_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_PARTNER_SECRET = "RAM_DELEGATE_KMS_PARTNER_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_TTL = "RAM_DELEGATE_KMS_TTL_SECONDS"
 ENV_SDK_DEBUG = "DEBUG"
+KMS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,192}$"  # noqa: S105 (a name pattern)
 
 _SECRET_SPLIT = re.compile(r"[\s,]+")
 _TRUE = {"1", "true", "yes", "on"}
@@ -82,6 +87,10 @@ class Settings(BaseModel):
     dry_run: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
     webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
+    kms_webhook_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_hub_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_partner_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
 
     @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
     @classmethod
@@ -115,8 +124,15 @@ class Settings(BaseModel):
         secrets = self.partner_secrets or self.webhook_secrets
         return secrets[0] if secrets else None
 
+    @property
+    def uses_kms(self) -> bool:
+        """Whether any secret is read from KMS Secrets Manager (then the environment's secrets are not used)."""
+        return bool(self.kms_webhook_secret or self.kms_hub_secret or self.kms_partner_secret)
+
     def endpoint_for(
-        self, product: Literal["ram", "sts", "slb", "resourcemanager", "alb", "nlb", "ecs"], region: str | None = None
+        self,
+        product: Literal["ram", "sts", "slb", "resourcemanager", "alb", "nlb", "ecs", "kms"],
+        region: str | None = None,
     ) -> str:
         """The API endpoint of one product: the override (the local emulator serves them all), else the real one.
 
@@ -130,6 +146,8 @@ class Settings(BaseModel):
             return f"sts.{self.region}.aliyuncs.com"
         if product == "resourcemanager":
             return "resourcemanager.aliyuncs.com"
+        if product == "kms":
+            return f"kms.{self.region}.aliyuncs.com"
         return "ram.aliyuncs.com"
 
     @classmethod
@@ -163,6 +181,10 @@ class Settings(BaseModel):
         put("protocol", ENV_PROTOCOL)
         put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
         put("assume_rate_per_second", ENV_ASSUME_RATE)
+        put("kms_webhook_secret", ENV_KMS_WEBHOOK_SECRET)
+        put("kms_hub_secret", ENV_KMS_HUB_SECRET)
+        put("kms_partner_secret", ENV_KMS_PARTNER_SECRET)
+        put("kms_ttl_seconds", ENV_KMS_TTL)
         for key, name in (
             ("webhook_secrets", ENV_WEBHOOK_SECRET),
             ("hub_secrets", ENV_HUB_SECRET),
