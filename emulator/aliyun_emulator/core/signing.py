@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote, unquote_plus
 
@@ -150,9 +151,10 @@ def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
 
 def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
     """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
+    # hmac.digest is OpenSSL's one-shot HMAC: no Python-level HMAC object per request.
     if scheme == "ACS3":
-        return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
-    digest = hmac.new(f"{secret}&".encode(), text.encode("utf-8"), hashlib.sha1).digest()
+        return hmac.digest(secret.encode("utf-8"), text.encode("utf-8"), "sha256").hex()
+    digest = hmac.digest(f"{secret}&".encode(), text.encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -231,6 +233,12 @@ def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def parse_timestamp(value: str, name: str) -> datetime:
     """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime."""
+    return _parse_timestamp(value, name)
+
+
+@lru_cache(maxsize=256)
+def _parse_timestamp(value: str, name: str) -> datetime:
+    # Cached: calls within the same second carry the same text (a refusal raises and is not cached).
     match = _TIMESTAMP.match(value)
     if match is None:
         raise ApiError("InvalidTimeStamp.Format", f"The {name} must be in the format yyyy-MM-ddTHH:mm:ssZ.", 400)
@@ -392,8 +400,11 @@ def _bad_parameter(name: str, reason: str) -> ApiError:
     return ApiError("InvalidParameter", f"A parameter name is invalid: {reason}.", 400)
 
 
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def _body_sha256(raw: RawRequest) -> str:
-    return hashlib.sha256(raw.body).hexdigest()
+    return hashlib.sha256(raw.body).hexdigest() if raw.body else _EMPTY_SHA256
 
 
 def _content_sha256(raw: RawRequest) -> str:
