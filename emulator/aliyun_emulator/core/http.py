@@ -17,20 +17,22 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 logger = logging.getLogger("aliyun_emulator.http")
 
 SOCKET_TIMEOUT_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """One request as received; header values are the bytes the client sent, decoded as UTF-8 (surrogateescape: the
-    SDKs sign the UTF-8 text, and undecodable bytes survive to fail the signature rather than the parser)."""
+    SDKs sign the UTF-8 text, and undecodable bytes survive to fail the signature rather than the parser).
+
+    Immutable and cheap to build: a ``NamedTuple``, not a frozen dataclass (built for every request).
+    """
 
     method: str
     path: str
@@ -38,13 +40,12 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     client_ip: str
-    grouped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    grouped: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     """The same headers by lower-cased name, values in wire order (built once while reading)."""
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What goes back: the server adds ``Content-Length`` and ``Connection``."""
+class HttpAnswer(NamedTuple):
+    """What goes back: the server adds ``Content-Length`` and ``Connection`` (a ``NamedTuple``: built per request)."""
 
     status: int
     body: bytes

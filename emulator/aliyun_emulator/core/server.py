@@ -17,9 +17,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape as xml_escape
 
@@ -66,8 +65,9 @@ JSON_TYPE = "application/json;charset=utf-8"
 XML_TYPE = "text/xml;charset=utf-8"
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
+    """An API answer before HTTP framing (a ``NamedTuple``: immutable and cheap to build for every request)."""
+
     status: int
     body: bytes
     request_id: str = ""

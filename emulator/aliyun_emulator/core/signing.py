@@ -14,10 +14,10 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
@@ -87,9 +87,8 @@ class RawRequest:
         return values[0]
 
 
-@dataclass(frozen=True)
-class SignedClaim:
-    """What a request says about itself, before its signature is checked."""
+class SignedClaim(NamedTuple):
+    """What a request says about itself, before its signature is checked (a ``NamedTuple``: built per request)."""
 
     scheme: Literal["ACS3", "v2"]
     access_key_id: str
@@ -105,7 +104,7 @@ class SignedClaim:
     """Decoded query pairs (ACS3 canonical query)."""
     signed_parameters: tuple[tuple[str, str], ...] = ()
     """Every parameter but ``Signature`` (v2 string to sign)."""
-    signed_headers: tuple[str, ...] = field(default=())
+    signed_headers: tuple[str, ...] = ()
     response_format: Literal["JSON", "XML"] = "JSON"
     """``Format``: legacy RPC calls default to XML as Alibaba's do; ACS3 calls answer JSON unless they ask for XML."""
 
