@@ -166,8 +166,8 @@ def acs3_string_to_sign(
     content_sha256: str,
 ) -> str:
     """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
-    canonical_query = "&".join(f"{key}={_encode(value)}" for key, value in sorted(query_pairs))
-    canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
+    canonical_query = "&".join([f"{key}={_encode(value)}" for key, value in sorted(query_pairs)])
+    canonical_headers = "".join([f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers])
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
@@ -299,10 +299,7 @@ def _parse_acs3(
         raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
-    signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
-    signed = frozenset(signed_headers)
-    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
-        raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
+    signed_headers, signed = _signed_header_names(signed_header_list)
     must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
     if not must_sign <= signed:
         name = min(must_sign - signed)
@@ -332,6 +329,17 @@ def _parse_acs3(
         signed_headers=signed_headers,
         response_format=_response_format(everything, default="JSON"),
     )
+
+
+@lru_cache(maxsize=64)
+def _signed_header_names(signed_header_list: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The ``SignedHeaders`` list as names in order and as a set; checked once per distinct list (an SDK sends the
+    same list on every call). A refusal raises and is not cached."""
+    signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
+    signed = frozenset(signed_headers)
+    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
+        raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
+    return signed_headers, signed
 
 
 def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
@@ -372,10 +380,16 @@ def _api_parameters(everything: Mapping[str, str]) -> dict[str, str]:
     for key, value in everything.items():
         if key in PROTOCOL_PARAMETERS:
             continue
-        if not _PARAMETER_NAME.match(key):
+        if not _is_parameter_name(key):
             raise _bad_parameter(key, "the name is not a parameter name")
         parameters[key] = value
     return parameters
+
+
+@lru_cache(maxsize=1024)
+def _is_parameter_name(name: str) -> bool:
+    # Cached: the same few names come with every call (a bounded cache; any other name is simply checked again).
+    return _PARAMETER_NAME.match(name) is not None
 
 
 def _required(value: str, name: str) -> str:
