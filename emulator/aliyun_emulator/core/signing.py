@@ -167,7 +167,11 @@ def acs3_string_to_sign(
 ) -> str:
     """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
     canonical_query = "&".join([f"{key}={_encode(value)}" for key, value in sorted(query_pairs)])
-    canonical_headers = "".join([f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers])
+    lines = []
+    for name in signed_headers:
+        values = headers.get(name, ())
+        lines.append(f"{name}:{values[0].strip() if len(values) == 1 else _canonical_value(values)}\n")
+    canonical_headers = "".join(lines)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
@@ -181,8 +185,7 @@ def _encode(text: str) -> str:
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
-    if len(values) == 1:
-        return values[0].strip()
+    """A header sent several times (or not at all): its trimmed values sorted and joined by commas."""
     return ",".join(sorted(value.strip() for value in values))
 
 
