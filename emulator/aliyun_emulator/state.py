@@ -63,7 +63,13 @@ class CloudState:
         self.seed = seed
         self.clock = clock
         self._lock = threading.RLock()
-        self._root_keys = {account.access_key_id: account for account in seed.accounts}
+        self._root_credentials = {
+            account.access_key_id: Credential(
+                account.access_key_id, account.access_key_secret, Principal(kind="root", account_id=account.uid)
+            )
+            for account in seed.accounts
+        }
+        """Root keys come from the seed and never change: their credentials are built once."""
         self.accounts: dict[str, AccountState] = {}
         self.sessions = SessionStore()
         self._db: sqlite3.Connection | None = None
@@ -84,9 +90,9 @@ class CloudState:
             if access_key_id.startswith("STS."):
                 session = self.sessions.sessions.get(access_key_id)
                 return session.credential if session is not None else None
-            root = self._root_keys.get(access_key_id)
+            root = self._root_credentials.get(access_key_id)
             if root is not None:
-                return Credential(access_key_id, root.access_key_secret, Principal(kind="root", account_id=root.uid))
+                return root
             for account in self.accounts.values():
                 key = account.ram.access_keys.get(access_key_id)
                 if key is not None:
