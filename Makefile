@@ -43,17 +43,12 @@ NODE_CLIENTS := @alicloud/pop-core@1.8.0 @alicloud/openapi-client@0.4.15 @aliclo
 node-clients:
 	npm install --no-audit --no-fund --prefix .node-clients $(NODE_CLIENTS)
 
-# Vendor the library and its pinned dependencies next to one function's index.py, as FC's "pip install -t ." packaging
-# does (Linux wheels for the runtime's Python). template.yml's pre-deploy action runs it: make package FUNCTION=<name>
-FC_PYTHON ?= 3.12
+# One function's slim code directory (only what it imports, bytecode compiled by the runtime's Python 3.12 as
+# unchecked-hash pycs) in build/package/<name>, mirrored next to functions/<name>/index.py (template.yml's code:).
+# template.yml's pre-deploy action runs it: make package FUNCTION=<name>. Prints files, MiB, zipped MiB as JSON.
 package: $(STAMP)
 	test -n "$(FUNCTION)" && test -f functions/$(FUNCTION)/index.py
-	rm -rf build/wheels && $(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheels .
-	# Some Alibaba SDK packages are published as sdists only: build them into (pure-Python) wheels first.
-	$(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheels -r requirements-runtime.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade --target functions/$(FUNCTION) \
-	  --platform manylinux2014_x86_64 --implementation cp --python-version $(FC_PYTHON) --only-binary=:all: \
-	  --find-links build/wheels -r requirements-runtime.lock build/wheels/ram_delegate-*.whl
+	$(BIN)/python -m ram_delegate.packaging $(FUNCTION) --code-dir functions/$(FUNCTION)
 
 clean:
 	rm -rf $(VENV) build *.egg-info shared/*.egg-info

@@ -31,7 +31,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ram_delegate.cli import timer_event
+from ram_delegate.cli_common import timer_event
 from ram_delegate.demo import function_named
 from ram_delegate.local.stack import LocalStack
 from ram_delegate.webhook import sign

@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
+import tracemalloc
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +33,7 @@ from ram_delegate.bootstrap import TRUST_POLICY  # noqa: E402
 from ram_delegate.cloud import CloudClients, Credentials  # noqa: E402
 from ram_delegate.deps import Deps  # noqa: E402
 from ram_delegate.events import ApprovedEvent, GrantedEvent, RevokedEvent, parse_event  # noqa: E402
-from ram_delegate.owner import handle_approved  # noqa: E402
+from ram_delegate.owner import handle_approved, handle_revoked  # noqa: E402
 from ram_delegate.partner import handle_granted  # noqa: E402
 from ram_delegate.policy import load_profiles  # noqa: E402
 from ram_delegate.settings import Settings  # noqa: E402
@@ -114,7 +116,7 @@ def verifier_session(emulator: Emulator, harness: Credentials) -> Credentials:
     return Credentials(issued.access_key_id, issued.access_key_secret, issued.security_token)
 
 
-def make_grants(emulator: Emulator, count: int) -> None:
+def make_grants(emulator: Emulator, count: int) -> Deps:
     profiles = load_profiles()
     delivery = Delivery()
     base = {"endpoint": emulator.endpoint, "protocol": "http"}
@@ -165,6 +167,25 @@ def make_grants(emulator: Emulator, count: int) -> None:
         )
         assert isinstance(event, ApprovedEvent)
         handle_approved(event, owner, now=now)
+    return owner
+
+
+def revoke_grants(emulator: Emulator, owner: Deps, tickets: list[str]) -> None:
+    """The owner revokes ``tickets`` (their roles are deleted); the partner keeps its assume policies until expiry."""
+    for ticket in tickets:
+        now = emulator.clock.now()
+        event = parse_event(
+            {
+                "specversion": "1.0",
+                "id": f"evt-revoke-{ticket.lower()}",
+                "source": "https://tickets.example/ops",
+                "type": "partner.access.revoked",
+                "time": now.isoformat(),
+                "data": {"ticket": ticket, "reason": "bench", "requested_by": "carol@example.com"},
+            }
+        )
+        assert isinstance(event, RevokedEvent)
+        handle_revoked(event, owner, now=now)
 
 
 def main() -> int:
@@ -172,13 +193,20 @@ def main() -> int:
     parser.add_argument("--grants", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=STS_QUOTA_PER_SECOND, help="the verifier's AssumeRole pace")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--revoked", type=int, default=100, help="how many of the grants the owner has revoked")
     args = parser.parse_args()
 
     with Emulator(seed(args.grants)) as emulator:
         started = time.perf_counter()
-        make_grants(emulator, args.grants)
+        owner = make_grants(emulator, args.grants)
+        revoked = [f"BENCH-{index:05d}" for index in range(args.grants - args.revoked, args.grants)]
+        revoke_grants(emulator, owner, revoked)
+        emulator.clock.advance(30 * 60)  # past the propagation window: a missing role is the owner's revocation
         setup = time.perf_counter() - started
-        print(f"setup: {args.grants} grants through the owner and partner handlers in {setup:.1f} s")
+        print(
+            f"setup: {args.grants} grants through the owner and partner handlers, {args.revoked} then revoked by "
+            f"the owner, in {setup:.1f} s"
+        )
 
         harness = install_verifier(emulator)
         settings = Settings(
@@ -203,7 +231,10 @@ def main() -> int:
         emulator.requests.clear()
 
         started = time.perf_counter()
+        tracemalloc.start()
         report = verify_grants(deps, now=emulator.clock.now())
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         wall = time.perf_counter() - started
 
         throttled = sum(1 for entry in emulator.requests.entries if entry.code == "Throttling.User")
@@ -214,12 +245,22 @@ def main() -> int:
             f"pending {report.pending}, errors {report.errors}"
         )
         print(f"latency ms: {report.latency_ms}")
+        attempts = [check.attempts for check in report.results if check.grant_state == "active"]
+        revoked_calls = [check.attempts for check in report.results if check.outcome == "denied_as_expected"]
+        print(f"AssumeRole attempts: max {max(attempts, default=0)} per active grant, {sum(revoked_calls)} in all for")
+        print(f"  the {len(revoked_calls)} revoked grants (one each)")
+        print(
+            f"memory: Python heap peak during the run {peak / 2**20:.1f} MiB (emulator included); "
+            f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
         print(f"AssumeRole calls throttled by the emulator (then retried): {throttled}")
         print(
             f"wall time {wall:.2f} s at {args.rate:g}/s x {args.concurrency} threads; "
             f"the {STS_QUOTA_PER_SECOND}/s quota allows {floor:.1f} s at best; ratio {wall / floor:.2f}"
         )
-        return 0 if report.checked == args.grants and report.ok == args.grants else 1
+        expected_ok = args.grants - args.revoked
+        good = report.ok == expected_ok and report.denied_as_expected == args.revoked
+        return 0 if report.checked == args.grants and good else 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.ecs import responses as ecs_responses
 from aliyun_emulator.implemented import check_parameters
+from aliyun_emulator.kms import responses as kms_responses
 from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
 from aliyun_emulator.resourcemanager import responses as rm_responses
@@ -45,6 +46,7 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "alb": (alb_responses.HANDLERS, alb_responses.READ_ONLY),
     "nlb": (nlb_responses.HANDLERS, nlb_responses.READ_ONLY),
     "ecs": (ecs_responses.HANDLERS, ecs_responses.READ_ONLY),
+    "kms": (kms_responses.HANDLERS, kms_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
 
@@ -61,7 +63,13 @@ class CloudState:
         self.seed = seed
         self.clock = clock
         self._lock = threading.RLock()
-        self._root_keys = {account.access_key_id: account for account in seed.accounts}
+        self._root_credentials = {
+            account.access_key_id: Credential(
+                account.access_key_id, account.access_key_secret, Principal(kind="root", account_id=account.uid)
+            )
+            for account in seed.accounts
+        }
+        """Root keys come from the seed and never change: their credentials are built once."""
         self.accounts: dict[str, AccountState] = {}
         self.sessions = SessionStore()
         self._db: sqlite3.Connection | None = None
@@ -82,9 +90,9 @@ class CloudState:
             if access_key_id.startswith("STS."):
                 session = self.sessions.sessions.get(access_key_id)
                 return session.credential if session is not None else None
-            root = self._root_keys.get(access_key_id)
+            root = self._root_credentials.get(access_key_id)
             if root is not None:
-                return Credential(access_key_id, root.access_key_secret, Principal(kind="root", account_id=root.uid))
+                return root
             for account in self.accounts.values():
                 key = account.ram.access_keys.get(access_key_id)
                 if key is not None:

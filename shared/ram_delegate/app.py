@@ -1,7 +1,9 @@
 """The five function entry points: FC event in, handler call, FC answer out.
 
-Each builds its ``Deps`` once per cold start (settings from the environment, the function role's credentials, the
-HTTP notifier, the audit log, the access profiles) and reuses them; tests and the local host pass ``deps=``.
+Each keeps a ``WarmInstance`` (``instance.py``): settings from the environment, the HTTP notifier, the audit log and
+the access profiles are built once per instance; the function role's credentials are read at every invocation and
+the cloud clients rebuilt when they change, so a warm instance never signs with expired credentials. Tests pass
+``deps=``; the local host passes one ``instance=`` per served function (built with the emulator's clock).
 "Now" is ``deps.clock()``: the platform's clock, never the event body. Anyone allowed to call InvokeFunction can
 write ``requestContext.timeEpoch`` or ``triggerTime``, so a time read from the event would let the caller replay an
 old signed request or age tombstones at will. The local host injects the emulator clock into the dependencies.
@@ -21,11 +23,12 @@ The owner endpoint accepts ``partner.access.approved`` and ``partner.access.revo
 from __future__ import annotations
 
 import logging
-import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from ram_delegate.audit import AuditLog, install_redaction
@@ -42,7 +45,8 @@ from ram_delegate.errors import (
     SignatureError,
 )
 from ram_delegate.events import APPROVED, GRANTED, REVOKED, ApprovedEvent, GrantedEvent, RevokedEvent, parse_event
-from ram_delegate.fc import HttpRequest, TimerEvent, http_response, resolve_credentials
+from ram_delegate.fc import HttpRequest, TimerEvent, http_response
+from ram_delegate.instance import WarmInstance
 from ram_delegate.intake.service import serve as serve_intake
 from ram_delegate.intake.service import source_of
 from ram_delegate.settings import (
@@ -61,6 +65,7 @@ from ram_delegate.webhook import (
 )
 
 if TYPE_CHECKING:
+    from ram_delegate.cloud import Credentials
     from ram_delegate.deps import Deps
     from ram_delegate.outcome import Outcome
 
@@ -74,8 +79,8 @@ ACCEPTED_TYPES: Mapping[Side, frozenset[str]] = {
     "partner": frozenset({GRANTED, REVOKED}),
 }
 
-_cache_lock = threading.Lock()
-_cached_deps: dict[Side, Deps] = {}
+_instances_lock = threading.Lock()
+_instances: dict[tuple[Side, bool], WarmInstance] = {}
 
 
 def _utc_now() -> datetime:
@@ -83,15 +88,15 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def build_deps(
+def _build_deps(
     side: Side,
-    context: object,
-    env: Mapping[str, str] | None = None,
+    credentials: Credentials,
+    source: Mapping[str, str],
     *,
     webhook: bool,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime],
 ) -> Deps:
-    """Everything a function needs, from its environment and FC context; ConfigurationError when unusable.
+    """What an instance builds once: settings from its environment, clients for its first credentials, the rest.
 
     ``clock`` is the platform's clock (the host's in Function Compute; the local host passes the emulator's).
     """
@@ -100,11 +105,7 @@ def build_deps(
     from ram_delegate.notify import HttpNotifier
     from ram_delegate.policy import load_profiles
 
-    source = os.environ if env is None else env
     settings = Settings.from_env(source, side=side)
-    if webhook:
-        _check_webhook_secrets(settings)
-    credentials = resolve_credentials(source, context)
     cloud = CloudClients(settings, credentials)
     intake = None
     if side == "owner":
@@ -154,12 +155,32 @@ def _check_webhook_secrets(settings: Settings) -> None:
         raise ConfigurationError("unusable webhook configuration", problems=problems)
 
 
-def _deps_for(side: Side, context: object, *, webhook: bool) -> Deps:
-    with _cache_lock:
-        deps = _cached_deps.get(side)
-        if deps is None:
-            deps = _cached_deps[side] = build_deps(side, context, webhook=webhook)
-        return deps
+def warm_instance(
+    side: Side,
+    *,
+    webhook: bool,
+    env: Mapping[str, str] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    clock: Callable[[], datetime] = _utc_now,
+) -> WarmInstance:
+    """A new per-instance cache for one function (``env``: its environment, ``os.environ`` when deployed)."""
+    check = _check_webhook_secrets if webhook else None
+    build = partial(_build_deps, webhook=webhook, clock=clock)
+    return WarmInstance(side, build, env, check=check, monotonic=monotonic)
+
+
+def _instance_for(side: Side, instance: WarmInstance | None, *, webhook: bool) -> WarmInstance:
+    if instance is not None:
+        return instance
+    with _instances_lock:
+        found = _instances.get((side, webhook))
+        if found is None:
+            found = _instances[(side, webhook)] = warm_instance(side, webhook=webhook)
+        return found
+
+
+def _deps_for(side: Side, context: object, instance: WarmInstance | None, *, webhook: bool) -> Deps:
+    return _instance_for(side, instance, webhook=webhook).deps(context)
 
 
 def _at(deps: Deps, now: datetime) -> Deps:
@@ -172,7 +193,9 @@ def _at(deps: Deps, now: datetime) -> Deps:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def owner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def owner_onboard(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """owner-onboard: approved -> converge the grant and tell the partner; revoked -> shut the door.
 
     It also serves the intake sources on ``/<source>`` and runs their jobs when invoked asynchronously.
@@ -181,19 +204,24 @@ def owner_onboard(event: bytes, context: object, *, deps: Deps | None = None) ->
 
     job = job_of(event)
     if job is not None:
-        return _run_intake_job(job, context, deps)
-    return _serve_webhook("owner", event, context, deps)
+        return _run_intake_job(job, context, deps, instance)
+    return _serve_webhook("owner", event, context, deps, instance)
 
 
-def partner_onboard(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_onboard(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-onboard: granted -> the partner user and its assume policy."""
-    return _serve_webhook("partner", event, context, deps)
+    return _serve_webhook("partner", event, context, deps, instance)
 
 
-def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None) -> dict[str, Any]:
+def _serve_webhook(
+    side: Side, event: bytes, context: object, deps: Deps | None, instance: WarmInstance | None
+) -> dict[str, Any]:
     install_redaction()
+    warm = None if deps is not None else _instance_for(side, instance, webhook=True)
     try:
-        deps = deps or _deps_for(side, context, webhook=True)
+        deps = deps or _deps_for(side, context, warm, webhook=True)
     except ConfigurationError as exc:
         logger.error("%s-onboard cannot start: %s %s", side, exc.message, [str(p) for p in exc.problems])
         return http_response(500, {"code": exc.code, "message": "the function is misconfigured"})
@@ -207,8 +235,14 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
                 405, {"code": "MethodNotAllowed", "message": "only POST is accepted"}, {"allow": "POST"}
             )
         if side == "owner" and (source := source_of(request.path)) is not None:
-            return serve_intake(source, request, deps.intake)
-        signer = _authenticate(side, request, deps.settings, now)
+            return serve_intake(source, request, deps.intake.bound(deps.cloud) if deps.intake else None)
+        try:
+            signer = _authenticate(side, request, deps.settings, now)
+        except SignatureError:
+            if warm is None or not deps.settings.uses_kms:
+                raise
+            deps = warm.deps(context, after_signature_failure=True)  # the secret may have been rotated in KMS
+            signer = _authenticate(side, request, deps.settings, now)
         outcome = _dispatch(side, request, _at(deps, now), now, signer)
     except SignatureError as exc:
         logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)
@@ -233,12 +267,14 @@ def _serve_webhook(side: Side, event: bytes, context: object, deps: Deps | None)
     return http_response(200, outcome.to_dict())
 
 
-def _run_intake_job(job: Mapping[str, Any], context: object, deps: Deps | None) -> dict[str, Any]:
+def _run_intake_job(
+    job: Mapping[str, Any], context: object, deps: Deps | None, instance: WarmInstance | None
+) -> dict[str, Any]:
     """The intake worker (an asynchronous invocation): errors that deserve a retry propagate, so FC retries."""
     from ram_delegate.intake.service import run_job
 
     install_redaction()
-    current = deps or _deps_for("owner", context, webhook=True)
+    current = deps or _deps_for("owner", context, instance, webhook=True)
     if current.intake is None:
         logger.error("owner-onboard: an intake job arrived but no intake file is configured")
         return {"status": "dropped", "reason": "no intake file"}
@@ -320,7 +356,9 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime, signe
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def owner_expire(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones, heal drifted grants."""
     from ram_delegate.drift import audit_owner_grants
     from ram_delegate.owner import sweep_owner
@@ -337,10 +375,12 @@ def owner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> 
         drift = audit_owner_grants(current, now=now, heal=not current.settings.dry_run)
         return {**report, "drift": [finding.to_dict() for finding in drift]}
 
-    return _run_timer("owner", "owner-expire", event, context, deps, sweep)
+    return _run_timer("owner", "owner-expire", event, context, deps, instance, sweep)
 
 
-def partner_expire(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_expire(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created, heal
     drifted assume policies."""
     from ram_delegate.drift import audit_partner_grants
@@ -351,17 +391,19 @@ def partner_expire(event: bytes, context: object, *, deps: Deps | None = None) -
         drift = audit_partner_grants(current, now=now, heal=not current.settings.dry_run)
         return {**report, "drift": [finding.to_dict() for finding in drift]}
 
-    return _run_timer("partner", "partner-expire", event, context, deps, sweep)
+    return _run_timer("partner", "partner-expire", event, context, deps, instance, sweep)
 
 
-def partner_verify(event: bytes, context: object, *, deps: Deps | None = None) -> dict[str, Any]:
+def partner_verify(
+    event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
+) -> dict[str, Any]:
     """partner-verify (hourly): prove active grants work and expired or revoked ones are refused."""
     from ram_delegate.verify import verify_grants
 
     def verify(current: Deps, now: datetime) -> dict[str, Any]:
         return verify_grants(current, now=now).to_dict()
 
-    return _run_timer("partner", "partner-verify", event, context, deps, verify)
+    return _run_timer("partner", "partner-verify", event, context, deps, instance, verify)
 
 
 def _run_timer(
@@ -370,11 +412,12 @@ def _run_timer(
     event: bytes,
     context: object,
     deps: Deps | None,
+    instance: WarmInstance | None,
     job: Callable[[Deps, datetime], dict[str, Any]],
 ) -> dict[str, Any]:
     install_redaction()
     try:
-        deps = deps or _deps_for(side, context, webhook=False)
+        deps = deps or _deps_for(side, context, instance, webhook=False)
         TimerEvent.parse(event)  # malformed input is refused; its triggerTime is the caller's word, not a clock
         now = deps.clock()
         report = job(_at(deps, now), now)

@@ -16,15 +16,13 @@ import os
 import secrets
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ram_delegate.cli_common import FUNCTION_NAMES, UsageError, json_or_text, post, timer_event
 from ram_delegate.cli_output import Output, format_time, mask_secret, to_jsonable
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
 from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings, split_list
@@ -43,11 +41,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 ENV_CLOUD_REGION = "ALIBABA_CLOUD_REGION_ID"
 PLACEHOLDER_ACCOUNT_ID = "0000000000000000"  # lint --profiles builds each profile's policy for this account
-FUNCTION_NAMES = ("owner-onboard", "owner-expire", "partner-onboard", "partner-expire", "partner-verify")
-
-
-class UsageError(Exception):
-    """A command line that parses but cannot be acted on (exit 2, like argparse's own errors)."""
 
 
 @dataclass
@@ -408,11 +401,6 @@ def sdk_config(credentials: Credentials, region: str, endpoint: str, protocol: s
     return config
 
 
-def timer_event(now: datetime, trigger_name: str) -> bytes:
-    """The FC timer trigger event, so ``invoke owner-expire`` runs a sweep as its timer would."""
-    return json.dumps({"triggerTime": format_time(now), "triggerName": trigger_name, "payload": ""}).encode()
-
-
 def _answer_failed(answer: object) -> bool:
     """An HTTP-style function answer with a 4xx/5xx status is a failure for the caller."""
     if isinstance(answer, Mapping):
@@ -561,6 +549,16 @@ PROFILE_COLUMNS = (
 )
 
 
+def command_handoff(run: Invocation) -> int:
+    from ram_delegate.handoff import handoff
+
+    result = handoff(run.args.side, run.env, run.args.url)
+    run.out.document(result.to_dict())
+    for line in result.lines():
+        run.out.line(line)
+    return EXIT_FAILED if result.missing else EXIT_OK
+
+
 # --- plumbing ----------------------------------------------------------------------------------------------------
 
 
@@ -571,31 +569,6 @@ def _read_event(source: str) -> bytes:
         return Path(source).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
-
-
-def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, bytes]:
-    """POST ``body``; any HTTP status is an answer, an unreachable URL a ConfigurationError (loopback skips proxies)."""
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--url must be an http(s) URL: {url}")
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-    loopback = urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if loopback else urllib.request.build_opener()
-    try:
-        with opener.open(request, timeout=timeout) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigurationError(f"could not reach {url}: {reason}") from None
-
-
-def json_or_text(raw: bytes) -> Any:
-    """A function's answer: parsed JSON when it is JSON, else the text."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -678,6 +651,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bootstrap = add("bootstrap", command_bootstrap, "create one side's function roles (idempotent)")
     bootstrap.add_argument("--side", choices=["owner", "partner"], required=True)
+
+    handoff = add("handoff", command_handoff, "print what this side hands the other company and the ticketing system")
+    handoff.add_argument("--side", choices=["owner", "partner"], required=True)
+    handoff.add_argument("--url", help="this side's onboard HTTP trigger URL (from: s <side>-onboard info)")
 
     lint = add("lint", command_lint, "lint a policy document or every access profile; exit 1 on any error")
     target = lint.add_mutually_exclusive_group(required=True)

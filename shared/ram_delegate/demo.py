@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ram_delegate.cli import FUNCTION_NAMES, json_or_text, post, timer_event
+from ram_delegate.cli_common import FUNCTION_NAMES, json_or_text, post, timer_event
 from ram_delegate.cli_output import Output, format_time, render_table, to_jsonable
 from ram_delegate.errors import RamDelegateError
 

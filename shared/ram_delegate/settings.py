@@ -43,7 +43,12 @@ ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
 ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
 ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
 ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_WEBHOOK_SECRET = "RAM_DELEGATE_KMS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_HUB_SECRET = "RAM_DELEGATE_KMS_HUB_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_PARTNER_SECRET = "RAM_DELEGATE_KMS_PARTNER_SECRET"  # noqa: S105 (a variable name)
+ENV_KMS_TTL = "RAM_DELEGATE_KMS_TTL_SECONDS"
 ENV_SDK_DEBUG = "DEBUG"
+KMS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,192}$"  # noqa: S105 (a name pattern)
 
 _SECRET_SPLIT = re.compile(r"[\s,]+")
 _TRUE = {"1", "true", "yes", "on"}
@@ -90,6 +95,10 @@ class Settings(BaseModel):
     allowed_owners: tuple[str, ...] = ()
     owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
     adopt_existing_users: bool = False
+    kms_webhook_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_hub_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_partner_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    kms_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
 
     @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
     @classmethod
@@ -134,8 +143,15 @@ class Settings(BaseModel):
         ticketing secret (there is no fallback to the webhook secrets)."""
         return self.partner_secrets[0] if self.partner_secrets else None
 
+    @property
+    def uses_kms(self) -> bool:
+        """Whether any secret is read from KMS Secrets Manager (then the environment's secrets are not used)."""
+        return bool(self.kms_webhook_secret or self.kms_hub_secret or self.kms_partner_secret)
+
     def endpoint_for(
-        self, product: Literal["ram", "sts", "slb", "resourcemanager", "alb", "nlb", "ecs"], region: str | None = None
+        self,
+        product: Literal["ram", "sts", "slb", "resourcemanager", "alb", "nlb", "ecs", "kms"],
+        region: str | None = None,
     ) -> str:
         """The API endpoint of one product: the override (the local emulator serves them all), else the real one.
 
@@ -149,6 +165,8 @@ class Settings(BaseModel):
             return f"sts.{self.region}.aliyuncs.com"
         if product == "resourcemanager":
             return "resourcemanager.aliyuncs.com"
+        if product == "kms":
+            return f"kms.{self.region}.aliyuncs.com"
         return "ram.aliyuncs.com"
 
     @classmethod
@@ -183,6 +201,10 @@ class Settings(BaseModel):
         put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
         put("assume_rate_per_second", ENV_ASSUME_RATE)
         put("seal_secret", ENV_SEAL_SECRET)
+        put("kms_webhook_secret", ENV_KMS_WEBHOOK_SECRET)
+        put("kms_hub_secret", ENV_KMS_HUB_SECRET)
+        put("kms_partner_secret", ENV_KMS_PARTNER_SECRET)
+        put("kms_ttl_seconds", ENV_KMS_TTL)
         for key, name in (
             ("webhook_secrets", ENV_WEBHOOK_SECRET),
             ("hub_secrets", ENV_HUB_SECRET),

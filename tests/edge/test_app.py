@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -259,7 +260,7 @@ def test_cold_start_refuses_a_misconfigured_endpoint(
     monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime, changes: dict[str, str], problem: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(app, "_cached_deps", {})
+    monkeypatch.setattr(app, "_instances", {})
     for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint, **changes}.items():
         monkeypatch.setenv(name, value)
     context = FC_CONTEXT
@@ -272,17 +273,28 @@ def test_cold_start_refuses_a_misconfigured_endpoint(
 def test_cold_start_builds_deps_once_from_env_and_context(
     monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime
 ) -> None:
-    monkeypatch.setattr(app, "_cached_deps", {})
+    monkeypatch.setattr(app, "_instances", {})
     for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     context = FC_CONTEXT
     revoke_nothing = app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)
     assert revoke_nothing["statusCode"] == 200
-    cached = app._cached_deps["owner"]
+    instance = app._instances[("owner", True)]
+    cached = instance.deps(context)
     assert app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)["statusCode"] == 200
-    assert app._cached_deps["owner"] is cached
+    assert instance.deps(context) is cached
     assert cached.settings.side == "owner"
+    assert instance.client_builds == 1
+    renewed = SimpleNamespace(
+        credentials=SimpleNamespace(
+            access_key_id=OWNER_KEY.access_key_id, access_key_secret="secret-a", security_token="t2"
+        )
+    )
+    rebuilt = instance.deps(renewed)
+    assert rebuilt.settings is cached.settings
+    assert rebuilt.cloud is not cached.cloud
+    assert rebuilt.cloud.credentials.security_token == "t2"
 
 
 # --- timers --------------------------------------------------------------------------------------------------------

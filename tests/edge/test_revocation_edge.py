@@ -204,7 +204,7 @@ def test_every_secret_of_every_rotation_list_is_checked_at_start_up(
     variable: str,
     value: str,
 ) -> None:
-    monkeypatch.setattr(app, "_cached_deps", {})
+    monkeypatch.setattr(app, "_instances", {})
     env = {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint, variable: value}
     for name, setting in env.items():
         monkeypatch.setenv(name, setting)

@@ -57,6 +57,8 @@ PARAMETER_NAMES = [
     "PrincipalName",
     "PrincipalType",
     "RegionId",
+    "SecretName",
+    "VersionStage",
     "ResourceGroupId",
     "ResourceGroupIds.1",
     "ResourceNames",
@@ -180,6 +182,7 @@ VALID_CALLS: dict[str, dict[str, str]] = {
     },
     "GetCallerIdentity": {},
     "DescribeLoadBalancers": {"RegionId": "cn-hangzhou", "PageSize": "2"},
+    "GetSecretValue": {"SecretName": "ram-delegate/owner/webhook", "VersionStage": "ACSCurrent"},
     "DescribeLoadBalancerAttribute": {"LoadBalancerId": "lb-bp1prod000000000001"},
     "ListResourceGroups": {"PageSize": "1"},
     "AttachPolicy": {**GRANT, "PolicyName": "AliyunSLBFullAccess"},
@@ -230,6 +233,7 @@ def prepared_cloud() -> tuple[Cloud, list[str], str]:
     cloud.ram(ROOT_A, "CreateUser", UserName="bare")
     cloud.call(ROOT_A, "resourcemanager", "AttachPolicy", **GRANT)
     cloud.call(ROOT_A, "slb", "AddBackendServers", **LB, BackendServers='[{"ServerId": "i-bp1prod0000001"}]')
+    cloud.state.accounts[UID_A].kms.put("ram-delegate/owner/webhook", "whsec-fuzz")
     admin, _secret = cloud.user_with_key(ROOT_A, "u1", "AdministratorAccess")
     alice, _secret = cloud.user_with_key(ROOT_B, "alice", "AliyunSTSAssumeRoleAccess")
     session = cloud.assume(alice, "r1")

@@ -266,6 +266,14 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Running"
     sdk.ecs(a, "StopInstance", instance_id="i-bp1prod0000001")
     assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Stopped"
+    # KMS has no product SDK in the lock: ram-delegate calls GetSecretValue through the SDK core's generic client
+    sdk.emulator.state.accounts[ENTERPRISE_A_UID].kms.put("ram-delegate/owner/webhook", "whsec-shape")
+    from ram_delegate.cloud import CloudClients, Credentials
+    from ram_delegate.settings import Settings
+
+    settings = Settings(endpoint=sdk.emulator.endpoint, protocol="http")
+    kms = CloudClients(settings, Credentials(*a)).kms
+    assert kms.get_secret_value("ram-delegate/owner/webhook", "ACSCurrent") == "whsec-shape"
 
     served = {action for handlers, _read_only in PRODUCTS.values() for action in handlers}
     assert set(sdk.emulator.requests.counts()) == served

@@ -351,6 +351,11 @@ def test_keep_alive_serves_several_requests_on_one_connection(aliyun_emulator: E
         (b"POST / HTTP/1.1\r\n" + b"X-H: 1\r\n" * 101 + b"\r\n", 431, "RequestHeaderFieldsTooLarge"),
         (b"POST /?" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "RequestURITooLong"),
         (b"POST /?Action=GetRole&Action=GetRole HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400, "InvalidParameter.Action"),
+        # Header names are checked once and remembered (core/http.py): a remembered name ("Host", sent above) must
+        # not let a line without a colon, with a space before the colon, or a folded line through.
+        (b"POST / HTTP/1.1\r\nHost\r\nContent-Length: 0\r\n\r\n", 400, "MalformedRequest"),
+        (b"POST / HTTP/1.1\r\nHost : x\r\nContent-Length: 0\r\n\r\n", 400, "MalformedRequest"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\n Host: y\r\nContent-Length: 0\r\n\r\n", 400, "MalformedRequest"),
     ],
 )
 def test_malformed_http_gets_a_4xx_alibaba_error(

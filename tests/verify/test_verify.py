@@ -378,3 +378,28 @@ def test_progress_is_reported_once_per_grant_up_to_the_total(stack: Stack) -> No
 
     assert report.checked == 3
     assert reports == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_role_the_owner_deleted_costs_one_call_and_no_wait(stack: Stack) -> None:
+    stack.approve("OPS-21")
+    stack.emulator.clock.advance(1800)  # past the propagation window of a fresh grant
+    stack.revoke("OPS-21")
+    waits: list[float] = []
+
+    report = verify_grants(stack.verifier(), now=stack.now(), propagation_backoff_seconds=5, sleep=waits.append)
+
+    (check,) = report.results
+    assert (check.outcome, check.code, check.attempts) == ("denied_as_expected", "EntityNotExist.Role", 1)
+    assert sum(waits) < 1  # only pacing, never the 5 + 10 + 20 s of propagation backoff
+
+
+def test_a_missing_role_of_a_fresh_grant_is_still_retried(stack: Stack) -> None:
+    """Within the propagation window a missing role may be a role not yet visible: retried, then pending."""
+    stack.approve("OPS-22")
+    stack.notifier.deliver = None  # the partner has not heard of the revocation (it expects the grant to work)
+    stack.revoke("OPS-22")
+
+    report = run(stack, propagation_retries=2)
+
+    (check,) = report.results
+    assert (check.outcome, check.attempts) == ("pending", 3)

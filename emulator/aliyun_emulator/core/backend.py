@@ -19,6 +19,7 @@ API_VERSIONS: dict[str, str] = {
     "2020-06-16": "alb",
     "2022-04-30": "nlb",
     "2014-05-26": "ecs",
+    "2016-01-20": "kms",
 }
 """API version (x-acs-version / Version) -> product name."""
 
@@ -30,6 +31,7 @@ HOST_IDS: dict[str, str] = {
     "alb": "alb.aliyuncs.com",
     "nlb": "nlb.aliyuncs.com",
     "ecs": "ecs.aliyuncs.com",
+    "kms": "kms.aliyuncs.com",
 }
 
 

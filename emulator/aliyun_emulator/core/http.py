@@ -17,20 +17,22 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 logger = logging.getLogger("aliyun_emulator.http")
 
 SOCKET_TIMEOUT_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """One request as received; header values are the bytes the client sent, decoded as UTF-8 (surrogateescape: the
-    SDKs sign the UTF-8 text, and undecodable bytes survive to fail the signature rather than the parser)."""
+    SDKs sign the UTF-8 text, and undecodable bytes survive to fail the signature rather than the parser).
+
+    Immutable and cheap to build: a ``NamedTuple``, not a frozen dataclass (built for every request).
+    """
 
     method: str
     path: str
@@ -38,13 +40,12 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     client_ip: str
-    grouped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    grouped: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     """The same headers by lower-cased name, values in wire order (built once while reading)."""
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What goes back: the server adds ``Content-Length`` and ``Connection``."""
+class HttpAnswer(NamedTuple):
+    """What goes back: the server adds ``Content-Length`` and ``Connection`` (a ``NamedTuple``: built per request)."""
 
     status: int
     body: bytes
@@ -114,11 +115,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 class _Refused(Exception):
@@ -175,25 +172,29 @@ class _Handler(socketserver.StreamRequestHandler):
         method, target, version = parts
         headers: list[tuple[str, str]] = []
         grouped: dict[str, tuple[str, ...]] = {}
+        names = _HEADER_NAMES
         for header in header_lines:
             name_bytes, colon, value_bytes = header.partition(b":")
-            if not colon or not name_bytes or name_bytes != name_bytes.strip() or header[:1] in b" \t":
-                return self._refuse(400, "a header line is malformed")
-            name = name_bytes.decode("latin-1")
+            known = names.get(name_bytes) if colon else None
+            if known is None:
+                if not colon or not name_bytes or name_bytes != name_bytes.strip() or header[:1] in b" \t":
+                    return self._refuse(400, "a header line is malformed")
+                known = _header_name(name_bytes)
+            name, key = known
             value = value_bytes.strip().decode("utf-8", "surrogateescape")
             headers.append((name, value))
-            key = name.lower()
             grouped[key] = (*grouped[key], value) if key in grouped else (value,)
         if method not in _KNOWN_METHODS or method not in self.server.methods:
             return self._refuse(405, f"the method {method} is not served here")
-        close = _wants_close(version, ",".join(grouped.get("connection", ())))
+        connection = grouped.get("connection")
+        close = version == "HTTP/1.0" if connection is None else _wants_close(version, ",".join(connection))
         try:
             body = self._read_body(grouped)
         except _Refused as refused:
             return self._refuse(refused.status, refused.reason)
         if body is None:
             return False
-        if any(value.lower() == "100-continue" for value in grouped.get("expect", ())):
+        if "expect" in grouped and any(value.lower() == "100-continue" for value in grouped["expect"]):
             close = True  # the body was already read; a client waiting for 100 would stall, so end the exchange
         path, _, query = target.partition("?")
         request = HttpRequest(method, path, query, tuple(headers), body, str(self.client_address[0]), grouped)
@@ -254,12 +255,29 @@ class _Handler(socketserver.StreamRequestHandler):
         return False
 
     def _write(self, answer: HttpAnswer, *, close: bool, with_body: bool = True) -> None:
-        head = [f"HTTP/1.1 {answer.status} {reason_phrase(answer.status)}\r\n"]
-        head += [f"{name}: {value}\r\n" for name, value in answer.headers]
-        head += [f"{name}: {value}\r\n" for name, value in self.server.extra_headers()]
-        head.append(f"Content-Length: {len(answer.body)}\r\nConnection: {'close' if close else 'keep-alive'}\r\n\r\n")
+        status, body, headers = answer
+        head = [f"HTTP/1.1 {status} {_PHRASES.get(status, 'Error')}\r\n"]
+        head += [f"{name}: {value}\r\n" for name, value in headers]
+        extra = self.server.extra_headers()
+        if extra:
+            head += [f"{name}: {value}\r\n" for name, value in extra]
+        head.append(f"Content-Length: {len(body)}\r\nConnection: {'close' if close else 'keep-alive'}\r\n\r\n")
         data = "".join(head).encode("latin-1", "replace")
-        self.wfile.write(data + answer.body if with_body else data)
+        self.connection.sendall(data + body if with_body else data)
+
+
+_HEADER_NAMES: dict[bytes, tuple[str, str]] = {}
+"""Well-formed header names seen so far (wire bytes -> name, lower-cased key): a client sends the same few names with
+every call, so each is checked and decoded once. Bounded; past the bound, names are simply decoded each time."""
+MAX_KNOWN_HEADER_NAMES = 512
+
+
+def _header_name(name_bytes: bytes) -> tuple[str, str]:
+    name = name_bytes.decode("latin-1")
+    known = (name, name.lower())
+    if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
+        _HEADER_NAMES[name_bytes] = known
+    return known
 
 
 def _wants_close(version: str, connection: str) -> bool:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from aliyun_emulator.core.identity import Principal
 
 
-@dataclass(frozen=True)
-class ApiRequest:
-    """One call after signature verification.
+class ApiRequest(NamedTuple):
+    """One call after signature verification (a ``NamedTuple``: immutable and cheap to build for every request).
 
     ``params`` holds the decoded API parameters only (no Action/Version/Signature/Timestamp/... protocol keys); a
     parameter repeated on the wire has already been refused by the server.
@@ -27,7 +26,7 @@ class ApiRequest:
     now: datetime
     source_ip: str = "127.0.0.1"
     secure_transport: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 Handler = Callable[[ApiRequest], dict[str, Any]]

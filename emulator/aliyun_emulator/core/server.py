@@ -17,9 +17,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape as xml_escape
 
@@ -66,8 +65,9 @@ JSON_TYPE = "application/json;charset=utf-8"
 XML_TYPE = "text/xml;charset=utf-8"
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
+    """An API answer before HTTP framing (a ``NamedTuple``: immutable and cheap to build for every request)."""
+
     status: int
     body: bytes
     request_id: str = ""
@@ -87,9 +87,13 @@ def new_request_id() -> str:
     return f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-{number:012X}"
 
 
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every answer (``json.dumps`` with options builds a new one per call)."""
+
+
 def json_bytes(document: Mapping[str, Any]) -> bytes:
     # "replace": header text decoded with surrogateescape may be echoed in a message; never fail on it.
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return _JSON_ENCODER.encode(document).encode("utf-8", "replace")
 
 
 def xml_bytes(document: Mapping[str, Any], root: str) -> bytes:

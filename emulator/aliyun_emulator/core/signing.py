@@ -14,9 +14,10 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
@@ -86,9 +87,8 @@ class RawRequest:
         return values[0]
 
 
-@dataclass(frozen=True)
-class SignedClaim:
-    """What a request says about itself, before its signature is checked."""
+class SignedClaim(NamedTuple):
+    """What a request says about itself, before its signature is checked (a ``NamedTuple``: built per request)."""
 
     scheme: Literal["ACS3", "v2"]
     access_key_id: str
@@ -104,7 +104,7 @@ class SignedClaim:
     """Decoded query pairs (ACS3 canonical query)."""
     signed_parameters: tuple[tuple[str, str], ...] = ()
     """Every parameter but ``Signature`` (v2 string to sign)."""
-    signed_headers: tuple[str, ...] = field(default=())
+    signed_headers: tuple[str, ...] = ()
     response_format: Literal["JSON", "XML"] = "JSON"
     """``Format``: legacy RPC calls default to XML as Alibaba's do; ACS3 calls answer JSON unless they ask for XML."""
 
@@ -150,9 +150,10 @@ def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
 
 def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
     """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
+    # hmac.digest is OpenSSL's one-shot HMAC: no Python-level HMAC object per request.
     if scheme == "ACS3":
-        return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
-    digest = hmac.new(f"{secret}&".encode(), text.encode("utf-8"), hashlib.sha1).digest()
+        return hmac.digest(secret.encode("utf-8"), text.encode("utf-8"), "sha256").hex()
+    digest = hmac.digest(f"{secret}&".encode(), text.encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -165,8 +166,12 @@ def acs3_string_to_sign(
     content_sha256: str,
 ) -> str:
     """``ACS3-HMAC-SHA256\n`` + hex SHA-256 of the canonical request (wire protocol reference §4.1)."""
-    canonical_query = "&".join(f"{key}={_encode(value)}" for key, value in sorted(query_pairs))
-    canonical_headers = "".join(f"{name}:{_canonical_value(headers.get(name, ()))}\n" for name in signed_headers)
+    canonical_query = "&".join([f"{key}={_encode(value)}" for key, value in sorted(query_pairs)])
+    lines = []
+    for name in signed_headers:
+        values = headers.get(name, ())
+        lines.append(f"{name}:{values[0].strip() if len(values) == 1 else _canonical_value(values)}\n")
+    canonical_headers = "".join(lines)
     canonical_request = (
         f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{';'.join(signed_headers)}\n{content_sha256}"
     )
@@ -180,8 +185,7 @@ def _encode(text: str) -> str:
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
-    if len(values) == 1:
-        return values[0].strip()
+    """A header sent several times (or not at all): its trimmed values sorted and joined by commas."""
     return ",".join(sorted(value.strip() for value in values))
 
 
@@ -231,6 +235,12 @@ def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def parse_timestamp(value: str, name: str) -> datetime:
     """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime."""
+    return _parse_timestamp(value, name)
+
+
+@lru_cache(maxsize=256)
+def _parse_timestamp(value: str, name: str) -> datetime:
+    # Cached: calls within the same second carry the same text (a refusal raises and is not cached).
     match = _TIMESTAMP.match(value)
     if match is None:
         raise ApiError("InvalidTimeStamp.Format", f"The {name} must be in the format yyyy-MM-ddTHH:mm:ssZ.", 400)
@@ -292,10 +302,7 @@ def _parse_acs3(
         raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
-    signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
-    signed = frozenset(signed_headers)
-    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
-        raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
+    signed_headers, signed = _signed_header_names(signed_header_list)
     must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
     if not must_sign <= signed:
         name = min(must_sign - signed)
@@ -325,6 +332,17 @@ def _parse_acs3(
         signed_headers=signed_headers,
         response_format=_response_format(everything, default="JSON"),
     )
+
+
+@lru_cache(maxsize=64)
+def _signed_header_names(signed_header_list: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The ``SignedHeaders`` list as names in order and as a set; checked once per distinct list (an SDK sends the
+    same list on every call). A refusal raises and is not cached."""
+    signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
+    signed = frozenset(signed_headers)
+    if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
+        raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
+    return signed_headers, signed
 
 
 def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:
@@ -365,10 +383,16 @@ def _api_parameters(everything: Mapping[str, str]) -> dict[str, str]:
     for key, value in everything.items():
         if key in PROTOCOL_PARAMETERS:
             continue
-        if not _PARAMETER_NAME.match(key):
+        if not _is_parameter_name(key):
             raise _bad_parameter(key, "the name is not a parameter name")
         parameters[key] = value
     return parameters
+
+
+@lru_cache(maxsize=1024)
+def _is_parameter_name(name: str) -> bool:
+    # Cached: the same few names come with every call (a bounded cache; any other name is simply checked again).
+    return _PARAMETER_NAME.match(name) is not None
 
 
 def _required(value: str, name: str) -> str:
@@ -392,8 +416,11 @@ def _bad_parameter(name: str, reason: str) -> ApiError:
     return ApiError("InvalidParameter", f"A parameter name is invalid: {reason}.", 400)
 
 
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def _body_sha256(raw: RawRequest) -> str:
-    return hashlib.sha256(raw.body).hexdigest()
+    return hashlib.sha256(raw.body).hexdigest() if raw.body else _EMPTY_SHA256
 
 
 def _content_sha256(raw: RawRequest) -> str:

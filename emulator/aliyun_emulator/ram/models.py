@@ -48,7 +48,8 @@ SYSTEM_POLICY_DATE = "2015-04-28T20:12:56Z"
 
 
 def format_date(when: datetime) -> str:
-    return when.strftime(DATE_FORMAT)
+    """``DATE_FORMAT`` (``YYYY-MM-DDThh:mm:ssZ``) from ``isoformat``, several times cheaper than ``strftime``."""
+    return when.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def random_digits(count: int) -> str:

@@ -8,8 +8,8 @@ from aliyun_emulator.context import Call
 from aliyun_emulator.core.authorization import PRODUCT_DENIAL
 from aliyun_emulator.core.errors import invalid_parameter
 from aliyun_emulator.params import page_body, page_params
+from aliyun_emulator.ram.common import policy_arn
 from aliyun_emulator.ram.models import POLICY_TYPES, format_date, system_policies
-from aliyun_emulator.ram.responses import policy_arn
 from aliyun_emulator.resourcemanager.models import PRINCIPAL_TYPES, ScopedGrant, parse_principal_name, principal_name
 
 Body = dict[str, Any]

@@ -9,7 +9,7 @@ from typing import Any
 from aliyun_emulator.context import Call
 from aliyun_emulator.core.errors import ApiError, invalid_parameter
 from aliyun_emulator.params import not_found
-from aliyun_emulator.ram.models import DATE_FORMAT, parse_document
+from aliyun_emulator.ram.models import format_date, parse_document
 from aliyun_emulator.sts.models import MIN_DURATION
 from ram_delegate.policy import Caller, evaluate_trust
 
@@ -101,7 +101,7 @@ def assume_role(call: Call) -> Body:
         "Credentials": {
             "AccessKeyId": session.access_key_id,
             "AccessKeySecret": session.secret,
-            "Expiration": expires_at.strftime(DATE_FORMAT),
+            "Expiration": format_date(expires_at),
             "SecurityToken": session.security_token,
         },
     }

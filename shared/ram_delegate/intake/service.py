@@ -50,14 +50,24 @@ class Dispatcher(Protocol):
 
 
 class FcAsyncDispatcher:
-    """Queues a job as an asynchronous invocation of this same function."""
+    """Queues a job as an asynchronous invocation of this same function, with the invocation's own credentials.
 
-    def __init__(self, invoke_async: Callable[[str, bytes], str], function_name: str) -> None:
-        self._invoke_async = invoke_async
+    ``cloud`` is rebound per request (``IntakeRuntime.bound``): a warm instance's first credentials expire, and a
+    dispatcher built with them would fail to queue once they had.
+    """
+
+    def __init__(self, cloud: CloudClients, endpoint: str, function_name: str) -> None:
+        self._cloud = cloud
+        self._endpoint = endpoint
         self._function_name = function_name
 
+    def with_cloud(self, cloud: CloudClients) -> FcAsyncDispatcher:
+        if cloud is self._cloud:
+            return self
+        return FcAsyncDispatcher(cloud, self._endpoint, self._function_name)
+
     def submit(self, job: Job) -> None:
-        self._invoke_async(self._function_name, job_event(job))
+        self._cloud.fc(self._endpoint).invoke_async(self._function_name, job_event(job))
 
 
 def job_event(job: Job) -> bytes:
@@ -100,6 +110,12 @@ class IntakeRuntime:
     adapters: dict[str, Adapter]
     dispatcher: Dispatcher
     recent: RecentIds = field(default_factory=RecentIds)
+
+    def bound(self, cloud: CloudClients) -> IntakeRuntime:
+        """This runtime dispatching with ``cloud`` (this invocation's clients); other dispatchers are kept."""
+        if not isinstance(self.dispatcher, FcAsyncDispatcher):
+            return self
+        return replace(self, dispatcher=self.dispatcher.with_cloud(cloud))
 
 
 def build_adapters(file: IntakeFile, env: Mapping[str, str], http: VendorHttp | None = None) -> dict[str, Adapter]:
@@ -147,8 +163,7 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     region = cloud.settings.region
     endpoint = env.get(ENV_FC_ENDPOINT, "").strip() or f"{account_id}.{region}.fc.aliyuncs.com"
     function_name = env.get(ENV_FUNCTION_NAME, "").strip() or "ram-delegate-owner-onboard"
-    api = cloud.fc(endpoint)
-    return IntakeRuntime(file, build_adapters(file, env), FcAsyncDispatcher(api.invoke_async, function_name))
+    return IntakeRuntime(file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name))
 
 
 def source_of(path: str) -> str | None:

@@ -14,10 +14,14 @@ an account's root may not assume roles, so the stack stands in for FC with a RAM
 (created here, never by the product): it holds one AccessKey, a policy allowing ``sts:AssumeRole`` on that account's
 function roles only, and the function roles' trust policies additionally name it. This exists only in the local
 stack; deployed roles trust the FC service alone. Each invocation then runs with STS credentials of its own role
-(renewed before they expire on the emulator clock), in ``context.credentials`` as on python3.10 — never in
-``os.environ`` — and with its own environment mapping: template.yml's variables, then the local overrides (the
-emulator endpoint over http, the account and region, and on the owner side the partner-onboard URL, so one approved
-event produces both sides' resources).
+(renewed before they expire on the emulator clock, so a long local run rotates them), handed the way the function's
+runtime hands them: python3.12 (template.yml's runtime) puts them in the function's environment
+(``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``SECURITY_TOKEN``) and its context has no ``credentials``; python3.10
+puts them in ``context.credentials``. Each function has its own environment mapping (many functions share this
+process, so never ``os.environ``): template.yml's variables, then the local overrides (the emulator endpoint over
+http, the account and region, and on the owner side the partner-onboard URL, so one approved event produces both
+sides' resources). Each function keeps one ``WarmInstance`` as a deployed instance does: the stack never rebuilds its
+dependencies, the app layer does when the credentials change.
 
 Timers: on every clock move (and, with ``real_time_timers``, every second of real time) each enabled timer trigger
 whose schedule fell due since the last check runs once, at its latest due time, in time order across triggers
@@ -47,7 +51,9 @@ from typing import Any, Literal, TextIO
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import Seed, SeedAccount, load_seed
 from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE
+from ram_delegate.cloud import ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN
 from ram_delegate.errors import ConfigurationError, RamDelegateError
+from ram_delegate.instance import WarmInstance
 from ram_delegate.intake.config import intake_variables
 from ram_delegate.intake.service import ENV_FC_ENDPOINT
 from ram_delegate.local.cron import Schedule, parse_schedule
@@ -102,7 +108,7 @@ class TimerRun:
 
 @dataclass(frozen=True)
 class FcCredentials:
-    """``context.credentials`` of the python3.10 runtime; the secret and token never appear in ``repr``."""
+    """The function role's STS credentials (``context.credentials`` on python3.10); never in ``repr``."""
 
     access_key_id: str
     access_key_secret: str = field(repr=False)
@@ -124,6 +130,30 @@ class FcService:
     log_store: str = ""
     qualifier: str = "LATEST"
     version_id: str = ""
+
+
+@dataclass(frozen=True)
+class FcFunctionMeta312:
+    name: str
+    handler: str
+    memory: int
+    timeout: int
+    version_id: str = ""
+    qualifier: str = "LATEST"
+
+
+@dataclass(frozen=True)
+class FcContext312:
+    """The context object a python3.12 handler receives: no ``credentials`` (they are in the environment)."""
+
+    request_id: str
+    function: FcFunctionMeta312
+    region: str
+    account_id: str
+    log_project: str = ""
+    log_store: str = ""
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("fc.runtime"), repr=False)
+    tracing: None = None
 
 
 @dataclass(frozen=True)
@@ -151,10 +181,9 @@ class _Runtime:
     module: ModuleType
     entry: Callable[..., Any] | None
     webhook: bool
+    instance: WarmInstance | None = None
     credentials: FcCredentials | None = None
     expires_at: datetime | None = None
-    deps: Any = None
-    deps_session: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -301,7 +330,8 @@ class LocalStack:
     def intake_sources(self, name: str) -> list[str]:
         """The intake sources a function serves on its sub-paths (from its intake file)."""
         runtime = self._runtime_named(name)
-        intake = getattr(runtime.deps, "intake", None)
+        deps = runtime.instance.current if runtime.instance is not None else None
+        intake = getattr(deps, "intake", None)
         return sorted(intake.adapters) if intake is not None else []
 
     @property
@@ -344,6 +374,7 @@ class LocalStack:
             (ENV_PARTNER_SECRET, _generate_secret()),  # its own secret, never the ticketing one
             ("RAM_DELEGATE_OWNER_SEAL_SECRET", self.owner_seal_secret),
             ("RAM_DELEGATE_PARTNER_SEAL_SECRET", self.partner_seal_secret),
+            ("RAM_DELEGATE_ALLOWED_OWNERS", self.owner.uid),  # the partner accepts grants of the seed's owner only
         ):
             if not env.get(name, "").strip():
                 env[name] = default
@@ -398,7 +429,12 @@ class LocalStack:
             raise ValueError(f"{spec.name}: role {spec.role!r} is not one of the {side} side's roles ({known})")
         environment = dict(spec.environment)
         environment.update(self._local_overrides(side, account, spec))
-        return _Runtime(spec, side, account, environment, role_arn, module, entry, webhook)
+        runtime = _Runtime(spec, side, account, environment, role_arn, module, entry, webhook)
+        if entry is not None:
+            from ram_delegate.app import warm_instance
+
+            runtime.instance = warm_instance(side, webhook=webhook, env=environment, clock=self.emulator.clock.now)
+        return runtime
 
     def _local_overrides(self, side: Side, account: SeedAccount, spec: FunctionSpec | None) -> dict[str, str]:
         """What makes a deployed function's environment a local one: the emulator, this account, the peer URL."""
@@ -428,8 +464,9 @@ class LocalStack:
         for runtime in self._runtimes.values():
             if runtime.entry is None:
                 continue
+            assert runtime.instance is not None
             try:
-                self._deps(runtime, self._context(runtime, "warm-up"))
+                runtime.instance.deps(self._context(runtime, "warm-up"))
             except RamDelegateError as exc:
                 problems = "; ".join(str(problem) for problem in exc.problems)
                 detail = f" ({problems})" if problems else ""
@@ -523,17 +560,30 @@ class LocalStack:
         if runtime.entry is None:
             handler: Callable[[bytes, Any], Any] = getattr(runtime.module, runtime.spec.handler_attribute)
             return handler(event, context)
-        return runtime.entry(event, context, deps=self._deps(runtime, context))
+        return runtime.entry(event, context, instance=runtime.instance)
 
-    def _context(self, runtime: _Runtime, request_id: str) -> FcContext:
-        return FcContext(
+    def _context(self, runtime: _Runtime, request_id: str) -> FcContext | FcContext312:
+        """This invocation's context; its credentials where the function's runtime hands them."""
+        credentials = self._credentials(runtime)
+        spec = runtime.spec
+        region = runtime.environment.get(ENV_FC_REGION, "")
+        if spec.runtime != "python3.12":
+            return FcContext(
+                request_id=request_id,
+                credentials=credentials,
+                function=FcFunctionMeta(spec.name, spec.handler, spec.memory_mb, spec.timeout_seconds),
+                service=FcService(name=self.template.name if self.template else "ram-delegate"),
+                region=region,
+                account_id=runtime.account.uid,
+            )
+        with runtime.lock:
+            runtime.environment[ENV_ACCESS_KEY_ID] = credentials.access_key_id
+            runtime.environment[ENV_ACCESS_KEY_SECRET] = credentials.access_key_secret
+            runtime.environment[ENV_SECURITY_TOKEN] = credentials.security_token
+        return FcContext312(
             request_id=request_id,
-            credentials=self._credentials(runtime),
-            function=FcFunctionMeta(
-                runtime.spec.name, runtime.spec.handler, runtime.spec.memory_mb, runtime.spec.timeout_seconds
-            ),
-            service=FcService(name=self.template.name if self.template else "ram-delegate"),
-            region=runtime.environment.get(ENV_FC_REGION, ""),
+            function=FcFunctionMeta312(spec.name, spec.handler, spec.memory_mb, spec.timeout_seconds),
+            region=region,
             account_id=runtime.account.uid,
         )
 
@@ -557,19 +607,6 @@ class LocalStack:
             )
             runtime.expires_at = assumed.expiration
             return runtime.credentials
-
-    def _deps(self, runtime: _Runtime, context: FcContext) -> Any:
-        """The function's Deps, built by the app layer from its own environment, once per role session."""
-        from ram_delegate.app import build_deps
-
-        with runtime.lock:
-            session = context.credentials.access_key_id
-            if runtime.deps is None or runtime.deps_session != session:
-                runtime.deps = build_deps(
-                    runtime.side, context, runtime.environment, webhook=runtime.webhook, clock=self.emulator.clock.now
-                )
-                runtime.deps_session = session
-            return runtime.deps
 
     def _runtime_named(self, name: str) -> _Runtime:
         runtime = self._runtimes.get(name)
@@ -595,7 +632,7 @@ def _side_of(spec: FunctionSpec) -> Side:
 
 
 def _app_entry_point(module: ModuleType) -> tuple[Callable[..., Any] | None, bool]:
-    """The ``ram_delegate.app`` entry point a handler module delegates to (called with ``deps=``), and whether it
+    """The ``ram_delegate.app`` entry point a handler module delegates to (called with ``instance=``), and whether it
     is a webhook; ``None`` for a handler of its own (then called as FC would, with the process environment)."""
     from ram_delegate import app
 

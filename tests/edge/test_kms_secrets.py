@@ -1,0 +1,217 @@
+"""Webhook secrets from KMS Secrets Manager: the versions feed the rotation lists, re-read after a TTL or a signature
+failure (rate limited), and only the function roles' own secrets are readable. GetSecretValue is served by the
+emulator's kms product, called through the SDK core's generic client as a deployed function calls it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_client
+from ram_delegate import app
+from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE, bootstrap
+from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
+from ram_delegate.errors import AccessDeniedError, ConfigurationError
+from ram_delegate.kms_secrets import MIN_REREAD_SECONDS, KmsSecretCache, SecretVersions, with_kms_secrets
+from ram_delegate.settings import Settings
+from ram_delegate.webhook import generate_secret, sign
+
+OWNER_ROOT = Credentials("AKIDENTERPRISEA0000001", "secret-a")
+PARTNER_ROOT = Credentials("AKIDENTERPRISEB0000001", "secret-b")
+WEBHOOK = "ram-delegate/owner/webhook"
+FORWARDING = "ram-delegate/owner/partner-forwarding"
+
+
+class FakeKms:
+    """Secrets by name and stage, counting reads; ``fail`` makes every read raise."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+        self.reads = 0
+        self.fail = False
+
+    def rotate(self, name: str, value: str) -> None:
+        current = self.values.get((name, "ACSCurrent"))
+        if current is not None:
+            self.values[(name, "ACSPrevious")] = current
+        self.values[(name, "ACSCurrent")] = value
+
+    def fetch(self, name: str, stage: str) -> str | None:
+        self.reads += 1
+        if self.fail:
+            raise AccessDeniedError("GetSecretValue: Forbidden.RAM", cloud_code="Forbidden.RAM")
+        return self.values.get((name, stage))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_current_and_previous_versions_feed_the_rotation_lists() -> None:
+    kms = FakeKms()
+    kms.rotate(WEBHOOK, "whsec-old")
+    kms.rotate(WEBHOOK, "whsec-new")
+    kms.rotate(FORWARDING, "fwd-1")
+    settings = Settings(kms_webhook_secret=WEBHOOK, kms_partner_secret=FORWARDING, webhook_secrets=("env",))
+    resolved = with_kms_secrets(settings, kms.fetch)
+    assert resolved.webhook_secrets == ("whsec-new", "whsec-old")  # sign with the first, verify with any
+    assert resolved.partner_signing_secret == "fwd-1"
+    assert SecretVersions("a", "a").rotation() == ("a",)
+    assert "whsec-new" not in repr(resolved)
+
+
+def test_a_secret_without_a_current_version_stops_the_cold_start() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        with_kms_secrets(Settings(kms_webhook_secret=WEBHOOK), FakeKms().fetch)
+    assert refused.value.problems[0].path == "RAM_DELEGATE_KMS_WEBHOOK_SECRET"
+
+
+def test_without_kms_names_the_environment_secrets_are_used() -> None:
+    settings = Settings(webhook_secrets=("from-env",))
+    kms = FakeKms()
+    assert KmsSecretCache(settings).settings(kms.fetch) is settings
+    assert kms.reads == 0
+
+
+def test_secrets_are_read_again_after_the_ttl_and_a_failed_reread_keeps_them() -> None:
+    kms, clock = FakeKms(), Clock()
+    kms.rotate(WEBHOOK, "one")
+    cache = KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK, kms_ttl_seconds=300), monotonic=clock)
+    assert cache.settings(kms.fetch).webhook_secrets == ("one",)
+    kms.rotate(WEBHOOK, "two")
+    clock.now += 299
+    assert cache.settings(kms.fetch).webhook_secrets == ("one",)
+    clock.now += 1
+    assert cache.settings(kms.fetch).webhook_secrets == ("two", "one")
+    kms.fail = True
+    clock.now += 300
+    assert cache.settings(kms.fetch).webhook_secrets == ("two", "one")
+
+
+def test_a_signature_failure_rereads_at_most_once_a_minute() -> None:
+    kms, clock = FakeKms(), Clock()
+    kms.rotate(WEBHOOK, "one")
+    cache = KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK), monotonic=clock)
+    cache.settings(kms.fetch)
+    reads = kms.reads
+    for _ in range(100):  # a flood of badly signed requests
+        cache.settings(kms.fetch, after_signature_failure=True)
+    assert kms.reads == reads
+    clock.now += MIN_REREAD_SECONDS
+    cache.settings(kms.fetch, after_signature_failure=True)
+    assert kms.reads > reads
+
+
+def test_a_first_read_the_role_may_not_make_is_a_configuration_error() -> None:
+    kms = FakeKms()
+    kms.fail = True
+    with pytest.raises(ConfigurationError):
+        KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK)).settings(kms.fetch)
+
+
+# --- on the emulator ---------------------------------------------------------------------------------------------
+
+
+def _function_role_user(emulator: Any, account: str, root: Credentials, side: str, role_policy: str) -> Credentials:
+    """A user holding exactly the policy bootstrap gives the function role (the emulator has no FC to assume it)."""
+    from alibabacloud_ram20150501 import models
+
+    settings = Settings(side=side, account_id=account, endpoint=emulator.endpoint, protocol="http")  # type: ignore[arg-type]
+    bootstrap(side, CloudClients(settings, root, retry=RetryPolicy(sleep=lambda _s: None)), settings)  # type: ignore[arg-type]
+    admin = ram_client(emulator, root.access_key_id, root.access_key_secret)
+    admin.create_user(models.CreateUserRequest(user_name=f"{side}-fn"))
+    admin.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(policy_name=role_policy, policy_type="Custom", user_name=f"{side}-fn")
+    )
+    key = admin.create_access_key(models.CreateAccessKeyRequest(user_name=f"{side}-fn")).body.access_key
+    return Credentials(key.access_key_id, key.access_key_secret)
+
+
+def test_the_function_roles_read_exactly_their_own_secrets(aliyun_emulator: Any) -> None:
+    owner_kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
+    for name in (WEBHOOK, FORWARDING, "ram-delegate/owner/hub", "billing/db-password"):
+        owner_kms.put(name, f"value of {name}")
+    partner_kms = aliyun_emulator.state.accounts[ENTERPRISE_B_UID].kms
+    for name in ("ram-delegate/partner/forwarding", "ram-delegate/partner/other"):
+        partner_kms.put(name, f"value of {name}")
+    settings = Settings(endpoint=aliyun_emulator.endpoint, protocol="http")
+    owner = CloudClients(
+        settings, _function_role_user(aliyun_emulator, ENTERPRISE_A_UID, OWNER_ROOT, "owner", OWNER_FUNCTION_ROLE)
+    )
+    partner = CloudClients(
+        settings,
+        _function_role_user(aliyun_emulator, ENTERPRISE_B_UID, PARTNER_ROOT, "partner", PARTNER_FUNCTION_ROLE),
+    )
+
+    assert owner.kms.get_secret_value(WEBHOOK, "ACSCurrent") == f"value of {WEBHOOK}"
+    assert owner.kms.get_secret_value(WEBHOOK, "ACSPrevious") is None  # never rotated yet
+    for other in ("billing/db-password", "ram-delegate/owner/webhook-2"):
+        with pytest.raises(AccessDeniedError):
+            owner.kms.get_secret_value(other, "ACSCurrent")
+    value = partner.kms.get_secret_value("ram-delegate/partner/forwarding", "ACSCurrent")
+    assert value == "value of ram-delegate/partner/forwarding"
+    with pytest.raises(AccessDeniedError):
+        partner.kms.get_secret_value("ram-delegate/partner/other", "ACSCurrent")
+
+
+def _delivery(secret: str, now: datetime) -> bytes:
+    body = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "evt-kms-1",
+            "source": "https://tickets.example/ops",
+            "type": "partner.access.revoked",
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": {"ticket": "KMS-1"},
+        }
+    ).encode()
+    headers = sign(secret, "msg_kms_1", int(now.timestamp()), body)
+    event = {
+        "version": "v1",
+        "rawPath": "/",
+        "body": body.decode(),
+        "isBase64Encoded": False,
+        "headers": {"Content-Type": "application/json", **headers},
+        "requestContext": {"requestId": "kms", "timeEpoch": str(int(now.timestamp() * 1000))},
+    }
+    return json.dumps(event).encode()
+
+
+def test_the_owner_endpoint_verifies_with_kms_secrets_through_a_rotation(aliyun_emulator: Any) -> None:
+    old, new, forwarding = generate_secret(), generate_secret(), generate_secret()
+    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
+    kms.put(WEBHOOK, old)
+    kms.put(FORWARDING, forwarding)
+    env = {
+        "RAM_DELEGATE_SIDE": "owner",
+        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+        "RAM_DELEGATE_ALLOWED_PARTNERS": "2222222222222222",
+        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
+        "RAM_DELEGATE_PROTOCOL": "http",
+        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
+        "RAM_DELEGATE_KMS_PARTNER_SECRET": FORWARDING,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
+    }
+    clock = Clock()
+    instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
+    now = aliyun_emulator.clock.now()
+
+    def status(secret: str) -> int:
+        return int(app.owner_onboard(_delivery(secret, now), None, instance=instance)["statusCode"])
+
+    assert status(old) == 200
+    assert instance.deps(None).settings.partner_signing_secret == forwarding
+    kms.put(WEBHOOK, new)  # rotated in KMS: this warm instance still holds only the old value
+    assert status(new) == 401  # within a minute of the last read: no re-read, refused
+    clock.now += MIN_REREAD_SECONDS
+    assert status(new) == 200  # the signature failure made the instance read KMS again
+    assert status(old) == 200  # ACSPrevious still verifies during the rotation
+    assert status(generate_secret()) == 401
