@@ -140,7 +140,7 @@ def command_demo(run: Invocation) -> int:
 
 
 def command_local(run: Invocation) -> int:
-    from ram_delegate.local.stack import run_local
+    from ram_delegate.local.run import run_local
 
     return run_local(
         template=run.args.template,
