@@ -237,13 +237,13 @@ def _serve_webhook(
         if side == "owner" and (source := source_of(request.path)) is not None:
             return serve_intake(source, request, deps.intake.bound(deps.cloud) if deps.intake else None)
         try:
-            _authenticate(request, deps.settings, now)
+            signer = _authenticate(side, request, deps.settings, now)
         except SignatureError:
             if warm is None or not deps.settings.uses_kms:
                 raise
             deps = warm.deps(context, after_signature_failure=True)  # the secret may have been rotated in KMS
-            _authenticate(request, deps.settings, now)
-        outcome = _dispatch(side, request, _at(deps, now), now)
+            signer = _authenticate(side, request, deps.settings, now)
+        outcome = _dispatch(side, request, _at(deps, now), now, signer)
     except SignatureError as exc:
         logger.warning("%s-onboard %s: 401 %s", side, request_id, exc.message)
         return http_response(401, {"code": exc.code, "message": GENERIC_SIGNATURE_MESSAGE})
@@ -298,12 +298,19 @@ def _apply_owner_event(document: Mapping[str, Any], deps: Deps, now: datetime) -
     raise InvalidInputError("the owner does not accept this event", problems=[Problem("type", event.type)])
 
 
-def _authenticate(request: HttpRequest, settings: Settings, now: datetime) -> None:
-    """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature."""
+def _authenticate(side: Side, request: HttpRequest, settings: Settings, now: datetime) -> str | None:
+    """Standard Webhooks when its headers are there or it is the only scheme configured, else the hub signature.
+
+    On the partner side, the owner account whose own secret signed the request (None for a shared secret).
+    """
+    if side == "partner" and settings.owner_secrets:
+        from ram_delegate.partner_trust import signing_owner
+
+        return signing_owner(request.headers, request.body, settings, now=now)[1]
     hub_signed = any(name in request.headers for name in HUB_HEADERS)
     if settings.hub_secrets and hub_signed and "webhook-signature" not in request.headers:
         verify_hub_signature(request.headers, request.body, settings.hub_secrets)
-        return
+        return None
     verify_standard_webhook(
         request.headers,
         request.body,
@@ -311,9 +318,10 @@ def _authenticate(request: HttpRequest, settings: Settings, now: datetime) -> No
         now=now,
         tolerance=settings.webhook_tolerance_seconds,
     )
+    return None
 
 
-def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime) -> Outcome:
+def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime, signer: str | None = None) -> Outcome:
     try:
         event = parse_event(request.body)
     except RecursionError:
@@ -326,7 +334,9 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime) -> Ou
     dry_run = deps.settings.dry_run
     if isinstance(event, GrantedEvent):
         from ram_delegate.partner import handle_granted
+        from ram_delegate.partner_trust import check_signer
 
+        check_signer(event, deps.settings, signer)
         return handle_granted(event, deps, now=now, dry_run=dry_run)
     if isinstance(event, ApprovedEvent):
         from ram_delegate.owner import handle_approved
@@ -335,6 +345,8 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime) -> Ou
     if side == "partner":
         from ram_delegate.partner import handle_revoked_forward
 
+        if signer is not None:  # an owner's own secret signed it: it revokes that owner's grants, whatever it names
+            event = event.model_copy(update={"data": event.data.model_copy(update={"owner_account_id": signer})})
         return handle_revoked_forward(event, deps, now=now, dry_run=dry_run)
     from ram_delegate.owner import handle_revoked
 
@@ -349,7 +361,8 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime) -> Ou
 def owner_expire(
     event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
 ) -> dict[str, Any]:
-    """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones."""
+    """owner-expire (every 5 minutes): revoke expired grants, drop old tombstones, heal drifted grants."""
+    from ram_delegate.drift import audit_owner_grants
     from ram_delegate.owner import sweep_owner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
@@ -361,7 +374,8 @@ def owner_expire(
         report = sweep_owner(current, now=now, dry_run=current.settings.dry_run).to_dict()
         if notices is not None:
             report["intake_notices"] = notices
-        return report
+        drift = audit_owner_grants(current, now=now, heal=not current.settings.dry_run)
+        return {**report, "drift": [finding.to_dict() for finding in drift]}
 
     return _run_timer("owner", "owner-expire", event, context, deps, instance, sweep)
 
@@ -369,11 +383,15 @@ def owner_expire(
 def partner_expire(
     event: bytes, context: object, *, deps: Deps | None = None, instance: WarmInstance | None = None
 ) -> dict[str, Any]:
-    """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created."""
+    """partner-expire (every 5 minutes): remove expired assume policies and the users ram-delegate created, heal
+    drifted assume policies."""
+    from ram_delegate.drift import audit_partner_grants
     from ram_delegate.partner import sweep_partner
 
     def sweep(current: Deps, now: datetime) -> dict[str, Any]:
-        return sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        report = sweep_partner(current, now=now, dry_run=current.settings.dry_run).to_dict()
+        drift = audit_partner_grants(current, now=now, heal=not current.settings.dry_run)
+        return {**report, "drift": [finding.to_dict() for finding in drift]}
 
     return _run_timer("partner", "partner-expire", event, context, deps, instance, sweep)
 

@@ -10,15 +10,17 @@
 The function roles are deliberately *not* named ``rd-*``: the owner function may update and delete ``rd-*`` roles,
 and must not be able to rewrite its own. Each role is trusted by the Function Compute service only, carries the
 managed-by tag, and gets one custom policy of the same name. Every policy is linted first; the RAM writes a
-function role genuinely needs are escalation findings by construction, so each role lists the rule ids it accepts
-and why, and any other error refuses the bootstrap. A second run reads and changes nothing; a role or policy of the
-same name without our tag is never touched (GuardrailError).
+function role genuinely needs are escalation findings by construction, so each role lists every finding it accepts
+by (rule id, action) with the reason, and any other error refuses the bootstrap (no rule is waived wholesale).
+A second run reads and changes nothing; a role or policy of the same name without our tag is never touched
+(GuardrailError).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -28,7 +30,7 @@ from typing import Literal
 from ram_delegate.cloud import CloudClients
 from ram_delegate.errors import GuardrailError, NotFoundError, PolicyLintError, Problem
 from ram_delegate.grants import MANAGED_BY_VALUE, TAG_MANAGED_BY
-from ram_delegate.policy import PolicyDocument, errors_of, lint, parse_policy, render, same_policy
+from ram_delegate.policy import Finding, PolicyDocument, errors_of, lint, parse_policy, render, same_policy
 from ram_delegate.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,22 +50,44 @@ TRUST_POLICY = {
 
 @dataclass(frozen=True)
 class RoleSpec:
-    """One function role: its name, its policy file, and the lint errors it accepts with the reason."""
+    """One function role: its name, its policy file, and the lint errors it accepts, each by (rule id, action)."""
 
     name: str
     policy_file: str
-    accepted_findings: Mapping[str, str]
+    accepted_findings: Mapping[tuple[str, str], str]
     description: str
 
 
-# The only lint errors a function role may carry; each is scoped to rd-* names in the policy file itself.
-_OWNER_ACCEPTS = {
-    "action-privilege-escalation": "creating and attaching rd-* roles and policies is the owner function's job",
+# Every lint error a function role may carry, named one by one (rule id, action) with the reason; there is no
+# blanket waiver of a rule: a new RAM write in a role file fails bootstrap until it is listed here with its reason.
+_ESCALATION = "action-privilege-escalation"
+_OWNER_ACCEPTS: Mapping[tuple[str, str], str] = {
+    (_ESCALATION, "ram:CreateRole"): "one rd-<ticket> role per grant; RAM cannot constrain the trust it carries, "
+    "the drift audit re-renders it every sweep",
+    (_ESCALATION, "ram:UpdateRole"): "renders a grant's trust (change, heal, and the Deny trust of a revocation); "
+    "rd-* roles only, never the function's own role",
+    (_ESCALATION, "ram:CreatePolicy"): "rd-access-<ticket> and rd-tomb-<ticket> only; RAM cannot constrain the "
+    "document, the drift audit re-renders it every sweep",
+    (_ESCALATION, "ram:CreatePolicyVersion"): "changes and heals rd-access-* documents only",
+    (_ESCALATION, "ram:AttachPolicyToRole"): "attaches rd-access-* policies to rd-* roles only: no system policy, "
+    "no other role",
+    (_ESCALATION, "resourcemanager:AttachPolicy"): "attaches rd-access-* policies in rg-* resource groups only: no "
+    "account scope (the account id is not rg-*), no system policy",
 }
-_PARTNER_ACCEPTS = {
-    "action-privilege-escalation": "creating rd-assume-* policies for partner users and one rd-verify-<owner> "
-    "policy per owner account for the verifier role, and attaching them, is the partner function's job; it never "
-    "creates AccessKeys or login profiles",
+_PARTNER_ACCEPTS: Mapping[tuple[str, str], str] = {
+    (_ESCALATION, "ram:CreatePolicy"): "rd-assume-<owner>-<ticket> and rd-verify-<owner> only; the drift audit "
+    "re-renders their documents",
+    (_ESCALATION, "ram:CreatePolicyVersion"): "changes and heals rd-assume-* and rd-verify-* documents only",
+    (_ESCALATION, "ram:CreateUser"): "the partner user named by the grant, created without AccessKey or login "
+    "profile (it never calls CreateAccessKey or CreateLoginProfile)",
+    (_ESCALATION, "ram:AttachPolicyToUser"): "attaches rd-assume-* policies only (no system policy); RAM cannot "
+    "limit which user, the partner audit lists every user holding one",
+    (_ESCALATION, "ram:AttachPolicyToRole"): "attaches rd-verify-* policies to the verifier role only",
+}
+BROAD_ASSUME_STATEMENT = {
+    "Effect": "Allow",
+    "Action": ["ram:AttachPolicyToUser", "ram:DetachPolicyFromUser"],
+    "Resource": ["acs:ram:*:*:user/*", "acs:ram:*:*:policy/AliyunSTSAssumeRoleAccess"],
 }
 
 
@@ -82,15 +106,33 @@ def verifier_role_name(settings: Settings) -> str:
 
 
 def role_policy(spec: RoleSpec, settings: Settings) -> PolicyDocument:
-    """The parsed policy of a function role (placeholders such as ``${verifier_role}`` filled in), lint-checked."""
+    """The parsed policy of a function role (placeholders such as ``${verifier_role}`` filled in), lint-checked.
+
+    Every error finding must be accepted by name, (rule id, action); any other refuses the role.
+    """
     text = resources.files("ram_delegate").joinpath("roles").joinpath(spec.policy_file).read_text(encoding="utf-8")
-    rendered = Template(text).substitute(verifier_role=verifier_role_name(settings))
-    document = parse_policy(json.loads(rendered), kind="custom")
-    unexpected = errors_of(lint(document, kind="custom", allow=tuple(spec.accepted_findings)))
+    raw = json.loads(Template(text).substitute(verifier_role=verifier_role_name(settings)))
+    if spec.name == PARTNER_FUNCTION_ROLE and settings.allow_broad_assume:
+        raw["Statement"].append(BROAD_ASSUME_STATEMENT)  # the operator's explicit opt-in, and only then
+    document = parse_policy(raw, kind="custom")
+    errors = errors_of(lint(document, kind="custom"))
+    unexpected = [f for f in errors if finding_key(document, f) not in spec.accepted_findings]
     if unexpected:
         problems = [Problem(f.path, f"{f.rule_id}: {f.message}") for f in unexpected]
         raise PolicyLintError(f"the {spec.name} role policy has lint errors", problems=problems)
     return document
+
+
+_ACTION_PATH = re.compile(r"Statement\[(\d+)\]\.Action(?:\[(\d+)\])?")
+
+
+def finding_key(document: PolicyDocument, finding: Finding) -> tuple[str, str]:
+    """(rule id, the action the finding is about), or (rule id, path) when it is not about one action."""
+    match = _ACTION_PATH.fullmatch(finding.path)
+    if match is None:
+        return finding.rule_id, finding.path
+    actions = document.statements[int(match.group(1))].actions
+    return finding.rule_id, actions[int(match.group(2) or 0)]
 
 
 @dataclass(frozen=True)

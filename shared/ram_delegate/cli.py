@@ -17,13 +17,13 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ram_delegate.cli_common import FUNCTION_NAMES, UsageError, json_or_text, post, timer_event
-from ram_delegate.cli_output import Output, format_time, to_jsonable
+from ram_delegate.cli_output import Output, format_time, mask_secret, to_jsonable
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
 from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings, split_list
 
@@ -214,6 +214,9 @@ def command_grants(run: Invocation) -> int:
     with run.out.progress(f"listing {side} grants"):
         found: Sequence[Any] = list_owner_grants(cloud, now) if side == "owner" else list_partner_grants(cloud, now)
     rows = [grant_row(grant, side) for grant in found]
+    if not run.args.show_external_id:
+        # A terminal or a script's log is no place for a credential's second factor (issue 9, item 6).
+        found = [replace(g, external_id=mask_secret(g.external_id)) if hasattr(g, "external_id") else g for g in found]
     run.out.document({"side": side, "now": format_time(now), "grants": [to_jsonable(grant) for grant in found]})
     run.out.table(rows, GRANT_COLUMNS, empty=f"no managed grants on the {side} side")
     return EXIT_OK
@@ -244,6 +247,42 @@ def grant_row(grant: Any, side: str) -> dict[str, Any]:
         "expires": grant.expires_at,
         "state": grant.state,
     }
+
+
+def command_audit(run: Invocation) -> int:
+    """Who outside can get in (owner) or what a grant user holds beyond a grant (partner); exit 1 on high/critical."""
+    from ram_delegate.inventory import owner_audit, partner_audit
+
+    settings = run.with_account_id(run.settings())
+    side = run.args.side or settings.side
+    deps = run.deps(settings.model_copy(update={"side": side}))
+    audit = owner_audit if side == "owner" else partner_audit
+    with run.out.progress(f"auditing the {side} account"):
+        report = audit(deps, now=deps.clock(), heal=not run.args.dry_run)
+    run.out.document(report.to_dict())
+    rows = [
+        {**f.to_dict(), "principals": ", ".join(f.principals), "policies": ", ".join(f.policies), "detail": f.detail}
+        for f in report.findings
+    ]
+    run.out.table(rows, AUDIT_COLUMNS, empty=f"no findings: nothing outside can get into the {side} account")
+    healed = sum(1 for f in report.findings if f.action == "healed")
+    revoked = sum(1 for f in report.findings if f.action == "revoked")
+    run.out.line(f"{report.examined} examined, {len(report.findings)} finding(s), {healed} healed, {revoked} revoked")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+AUDIT_COLUMNS = (
+    ("severity", "SEVERITY"),
+    ("kind", "KIND"),
+    ("resource", "RESOURCE"),
+    ("managed", "MANAGED"),
+    ("principals", "PRINCIPALS"),
+    ("external_id", "EXTERNAL-ID"),
+    ("expiry", "EXPIRY"),
+    ("policies", "POLICIES"),
+    ("action", "ACTION"),
+    ("detail", "DETAIL"),
+)
 
 
 def command_sweep(run: Invocation) -> int:
@@ -585,6 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     grants = add("grants", command_grants, "list the managed grants, read from RAM tags")
     grants.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+    grants.add_argument(
+        "--show-external-id", action="store_true", help="print full ExternalIds (masked by default; partner side)"
+    )
+
+    audit = add(
+        "audit", command_audit, "inventory external access; heal or revoke tampered grants (exit 1: high/critical)"
+    )
+    audit.add_argument("--side", choices=["owner", "partner"], help="default: RAM_DELEGATE_SIDE or owner")
+    audit.add_argument("--dry-run", action="store_true", help="report only: heal and revoke nothing")
 
     sweep = add("sweep", command_sweep, "run the expiry sweep once (or print its plan with --dry-run)")
     sweep.add_argument("--dry-run", action="store_true", help="compute and print the plan, change nothing")

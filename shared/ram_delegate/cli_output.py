@@ -42,6 +42,11 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+def mask_secret(secret: str) -> str:
+    """Enough of an ExternalId to recognise it, never enough to use it."""
+    return f"{secret[:4]}…({len(secret)} chars)" if len(secret) > 8 else "…"
+
+
 def format_time(value: datetime) -> str:
     """UTC, second precision, ``Z`` suffix: the format RAM tags and policy conditions use."""
     if value.tzinfo is None:

@@ -108,12 +108,12 @@ class RamApi(_Api):
         return WriteResult(_request_id(self._call("DeleteRole", lambda: self._client.delete_role(request))))
 
     def list_roles(self, tags: Mapping[str, str]) -> list[TaggedResource]:
-        """Every role carrying all ``tags``, 1,000 per call."""
+        """Every role carrying all ``tags`` (every role when ``tags`` is empty), 1,000 per call."""
         from alibabacloud_ram20150501 import models
 
         def page(marker: str | None) -> tuple[list[TaggedResource], Any]:
             request = models.ListRolesRequest(
-                marker=marker, max_items=LIST_PAGE_SIZE, tag=_tag_list(models.ListRolesRequestTag, tags)
+                marker=marker, max_items=LIST_PAGE_SIZE, tag=_tag_list(models.ListRolesRequestTag, tags) or None
             )
             body = self._call("ListRoles", lambda: self._client.list_roles(request)).body
             entries = (body.roles.role if body.roles else None) or []
@@ -181,7 +181,7 @@ class RamApi(_Api):
         return WriteResult(_request_id(self._call("DeletePolicy", lambda: self._client.delete_policy(request))))
 
     def list_policies(self, tags: Mapping[str, str]) -> list[TaggedResource]:
-        """Every custom policy carrying all ``tags``, 1,000 per call."""
+        """Every custom policy carrying all ``tags`` (every one when ``tags`` is empty), 1,000 per call."""
         from alibabacloud_ram20150501 import models
 
         def page(marker: str | None) -> tuple[list[TaggedResource], Any]:
@@ -189,7 +189,7 @@ class RamApi(_Api):
                 marker=marker,
                 max_items=LIST_PAGE_SIZE,
                 policy_type="Custom",
-                tag=_tag_list(models.ListPoliciesRequestTag, tags),
+                tag=_tag_list(models.ListPoliciesRequestTag, tags) or None,
             )
             body = self._call("ListPolicies", lambda: self._client.list_policies(request)).body
             entries = (body.policies.policy if body.policies else None) or []
@@ -259,6 +259,21 @@ class RamApi(_Api):
         body = self._call("ListPoliciesForUser", lambda: self._client.list_policies_for_user(request)).body
         entries = (body.policies.policy if body.policies else None) or []
         return [AttachedPolicyRef(p.policy_name, p.policy_type or "") for p in entries]
+
+    def list_entities_for_policy(self, policy: str, policy_type: str = "Custom") -> list[tuple[str, str]]:
+        """Who holds ``policy`` account-wide: ("User" | "Role" | "Group", name) pairs."""
+        from alibabacloud_ram20150501 import models
+
+        request = models.ListEntitiesForPolicyRequest(policy_name=policy, policy_type=policy_type)
+        body = self._call("ListEntitiesForPolicy", lambda: self._client.list_entities_for_policy(request)).body
+        users = (body.users.user if body.users else None) or []
+        roles = (body.roles.role if body.roles else None) or []
+        groups = (body.groups.group if body.groups else None) or []
+        return (
+            [("User", str(u.user_name)) for u in users]
+            + [("Role", str(r.role_name)) for r in roles]
+            + [("Group", str(x.group_name)) for x in groups]
+        )
 
     def count_access_keys(self, user: str) -> int:
         """How many AccessKeys a user holds (ids only; secrets are never returned by this call)."""

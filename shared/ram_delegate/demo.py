@@ -212,6 +212,7 @@ class _Demo:
             region=REGION,
             endpoint=self.stack.cloud_endpoint,
             protocol="http",
+            seal_secret=self.stack.owner_seal_secret if side == "owner" else self.stack.partner_seal_secret,
         )
         return CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
 

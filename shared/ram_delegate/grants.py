@@ -13,12 +13,14 @@ verifier role. ``<slug>`` is the ticket lower-cased with characters RAM refuses 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
+from ram_delegate import seal
 from ram_delegate.errors import GuardrailError, Problem
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ TAG_EXTERNAL_ID = _PREFIX + "external-id"
 TAG_RESOURCE_IDS = _PREFIX + "resource-ids"  # owner side: the named instances (or their digest when too long)
 TAG_PROBE_RESOURCE = _PREFIX + "probe-resource"  # partner side: a named instance the verifier's probe reads
 TAG_NAME_KEY = _PREFIX + "name-key"  # the ticket's slug: tickets that differ only in case or punctuation share it
+TAG_SEAL = _PREFIX + "seal"  # HMAC over the name and SEALED_TAGS, keyed by the function's seal secret (seal.py)
 
 KIND_ROLE = "role"
 KIND_ACCESS = "access"
@@ -76,6 +79,69 @@ def managed_filter(kind: str | None = None, ticket: str | None = None) -> dict[s
 
 def is_managed(tags: Mapping[str, str]) -> bool:
     return tags.get(TAG_MANAGED_BY) == MANAGED_BY_VALUE
+
+
+# What the sweeps and revocation act on: a change to any of these tags breaks the seal.
+SEALED_TAGS = (
+    TAG_MANAGED_BY,
+    TAG_KIND,
+    TAG_TICKET,
+    TAG_EXPIRES_AT,
+    TAG_PARTNER_ACCOUNT,
+    TAG_PARTNER_USER,
+    TAG_OWNER_ACCOUNT,
+    TAG_ROLE_ARN,
+    TAG_REGION,
+    TAG_RESOURCE_GROUP,
+    TAG_PROFILE,
+    TAG_STATE,
+    TAG_REVOKED_AT,
+)
+
+
+def with_seal(tags: Mapping[str, str], name: str, secret: str | None) -> dict[str, str]:
+    """``tags`` plus the seal of resource ``name`` (unchanged when no seal secret is configured)."""
+    if secret is None:
+        return dict(tags)
+    unsealed = {k: v for k, v in tags.items() if k != TAG_SEAL}
+    return {**unsealed, TAG_SEAL: seal.seal(secret, name, unsealed, SEALED_TAGS)}
+
+
+def is_sealed(tags: Mapping[str, str], name: str, secret: str | None) -> bool:
+    """Whether resource ``name`` is ours: managed-by tag and, when a seal secret is configured, a valid seal.
+
+    Without a secret (a deployment that has not set one yet) only the tag counts, as before sealing existed.
+    """
+    if not is_managed(tags):
+        return False
+    return secret is None or seal.verify(secret, name, tags, SEALED_TAGS, tags.get(TAG_SEAL))
+
+
+def is_unsealed(tags: Mapping[str, str], name: str, secret: str | None) -> bool:
+    """Our tags without a valid seal: a forgery (or a copy) to report, never to act on."""
+    return is_managed(tags) and not is_sealed(tags, name, secret)
+
+
+USER_MARKER = "created by ram-delegate"
+
+
+def user_marker(user: str, secret: str | None) -> str:
+    """The Comments of a user ram-delegate creates: the marker, sealed (users cannot carry tags)."""
+    if secret is None:
+        return USER_MARKER
+    return f"{USER_MARKER} {seal.seal(secret, 'user/' + user, {}, ())}"
+
+
+def is_user_marker(comments: str, user: str, secret: str | None) -> bool:
+    """Whether ram-delegate created ``user``: anyone with ram:UpdateUser can write the marker, not its seal."""
+    if secret is None:
+        return USER_MARKER in comments
+    return hmac.compare_digest(comments.encode(), user_marker(user, secret).encode())
+
+
+def find_sealed(resources: Iterable[TaggedResource], name: str, secret: str | None) -> TaggedResource | None:
+    """The resource called ``name`` among ``resources``, if it is ours (``is_sealed``)."""
+    return next((r for r in resources if r.name == name and is_sealed(r.tags, name, secret)), None)
 
 
 def find_managed(resources: Iterable[TaggedResource], name: str) -> TaggedResource | None:
@@ -305,13 +371,19 @@ def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -
     )
 
 
-def partner_grant_from(resource: TaggedResource, now: datetime) -> PartnerGrant:
+def stored_external_id(external_id: str, policy: str, secret: str | None) -> str:
+    """What the partner writes into the assume policy's tag: the ExternalId encrypted when a seal secret is set."""
+    return external_id if secret is None else seal.encrypt(secret, policy, external_id)
+
+
+def partner_grant_from(resource: TaggedResource, now: datetime, secret: str | None = None) -> PartnerGrant:
+    """A partner grant from its assume policy; the ExternalId decrypted with ``secret`` ("" when unreadable)."""
     tags = resource.tags
     return PartnerGrant(
         ticket=tags.get(TAG_TICKET, ""),
         owner_account_id=tags.get(TAG_OWNER_ACCOUNT, ""),
         role_arn=tags.get(TAG_ROLE_ARN, ""),
-        external_id=tags.get(TAG_EXTERNAL_ID, ""),
+        external_id=seal.decrypt(secret, resource.name, tags.get(TAG_EXTERNAL_ID, "")) or "",
         user=tags.get(TAG_PARTNER_USER, ""),
         profile=tags.get(TAG_PROFILE, ""),
         region=tags.get(TAG_REGION, ""),
@@ -333,4 +405,5 @@ def list_owner_grants(cloud: CloudClients, now: datetime) -> list[OwnerGrant]:
 def list_partner_grants(cloud: CloudClients, now: datetime) -> list[PartnerGrant]:
     """Every assume policy in the partner account: ``ceil(N / 1000)`` ListPolicies calls with the managed-by filter."""
     policies = cloud.ram.list_policies(managed_filter(KIND_ASSUME))
-    return [partner_grant_from(policy, now) for policy in policies if is_managed(policy.tags)]
+    secret = cloud.settings.seal_secret
+    return [partner_grant_from(policy, now, secret) for policy in policies if is_managed(policy.tags)]

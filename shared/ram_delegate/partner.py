@@ -36,6 +36,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import GrantedEvent, RevokedEvent
 from ram_delegate.outcome import Outcome, Progress, SweepReport
+from ram_delegate.partner_trust import check_granted, refuse_foreign_user
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo
 from ram_delegate.policy import (
     lint,
@@ -48,7 +49,7 @@ from ram_delegate.policy import (
 
 logger = logging.getLogger(__name__)
 
-USER_MARKER = "created by ram-delegate"
+USER_MARKER = g.USER_MARKER
 BROAD_ASSUME_POLICY = "AliyunSTSAssumeRoleAccess"
 _PLAN_ATTEMPTS = 3
 
@@ -66,6 +67,7 @@ def validate_granted(event: GrantedEvent, deps: Deps, now: datetime) -> None:
     problems += g.expiry_problems(data.expires_at, now, deps.settings.max_grant_days)
     if problems:
         raise InvalidInputError("the grant is invalid", problems=problems)
+    check_granted(event, deps.settings)
 
 
 def _assume_tags(event: GrantedEvent) -> dict[str, str]:
@@ -128,7 +130,10 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     policy_arn = g.policy_arn(own, policy)
     user = data.partner.user
     user_arn = g.user_arn(own, user)
+    secret = settings.seal_secret
     tags = _assume_tags(event)
+    tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, secret)
+    tags = g.with_seal(tags, policy, secret)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
@@ -136,18 +141,25 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         other = g.other_ticket([existing.tags] if existing else [], data.ticket)
         if other is not None:
             raise g.name_collision(data.ticket, other)
+        if existing is not None and not g.is_sealed(existing.tags, policy, secret):
+            raise GuardrailError(
+                f"policy {policy} carries ram-delegate's tags without a valid seal; it is left untouched",
+                problems=[Problem("ticket", f"{policy}: unsealed policy with the grant's name")],
+            )
         g.refuse_changed_redelivery(existing.tags if existing else None, tags)
         if existing is not None and g.is_stale(event.time, event.id, existing.tags, inclusive=True):
             return Outcome("stale", data.ticket, detail={"reason": "a newer grant is already applied"})
         current_document = ram.get_policy(policy).document if existing is not None else None
         user_info = _get_user(deps, user)
+        if user_info is not None:
+            refuse_foreign_user(user, g.is_user_marker(user_info.comments, user, secret), settings)
         user_policies = {p.name for p in ram.list_policies_for_user(user)} if user_info is not None else set()
         verifier = settings.verifier_role
         verifier_policies = {p.name for p in ram.list_policies_for_role(verifier)} if verifier else set()
         verify_policy_exists = (
             verifier is not None
             and verify_policy not in verifier_policies
-            and any(p.name == verify_policy for p in ram.list_policies(g.managed_filter(g.KIND_VERIFY)))
+            and g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), verify_policy, secret) is not None
         )
         steps: list[Step] = []
         if user_info is None:
@@ -155,7 +167,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                 Step(
                     "CreateUser",
                     user_arn,
-                    {"user": user, "display_name": user, "comments": USER_MARKER},
+                    {"user": user, "display_name": user, "comments": g.user_marker(user, secret)},
                     "the partner user does not exist (created without any AccessKey)",
                 )
             )
@@ -209,7 +221,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                             "policy": verify_policy,
                             "document": to_json(verify_document),
                             "description": f"ram-delegate: the verifier may check grants of {data.owner_account_id}",
-                            "tags": _verify_tags(data.owner_account_id),
+                            "tags": g.with_seal(_verify_tags(data.owner_account_id), verify_policy, secret),
                         },
                         "the verifier has no policy for this owner account yet",
                     )
@@ -256,10 +268,11 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
     owner = event.data.owner_account_id
     own = deps.account_id()
     listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_ASSUME, ticket))
+    secret = deps.settings.seal_secret
     mine = [
         p
         for p in listed
-        if g.is_managed(p.tags)
+        if g.is_sealed(p.tags, p.name, secret)
         and p.tags.get(g.TAG_TICKET) == ticket
         and (owner is None or p.tags.get(g.TAG_OWNER_ACCOUNT) == owner)
     ]
@@ -278,7 +291,8 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
             g.TAG_EVENT_TIME: g.format_time(revoked_time),
             g.TAG_REVOKED_AT: g.format_time(now),
         }
-        if any(policy.tags.get(k) != v for k, v in tags.items() if k != g.TAG_REVOKED_AT):
+        tags = g.with_seal(tags, policy.name, secret)
+        if any(policy.tags.get(k) != v for k, v in tags.items() if k not in (g.TAG_REVOKED_AT, g.TAG_SEAL)):
             record = {"resource_type": "policy", "name": policy.name, "tags": tags}
             steps.append(Step("TagResources", g.policy_arn(own, policy.name), record, "record the revocation"))
     if dry_run:
@@ -313,10 +327,16 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
     """
     own = deps.account_id()
     ram = deps.cloud.ram
-    policies = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_managed(p.tags)]
+    secret = deps.settings.seal_secret
+    listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME))
+    policies = [p for p in listed if g.is_sealed(p.tags, p.name, secret)]
     verifier = deps.settings.verifier_role
     all_steps: list[Step] = []
-    errors: list[str] = []
+    errors = [
+        f"{p.name}: carries ram-delegate's tags without a valid seal; reported, never deleted"
+        for p in listed
+        if g.is_unsealed(p.tags, p.name, secret)
+    ]
     detached: list[tuple[str, str]] = []  # (ticket, policy) whose user no longer holds it
     users: set[str] = set()
     owners_kept: set[str] = set()
@@ -391,7 +411,8 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
     listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
     steps: list[Step] = []
     for policy in listed:
-        if not g.is_managed(policy.tags) or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
+        sealed = g.is_sealed(policy.tags, policy.name, deps.settings.seal_secret)
+        if not sealed or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
             continue
         if verifier:
             steps.append(
@@ -404,7 +425,7 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
 def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:
     """Delete the user only if we made it and it holds nothing (the broad opt-in policy is ours to take back)."""
     info = _get_user(deps, user)
-    if info is None or USER_MARKER not in info.comments:
+    if info is None or not g.is_user_marker(info.comments, user, deps.settings.seal_secret):
         return []
     ram = deps.cloud.ram
     attached = ram.list_policies_for_user(user)

@@ -43,6 +43,10 @@ ENV_KMS_WEBHOOK_SECRET = "RAM_DELEGATE_KMS_WEBHOOK_SECRET"  # noqa: S105 (a vari
 ENV_KMS_HUB_SECRET = "RAM_DELEGATE_KMS_HUB_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_PARTNER_SECRET = "RAM_DELEGATE_KMS_PARTNER_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_TTL = "RAM_DELEGATE_KMS_TTL_SECONDS"
+ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
+ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
+ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
+ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_SDK_DEBUG = "DEBUG"
 KMS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,192}$"  # noqa: S105 (a name pattern)
 
@@ -91,6 +95,10 @@ class Settings(BaseModel):
     kms_hub_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_partner_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
+    seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
+    allowed_owners: tuple[str, ...] = ()
+    owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
+    adopt_existing_users: bool = False
 
     @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
     @classmethod
@@ -108,6 +116,18 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _own_forwarding_secret(self) -> Settings:
+        """The forwarding secret is never a ticketing secret, and a partner-side secret belongs to one owner."""
+        if set(self.partner_secrets) & {*self.webhook_secrets, *self.hub_secrets}:
+            raise ValueError("the partner forwarding secret must be its own secret, not a ticketing webhook secret")
+        owners_of: dict[str, set[str]] = {}
+        for owner, secret in self.owner_secrets:
+            owners_of.setdefault(secret, set()).add(owner)
+        if any(len(owners) > 1 for owners in owners_of.values()):
+            raise ValueError("each owner account needs its own forwarding secret (one secret per owner)")
+        return self
+
+    @model_validator(mode="after")
     def _tombstones_outlive_events(self) -> Settings:
         """An approval older than its ticket's tombstone could undo a revocation; the pair is checked together."""
         if self.tombstone_hours < self.max_event_age_hours + TOMBSTONE_MARGIN_HOURS:
@@ -119,10 +139,9 @@ class Settings(BaseModel):
 
     @property
     def partner_signing_secret(self) -> str | None:
-        """The secret that signs owner -> partner events: the current (first) of its own rotation list, else the
-        current webhook secret."""
-        secrets = self.partner_secrets or self.webhook_secrets
-        return secrets[0] if secrets else None
+        """The secret that signs owner -> partner events: the current (first) of its own rotation list; never a
+        ticketing secret (there is no fallback to the webhook secrets)."""
+        return self.partner_secrets[0] if self.partner_secrets else None
 
     @property
     def uses_kms(self) -> bool:
@@ -185,6 +204,7 @@ class Settings(BaseModel):
         put("kms_hub_secret", ENV_KMS_HUB_SECRET)
         put("kms_partner_secret", ENV_KMS_PARTNER_SECRET)
         put("kms_ttl_seconds", ENV_KMS_TTL)
+        put("seal_secret", ENV_SEAL_SECRET)
         for key, name in (
             ("webhook_secrets", ENV_WEBHOOK_SECRET),
             ("hub_secrets", ENV_HUB_SECRET),
@@ -193,6 +213,13 @@ class Settings(BaseModel):
             raw = source.get(name, "").strip()
             if raw:
                 values[key] = split_list(raw)
+        owners = source.get(ENV_ALLOWED_OWNERS, "").strip()
+        if owners:
+            values["allowed_owners"] = split_list(owners)
+        pairs = [part.partition("=") for part in split_list(source.get(ENV_OWNER_SECRETS, "").strip())]
+        if pairs:
+            values["owner_secrets"] = tuple((owner, secret) for owner, _eq, secret in pairs)
+        values["adopt_existing_users"] = source.get(ENV_ADOPT_USERS, "").strip().lower() in _TRUE
         values["allow_broad_assume"] = source.get(ENV_ALLOW_BROAD_ASSUME, "").strip().lower() in _TRUE
         values["dry_run"] = source.get(ENV_DRY_RUN, "").strip().lower() in _TRUE
         values.update(overrides)

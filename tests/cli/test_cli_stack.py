@@ -100,6 +100,35 @@ def test_send_then_grants_on_both_sides(stack: LocalStack, tmp_path: Path) -> No
     assert any(line.startswith(TICKET) and line.rstrip().endswith("active") for line in lines[2:])
 
 
+def test_partner_grants_json_masks_the_external_id_unless_asked(stack: LocalStack, tmp_path: Path) -> None:
+    approve(stack, tmp_path, stack.emulator.clock.now() + timedelta(days=3))
+    endpoint = ("--endpoint", stack.cloud_endpoint)
+    trust = ram_client(stack.emulator, stack.owner.access_key_id, stack.owner.access_key_secret)
+    from alibabacloud_ram20150501 import models
+
+    role = trust.get_role(models.GetRoleRequest(role_name="rd-cli-7")).body.role
+    condition = json.loads(role.assume_role_policy_document)["Statement"][0]["Condition"]
+    external_id = condition["StringEquals"]["sts:ExternalId"]
+
+    # The partner keeps it encrypted under its functions' seal key: a reader of B without the key sees nothing.
+    code, unreadable, _ = run_cli(
+        *endpoint, "--json", "grants", "--side", "partner", "--show-external-id", env=keys(stack.partner)
+    )
+    [grant] = [g for g in json.loads(unreadable)["grants"] if g["ticket"] == TICKET]
+    assert grant["external_id"] == ""
+    with_key = {**keys(stack.partner), "RAM_DELEGATE_SEAL_SECRET": stack.partner_seal_secret}
+
+    code, masked, _ = run_cli(*endpoint, "--json", "grants", "--side", "partner", env=with_key)
+    [grant] = [g for g in json.loads(masked)["grants"] if g["ticket"] == TICKET]
+    assert code == 0
+    assert external_id not in masked
+    assert grant["external_id"] == f"{external_id[:4]}…({len(external_id)} chars)"
+
+    code, shown, _ = run_cli(*endpoint, "--json", "grants", "--side", "partner", "--show-external-id", env=with_key)
+    [grant] = [g for g in json.loads(shown)["grants"] if g["ticket"] == TICKET]
+    assert grant["external_id"] == external_id
+
+
 def test_sweep_dry_run_plans_without_writing_then_sweep_removes(stack: LocalStack, tmp_path: Path) -> None:
     expires_at = expiry_after(stack.emulator.clock.now(), timedelta(minutes=20))
     approve(stack, tmp_path, expires_at)
@@ -142,6 +171,7 @@ def test_verify_reports_ok_for_the_partner_user_and_unexpected_deny_for_root(sta
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key.access_key_secret,
     }
     as_user["RAM_DELEGATE_ACCOUNT_ID"] = stack.partner.uid
+    as_user["RAM_DELEGATE_SEAL_SECRET"] = stack.partner_seal_secret  # the ExternalIds are kept encrypted under it
 
     code, out, _ = run_cli(*endpoint, "--json", "verify", env=as_user)
     report = json.loads(out)

@@ -24,6 +24,7 @@ OWNER_KEY = Credentials("AKIDENTERPRISEA0000001", "secret-a")
 PARTNER_KEY = Credentials("AKIDENTERPRISEB0000001", "secret-b")
 PARTNER_ENDPOINT = "https://partner.example.com/ram-delegate"
 PARTNER_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SEAL_SECRET = "seal-test-secret-0123456789abcdef"
 
 WRITE_ACTIONS = frozenset(
     {
@@ -107,6 +108,7 @@ def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: l
         "account_id": account_id,
         "endpoint": emulator.endpoint,
         "protocol": "http",
+        "seal_secret": SEAL_SECRET,
     }
     if side == "owner":
         values |= {
@@ -114,6 +116,8 @@ def _deps(emulator: Any, account_id: str, key: Credentials, side: str, sleeps: l
             "partner_secret": PARTNER_SECRET,
             "allowed_partners": (ENTERPRISE_B_UID,),
         }
+    else:
+        values |= {"allowed_owners": (ENTERPRISE_A_UID,)}
     config = Settings.from_env({}, **(values | settings))
     retry = RetryPolicy(attempts=5, sleep=sleeps.append, random=lambda: 1.0)
     return Deps(
@@ -261,5 +265,16 @@ def gate(mocker: Any) -> Iterator[Gate]:
 
 @pytest.fixture
 def alice(partner_root: Any) -> Credentials:
-    """Alice as the partner's worst case: her own AccessKey and leave to assume any of A's rd-* roles."""
-    return make_alice(partner_root)
+    """Alice as the partner's worst case: her own AccessKey and leave to assume any of A's rd-* roles.
+
+    She exists before her first grant; the test marks her as created by the partner function (sealed marker) so that
+    the grants adopt her without the adoption opt-in.
+    """
+    from alibabacloud_ram20150501 import models
+
+    from ram_delegate.grants import user_marker
+
+    key = make_alice(partner_root)
+    marker = user_marker("alice", SEAL_SECRET)
+    partner_root.update_user(models.UpdateUserRequest(user_name="alice", new_comments=marker))
+    return key

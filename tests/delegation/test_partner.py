@@ -60,9 +60,11 @@ def test_least_privilege_by_default_and_broad_only_on_opt_in(
 
 
 def test_the_sweep_never_deletes_a_user_it_did_not_create_or_that_holds_a_key(
-    partner_deps: Any, partner_root: Any, granted: Any, now: Any
+    make_partner_deps: Any, partner_root: Any, granted: Any, now: Any
 ) -> None:
     from alibabacloud_ram20150501 import models
+
+    partner_deps = make_partner_deps(adopt_existing_users=True)  # bob exists already: adopting him is opted in
 
     partner_root.create_user(models.CreateUserRequest(user_name="bob", display_name="bob"))
     partner.handle_granted(

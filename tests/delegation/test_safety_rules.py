@@ -232,9 +232,10 @@ def test_a_quota_refusal_on_the_owner_side_leaves_no_partial_grant(
 
 
 def test_a_partner_user_at_its_policy_quota_gets_a_clean_refusal_and_nothing_half_made(
-    writes: Any, partner_deps: Any, partner_root: Any, now: Any
+    writes: Any, make_partner_deps: Any, partner_root: Any, now: Any
 ) -> None:
     """RAM allows 10 custom policies per user: the 11th grant for one user is refused and its policy removed."""
+    partner_deps = make_partner_deps(adopt_existing_users=True)
     from alibabacloud_ram20150501 import models
 
     partner_root.create_user(models.CreateUserRequest(user_name="alice", comments=partner.USER_MARKER))

@@ -114,6 +114,8 @@ def make_deps(emulator: Any, side: str, notifier: Any, **overrides: Any) -> Deps
             "partner_secret": PARTNER_SECRET,
             "allowed_partners": (ENTERPRISE_B_UID,),
         }
+    else:
+        values |= {"allowed_owners": (ENTERPRISE_A_UID,)}
     settings = Settings(**{**values, **overrides})
     return Deps(
         settings=settings,

@@ -41,6 +41,7 @@ def function_deps(emulator: Any, account: str, side: str, policy: str) -> Deps:
         endpoint=emulator.endpoint,
         protocol="http",
         verifier_role=VERIFIER,
+        allowed_owners=(ENTERPRISE_A_UID,),
         allowed_partners=tuple(a for a in ROOT_KEYS if a != account),
     )
     root = CloudClients(settings, ROOT_KEYS[account], retry=RetryPolicy(sleep=_no_wait))

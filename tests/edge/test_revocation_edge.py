@@ -121,6 +121,7 @@ def test_a_replayed_hub_signed_approval_never_outlives_its_tombstone(
     captured = approval(now, days=30)
     assert body_of(app.owner_onboard(hub_signed(captured, now), None, deps=deps))["status"] == "applied"
     revoked_at = now + timedelta(minutes=1)
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time
     aliyun_emulator.clock.set(revoked_at)
     app.owner_onboard(signed_event(revocation(revoked_at), OWNER_SECRET, revoked_at, "evt-rev"), None, deps=deps)
     assert not role_exists(aliyun_emulator)
@@ -163,6 +164,7 @@ def test_a_captured_approval_replayed_with_its_original_request_time_is_401(
     app.owner_onboard(captured, None, deps=owner_deps)
     app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now, "evt-rev"), None, deps=owner_deps)
     later = now + timedelta(hours=1)
+    aliyun_emulator.accept_host_clock = True  # the SDK signs with the host's time
     aliyun_emulator.clock.set(later)
     writes = write_calls(aliyun_emulator)
     assert app.owner_onboard(captured, None, deps=owner_deps)["statusCode"] == 401

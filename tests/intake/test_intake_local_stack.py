@@ -62,7 +62,9 @@ def deliver(stack: LocalStack, source: str, delivery: senders.Delivery) -> tuple
 
 def cloud(stack: LocalStack, account: SeedAccount, side: str) -> CloudClients:
     env = {ENV_ENDPOINT: stack.cloud_endpoint, ENV_PROTOCOL: "http", ENV_ACCOUNT_ID: account.uid}
-    settings = Settings.from_env(env, side=side)
+    # The partner keeps ExternalIds encrypted under its functions' seal key: reading them takes that key.
+    seal = stack.owner_seal_secret if side == "owner" else stack.partner_seal_secret
+    settings = Settings.from_env(env, side=side, seal_secret=seal)
     return CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
 
 

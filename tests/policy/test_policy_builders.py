@@ -237,7 +237,15 @@ def test_profile_that_fails_lint_never_loads(tmp_path: Path, actions: list[str],
         pytest.param(json.dumps({"other": {}}), "profiles", id="no-profiles"),
         pytest.param(
             json.dumps(
-                {"profiles": {"slb-readonly": {"description": "d", "actions": ["slb:Get*"], "resource_template": "*"}}}
+                {
+                    "profiles": {
+                        "slb-readonly": {
+                            "description": "d",
+                            "actions": ["slb:Get*"],
+                            "resource_template": "acs:slb:{region}:{account_id}:*",
+                        }
+                    }
+                }
             ),
             "profiles.slb-readonly",
             id="redefines-builtin",

@@ -208,7 +208,7 @@ def build_stack(emulator: Emulator) -> Stack:
         partner_secret="s",
         allowed_partners=(PARTNER,),
     )
-    partner_settings = _settings(emulator, side="partner", account_id=PARTNER)
+    partner_settings = _settings(emulator, side="partner", account_id=PARTNER, allowed_owners=(OWNER,))
     owner = Deps(
         owner_settings,
         CloudClients(owner_settings, Credentials("AKIDENTERPRISEA0000001", "secret-a"), retry=retry),

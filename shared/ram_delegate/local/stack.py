@@ -165,6 +165,9 @@ class LocalStack:
         self.partner: SeedAccount = self._seed.accounts[1]
         self.webhook_secret = self._env.get(ENV_WEBHOOK_SECRET, "").strip() or _generate_secret()
         self.webhook_secret_generated = not self._env.get(ENV_WEBHOOK_SECRET, "").strip()
+        # The seal keys of each side's functions (the partner's also decrypts the ExternalIds it keeps).
+        self.owner_seal_secret = self._env.get("RAM_DELEGATE_OWNER_SEAL_SECRET", "").strip() or _generate_secret()
+        self.partner_seal_secret = self._env.get("RAM_DELEGATE_PARTNER_SEAL_SECRET", "").strip() or _generate_secret()
         # The functions' SDK signs with the host's time while the stack moves the emulator clock (timers, expiry):
         # the local stack opts in to the host clock explicitly.
         # ``state_file`` keeps the cloud and the emulator clock across a restart (``ram-delegate local --state``).
@@ -311,7 +314,9 @@ class LocalStack:
         for name, default in (
             (ENV_REGION, DEFAULT_REGION),
             (ENV_VERIFIER_ROLE, DEFAULT_VERIFIER_ROLE),
-            (ENV_PARTNER_SECRET, self.webhook_secret),
+            (ENV_PARTNER_SECRET, _generate_secret()),  # its own secret, never the ticketing one
+            ("RAM_DELEGATE_OWNER_SEAL_SECRET", self.owner_seal_secret),
+            ("RAM_DELEGATE_PARTNER_SEAL_SECRET", self.partner_seal_secret),
         ):
             if not env.get(name, "").strip():
                 env[name] = default

@@ -171,11 +171,11 @@ def _trust_for(event: ApprovedEvent, deps: Deps, external_id: str) -> PolicyDocu
     )
 
 
-def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument) -> list[Step]:
+def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, seal_secret: str | None) -> list[Step]:
     steps: list[Step] = []
     role, policy = desired.role, desired.policy
-    role_tags = {**desired.tags, g.TAG_KIND: g.KIND_ROLE}
-    policy_tags = {**desired.tags, g.TAG_KIND: g.KIND_ACCESS}
+    role_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, role, seal_secret)
+    policy_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, policy, seal_secret)
     trust_json = to_json(trust)
     ticket = desired.tags[g.TAG_TICKET]
     if observed.role is None:
@@ -389,13 +389,13 @@ def _converge(
             return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
         if observed.role is not None and not observed.role_is_ours:
             raise GuardrailError(
-                f"role {role} exists but is not managed by ram-delegate for this ticket; it is left untouched",
-                problems=[Problem("role", f"{role}: foreign role with the grant's name")],
+                f"role {role} exists but is not managed (sealed) by ram-delegate for this ticket; it is left untouched",
+                problems=[Problem("role", f"{role}: foreign or unsealed role with the grant's name")],
             )
         external_id = (_external_id_of(observed.role.trust_policy) if observed.role else None) or secrets.token_urlsafe(
             24
         )
-        steps = _plan_grant(desired, observed, _trust_for(event, deps, external_id))
+        steps = _plan_grant(desired, observed, _trust_for(event, deps, external_id), deps.settings.seal_secret)
         if dry_run:
             return Outcome("dry-run", data.ticket, tuple(steps), detail)
         if not steps:

@@ -37,6 +37,7 @@ class Observed:
     attached_account: bool
     attached_groups: frozenset[str]
     other_ticket: str | None  # another ticket holding this ticket's resource names
+    forged_tombstone: bool = False  # our tags on the tombstone's name without a valid seal: never acted on
 
     @property
     def role_is_ours(self) -> bool:
@@ -68,11 +69,15 @@ def observe(deps: Deps, ticket: str, *, wanted_group: str | None = None) -> Obse
     role = g.role_name(ticket)
     policy = g.access_policy_name(ticket)
     listed = ram.list_policies(g.managed_filter(ticket=ticket))
-    access = g.find_managed(listed, policy)
-    tombstone = g.find_managed(listed, g.tombstone_policy_name(ticket))
+    secret = deps.settings.seal_secret
+    # Only sealed resources are ours (seal.py): a forged tag or seal is neither adopted, nor changed, nor deleted.
+    access = g.find_sealed(listed, policy, secret)
+    tomb_name = g.tombstone_policy_name(ticket)
+    tombstone = g.find_sealed(listed, tomb_name, secret)
+    forged_tombstone = tombstone is None and g.find_managed(listed, tomb_name) is not None
     role_info, role_tags = _read_role(deps, role)
     other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
-    ours = g.is_managed(role_tags) and role_tags.get(g.TAG_TICKET) == ticket
+    ours = g.is_sealed(role_tags, role, secret) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = False
     attached_groups: frozenset[str] = frozenset()
     if ours and other is None and access is not None:
@@ -95,6 +100,7 @@ def observe(deps: Deps, ticket: str, *, wanted_group: str | None = None) -> Obse
         attached_account=attached_account,
         attached_groups=attached_groups,
         other_ticket=other,
+        forged_tombstone=forged_tombstone,
     )
 
 
@@ -193,8 +199,9 @@ def retire_steps(
         steps.append(Step("UpdateRole", arn, params, f"{reason}: no new sessions", absent_is_done=True))
     if observed.access is not None:
         steps.append(Step("DeletePolicy", g.policy_arn(account_id, policy), {"policy": policy}, reason))
-    if tombstone is not None:
-        steps += _tombstone_steps(account_id, ticket, arn, observed.tombstone, tombstone)
+    if tombstone is not None and not observed.forged_tombstone:  # a forged one occupies the name: cut access anyway
+        sealed = g.with_seal(tombstone, g.tombstone_policy_name(ticket), deps.settings.seal_secret)
+        steps += _tombstone_steps(account_id, ticket, arn, observed.tombstone, sealed)
     if observed.role_is_ours:
         steps.append(Step("DeleteRole", arn, {"role": role}, reason))
     return steps
@@ -213,7 +220,9 @@ def _tombstone_steps(
             "tags": dict(tags),
         }
         return [Step("CreatePolicy", arn, params, "remember the revocation so older approvals stay refused")]
-    if tags_differ(existing.tags, {key: value for key, value in tags.items() if key != g.TAG_REVOKED_AT}):
+    if tags_differ(
+        existing.tags, {key: value for key, value in tags.items() if key not in (g.TAG_REVOKED_AT, g.TAG_SEAL)}
+    ):
         params = {"resource_type": "policy", "name": name, "tags": dict(tags)}
         return [Step("TagResources", arn, params, "record the later revocation")]
     return []

@@ -46,16 +46,23 @@ def _expiry_tombstone(ticket: str, grant_tags: Mapping[str, str], now: datetime)
     return tombstone_for
 
 
+def unsealed_report(name: str) -> str:
+    """The sweep's report of a resource that carries our tags without a valid seal: reported, never deleted."""
+    return f"{name}: carries ram-delegate's tags without a valid seal; reported, never deleted"
+
+
 def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: Progress | None = None) -> SweepReport:
     """Retire expired grants and drop old tombstones. With nothing to do it makes only the list calls."""
     account_id = deps.account_id()
     ram = deps.cloud.ram
     roles = ram.list_roles(g.managed_filter(g.KIND_ROLE))
-    tombstones = {t.name: t for t in ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE)) if g.is_managed(t.tags)}
+    secret = deps.settings.seal_secret
+    listed_tombstones = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
+    tombstones = {t.name: t for t in listed_tombstones if g.is_sealed(t.tags, t.name, secret)}
     all_steps: list[Step] = []
     retired: list[str] = []
-    errors: list[str] = []
-    expired_roles = [r for r in roles if g.is_managed(r.tags) and g.state_of(r.tags, now) != "active"]
+    errors = [unsealed_report(r.name) for r in [*roles, *listed_tombstones] if g.is_unsealed(r.tags, r.name, secret)]
+    expired_roles = [r for r in roles if g.is_sealed(r.tags, r.name, secret) and g.state_of(r.tags, now) != "active"]
     expired = len(expired_roles)
     for index, role in enumerate(expired_roles, start=1):
         if progress is not None:

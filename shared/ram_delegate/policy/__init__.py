@@ -19,7 +19,15 @@ from ram_delegate.policy.evaluation import (
     evaluate,
     evaluate_trust,
 )
-from ram_delegate.policy.lint import Finding, Severity, errors_of, lint, lint_system_policy, raise_for_errors
+from ram_delegate.policy.lint import (
+    Finding,
+    Severity,
+    errors_of,
+    lint,
+    lint_profile,
+    lint_system_policy,
+    raise_for_errors,
+)
 from ram_delegate.policy.model import (
     Condition,
     ConditionValue,
@@ -55,6 +63,7 @@ __all__ = [
     "evaluate_trust",
     "format_expiry",
     "lint",
+    "lint_profile",
     "lint_system_policy",
     "load_profiles",
     "owner_access_policy",

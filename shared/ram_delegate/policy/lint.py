@@ -24,13 +24,32 @@ Rules (id: severity — what fires it):
 * ``resource-wildcard-write``: warning — an Allow on Resource ``*`` of an action that is not clearly read-only.
 * ``allow-without-condition``: info — an Allow with no condition at all.
 * ``size-near-limit``: info — the document uses more than 80 % of its size limit.
+
+Access-profile rules (``lint_profile``; all errors, none can be waived: a profile is what a partner gets):
+
+* ``profile-command-execution`` — an action that could run commands or code on the owner's machines
+  (``ecs:RunCommand``, ``ecs:InvokeCommand``, ``ecs:SendFile``, ``fc:InvokeFunction``, ``oos:StartExecution`` …).
+* ``profile-secret-read`` — an action that could read a secret or use a key (``kms:Decrypt``,
+  ``kms:GetSecretValue``, ``oos:GetSecretParameter``, a cluster kubeconfig …).
+* ``profile-code-change`` — an action that could change a function, a stack or an image (``fc:Update*``,
+  ``fc:Create*``, ``ros:UpdateStack``, ``cr:Push*``, ``ecs:ModifyInstanceAttribute`` (user data) …).
+* ``profile-ram-sts`` — any RAM, IMS or STS action, or a Resource Manager policy attachment.
+* ``profile-data-read-any`` — a data-plane read (``oss:GetObject``, ``log:GetLogs``, ``ots:GetRow`` …) on every
+  resource of the service (a template whose resource part is ``*`` or ``<type>/*``).
+* ``profile-template-scope`` — a template that is not ``acs:<service>:{region}:{account_id}:<resource>``, i.e.
+  that ignores the approval's region or the owner's account.
+
+Action patterns are compared as wildcard languages (case-insensitive): a rule fires when some action could match
+both the profile's pattern and one of the rule's patterns, so ``ecs:*`` and ``ecs:Run*`` are refused like
+``ecs:RunCommand``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 from typing import Literal
 
 from ram_delegate.errors import PolicyLintError, Problem
@@ -246,3 +265,159 @@ def _trust_findings(statement: Statement, path: str) -> Iterable[Finding]:
 
 def _has_expiry(statement: Statement) -> bool:
     return any(c.operator in _EXPIRY_OPERATORS and c.key.lower() == "acs:currenttime" for c in statement.conditions)
+
+
+# --- access profiles -------------------------------------------------------------------------------------------------
+
+# What a partner must never get through a profile, by rule id; patterns are compared as wildcard languages.
+PROFILE_FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "profile-command-execution": (
+        "ecs:RunCommand",
+        "ecs:InvokeCommand",
+        "ecs:CreateCommand",
+        "ecs:ModifyCommand",
+        "ecs:SendFile",
+        "ecs:StartTerminalSession",
+        "ecs:ConnectInstance",
+        "fc:InvokeFunction",
+        "fc:InvokeService",
+        "oos:StartExecution",
+        "swas-open:RunCommand",
+        "ehpc:RunCommand",
+        "cs:RunCommand",
+    ),
+    "profile-secret-read": (
+        "kms:Decrypt",
+        "kms:AsymmetricDecrypt",
+        "kms:ReEncrypt",
+        "kms:GenerateDataKey*",
+        "kms:Export*",
+        "kms:GetSecretValue",
+        "kms:GetSecret*",
+        "kms:GetParametersForImport",
+        "oos:GetSecretParameter*",
+        "cs:DescribeClusterUserKubeconfig",
+        "cs:DescribeUserPermission",
+        "cas:DescribeUserCertificateDetail",
+    ),
+    "profile-code-change": (
+        "fc:Create*",
+        "fc:Update*",
+        "fc:Put*",
+        "fc:Publish*",
+        "fc:Delete*",
+        "ros:CreateStack*",
+        "ros:UpdateStack*",
+        "ros:ExecuteChangeSet",
+        "ros:ContinueCreateStack",
+        "cr:Push*",
+        "cr:Update*",
+        "cr:CreateRepo*",
+        "ecs:ModifyInstanceAttribute",
+        "ecs:ReplaceSystemDisk",
+        "ecs:CreateLaunchTemplate*",
+        "sae:Deploy*",
+        "sae:UpdateApplication*",
+        "edas:Deploy*",
+        "oos:CreateTemplate",
+        "oos:UpdateTemplate",
+    ),
+    "profile-ram-sts": (
+        "ram:*",
+        "ims:*",
+        "sts:*",
+        "resourcemanager:AttachPolicy",
+        "resourcemanager:DetachPolicy",
+        "resourcemanager:CreateServiceLinkedRole",
+    ),
+}
+DATA_PLANE_READS = (
+    "oss:GetObject*",
+    "oss:ListObjects*",
+    "oss:GetBucket",
+    "oss:SelectObject",
+    "log:GetLogs*",
+    "log:PullLogs",
+    "log:GetCursor*",
+    "ots:GetRow",
+    "ots:GetRange",
+    "ots:BatchGetRow",
+    "ots:Search",
+    "ots:SQL_Select",
+    "mns:ReceiveMessage",
+    "mns:PeekMessage",
+    "dms:ExecuteScript",
+    "rds:DescribeSQLLog*",
+    "polardb:DescribeSQLLog*",
+    "nas:DescribeFileSystem*Content",
+)
+_TEMPLATE = re.compile(r"acs:[a-z0-9-]+:\{region\}:\{account_id\}:(?P<relative>.+)")
+# Resource-type words of data services' ARNs: ``project/*`` names no project, ``reports/*`` names a bucket.
+_TYPE_WORDS = frozenset(
+    {
+        "bucket",
+        "project",
+        "logstore",
+        "instance",
+        "table",
+        "queue",
+        "queues",
+        "topic",
+        "topics",
+        "dbinstance",
+        "cluster",
+    }
+)
+
+
+def _names_no_resource(relative: str) -> bool:
+    """Whether a resource part covers every resource: no segment is a literal name (type words do not count)."""
+    return all(segment.lower() in _TYPE_WORDS or set(segment) <= {"*", "?"} for segment in relative.split("/"))
+
+
+@lru_cache(maxsize=8192)
+def patterns_overlap(first: str, second: str) -> bool:
+    """Whether some string matches both wildcard patterns (``*`` any run, ``?`` one character; case-insensitive)."""
+    a, b = first.lower(), second.lower()
+
+    @cache
+    def meet(i: int, j: int) -> bool:
+        if i == len(a) and j == len(b):
+            return True
+        if i < len(a) and a[i] == "*" and (meet(i + 1, j) or (j < len(b) and meet(i, j + 1))):
+            return True
+        if j < len(b) and b[j] == "*" and (meet(i, j + 1) or (i < len(a) and meet(i + 1, j))):
+            return True
+        if i < len(a) and j < len(b) and "*" not in (a[i], b[j]):
+            return (a[i] == b[j] or "?" in (a[i], b[j])) and meet(i + 1, j + 1)
+        return False
+
+    return meet(0, 0)
+
+
+def lint_profile(actions: Sequence[str], resource_template: str, *, path: str = "") -> list[Finding]:
+    """The profile rules (module docstring): what an access profile may never hand a partner, whatever the opt-ins.
+
+    One call per (actions, template) pair of a profile; ``path`` prefixes the findings' paths (``instances.``).
+    """
+    findings: list[Finding] = []
+    matched = _TEMPLATE.fullmatch(resource_template)
+    if matched is None:
+        message = (
+            f"resource template {resource_template!r} must be acs:<service>:{{region}}:{{account_id}}:<resource> "
+            "so that the grant stays in the approved region of the owner's account"
+        )
+        findings.append(Finding("profile-template-scope", "error", message, f"{path}resource_template"))
+    any_resource = matched is None or _names_no_resource(matched.group("relative"))
+    for index, action in enumerate(actions):
+        action_path = f"{path}actions[{index}]"
+        for rule_id, forbidden in PROFILE_FORBIDDEN.items():
+            hit = next((f for f in forbidden if patterns_overlap(action, f)), None)
+            if hit is not None:
+                message = f"{action!r} could allow {hit} ({rule_id.removeprefix('profile-').replace('-', ' ')})"
+                findings.append(Finding(rule_id, "error", message, action_path))
+        read = next((r for r in DATA_PLANE_READS if patterns_overlap(action, r)), None)
+        if read is not None and any_resource:
+            message = f"{action!r} could allow the data-plane read {read} on every resource; name the resources"
+            findings.append(Finding("profile-data-read-any", "error", message, action_path))
+    return findings

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, PolicyValidationError, Problem
-from ram_delegate.policy.lint import lint, raise_for_errors
+from ram_delegate.policy.lint import Finding, lint, lint_profile, raise_for_errors
 from ram_delegate.policy.parsing import parse_policy
 
 IdScoping = Literal["accept", "require", "refuse"]
@@ -380,8 +380,24 @@ def _probes(raw: object, path: str, problems: list[Problem]) -> tuple[Probe | No
     return positive, tuple(probe for probe in negatives if probe is not None)
 
 
+def profile_findings(profile: AccessProfile) -> list[Finding]:
+    """The profile rules (``lint_profile``) over every (actions, template) pair the profile holds."""
+    findings: list[Finding] = []
+    if profile.actions:
+        findings += lint_profile(profile.actions, profile.resource_template)
+    if profile.instances is not None:
+        findings += lint_profile(profile.instances.actions, profile.instances.arn_template, path="instances.")
+    for index, companion in enumerate(profile.companions):
+        findings += lint_profile(companion.actions, companion.resource_template, path=f"companions[{index}].")
+    return findings
+
+
 def _lint_profile(profile: AccessProfile, source: str) -> None:
-    """A profile whose access policy (account-wide, and on named instances) would not validate or lint never loads."""
+    """A profile that breaks a profile rule, or whose access policy (account-wide, and on named instances) would not
+    validate or lint, never loads; every problem is listed, each naming its rule."""
+    refused = [f for f in profile_findings(profile) if f.severity == "error"]
+    problems = [Problem(f"profiles.{profile.name}.{f.path}", f"{f.rule_id}: {f.message}") for f in refused]
+    summary = ", ".join(sorted({f.rule_id for f in refused}))
     shapes: list[Sequence[str]] = [()]
     if profile.instances is not None:
         shapes.append(["lint-probe-0001", "lint-probe-0002"])
@@ -393,5 +409,8 @@ def _lint_profile(profile: AccessProfile, source: str) -> None:
             policy = parse_policy(document, kind="custom")
             raise_for_errors(lint(policy, kind="custom", time_bound=True), f"access policy of profile {profile.name!r}")
     except (PolicyLintError, PolicyValidationError) as exc:
-        message = f"access profile {profile.name!r} in {source} refused: {exc.message}"
-        raise PolicyLintError(message, problems=exc.problems) from None
+        problems.extend(exc.problems)
+        summary = f"{summary}; {exc.message}" if summary else exc.message
+    if problems:
+        message = f"access profile {profile.name!r} in {source} refused: {summary}"
+        raise PolicyLintError(message, problems=problems)

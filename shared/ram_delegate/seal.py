@@ -1,0 +1,79 @@
+"""The ownership seal: a tag only the function can write, because only the function holds the key.
+
+Tags are not ownership: anyone with ``ram:TagResources`` can write ``ram-delegate:managed-by``. A seal is an
+HMAC-SHA256, keyed by ``RAM_DELEGATE_SEAL_SECRET`` (a secret the function holds and no RAM reader can see), over
+the resource's name and the tags that decide what the sweeps and revocation do with it (ticket, expiry, accounts,
+user, role, scope, state). Forging one needs the key; copying one onto another resource fails because the name is
+sealed; editing a sealed tag (say, a later expiry to keep a grant alive) breaks it. The same key encrypts the
+ExternalId the partner keeps in a tag, so only the functions can read it. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+
+SEAL_VERSION = "v1"
+ENCRYPTED_PREFIX = "enc1."
+_ENCRYPTION_DOMAIN = b"ram-delegate-external-id-v1"
+MAX_ENCRYPTED_PLAINTEXT = 64  # 5 + base64(12 + 64 + 16 bytes) = 128 characters: one RAM tag value
+_DOMAIN = b"ram-delegate-seal-v1"
+_SEPARATOR = b"\x1f"
+
+
+def _message(name: str, fields: Mapping[str, str], keys: Iterable[str]) -> bytes:
+    parts = [_DOMAIN, name.encode()]
+    for key in keys:
+        parts.append(f"{key}={fields.get(key, '')}".encode())
+    return _SEPARATOR.join(parts)
+
+
+def seal(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str]) -> str:
+    """The seal of resource ``name`` with ``fields`` (only ``keys`` count, absent ones as empty); 46 characters."""
+    digest = hmac.new(secret.encode(), _message(name, fields, keys), hashlib.sha256).digest()
+    return f"{SEAL_VERSION}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
+def verify(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str], value: str | None) -> bool:
+    """Whether ``value`` is the seal of ``name`` with ``fields``; constant-time."""
+    if not value:
+        return False
+    return hmac.compare_digest(value.encode(), seal(secret, name, fields, keys).encode())
+
+
+def _aead_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), _ENCRYPTION_DOMAIN, hashlib.sha256).digest()
+
+
+def encrypt(secret: str, context: str, plaintext: str) -> str:
+    """``plaintext`` encrypted (AES-256-GCM) for a tag only the key's holder can read, bound to ``context``.
+
+    The nonce is derived from the key, the context and the plaintext (synthetic-IV style), so the same value encrypts
+    to the same tag and a redelivered grant changes nothing; equal plaintexts are the only thing it reveals.
+    """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = _aead_key(secret)
+    nonce = hmac.new(key, context.encode() + _SEPARATOR + plaintext.encode(), hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), context.encode())
+    return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def decrypt(secret: str | None, context: str, value: str) -> str | None:
+    """The plaintext of ``encrypt``; a value without the prefix is returned as is (stored before encryption);
+    None when it cannot be read (no key, another key, another context, tampered)."""
+    if not value.startswith(ENCRYPTED_PREFIX):
+        return value
+    if secret is None:
+        return None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = value.removeprefix(ENCRYPTED_PREFIX)
+    try:
+        blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        return AESGCM(_aead_key(secret)).decrypt(blob[:12], blob[12:], context.encode()).decode()
+    except (InvalidTag, ValueError):
+        return None
