@@ -345,6 +345,8 @@ def _dispatch(side: Side, request: HttpRequest, deps: Deps, now: datetime, signe
     if side == "partner":
         from ram_delegate.partner import handle_revoked_forward
 
+        if signer is not None:  # an owner's own secret signed it: it revokes that owner's grants, whatever it names
+            event = event.model_copy(update={"data": event.data.model_copy(update={"owner_account_id": signer})})
         return handle_revoked_forward(event, deps, now=now, dry_run=dry_run)
     from ram_delegate.owner import handle_revoked
 

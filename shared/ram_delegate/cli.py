@@ -17,117 +17,31 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ram_delegate.cli_common import FUNCTION_NAMES, UsageError, json_or_text, post, timer_event
+from ram_delegate.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FUNCTION_NAMES,
+    Invocation,
+    UsageError,
+    json_or_text,
+    post,
+    sdk_config,
+    timer_event,
+)
+from ram_delegate.cli_lint import command_lint
 from ram_delegate.cli_output import Output, format_time, mask_secret, to_jsonable
-from ram_delegate.errors import ConfigurationError, InvalidInputError, PolicyLintError, Problem, RamDelegateError
-from ram_delegate.settings import ENV_WEBHOOK_SECRET, Settings, split_list
+from ram_delegate.errors import ConfigurationError, RamDelegateError
+from ram_delegate.settings import ENV_WEBHOOK_SECRET, split_list
 
 if TYPE_CHECKING:
-    from alibabacloud_tea_openapi.utils_models import Config
-
-    from ram_delegate.cloud import CloudClients, Credentials
-    from ram_delegate.deps import Deps
-    from ram_delegate.policy import Finding
+    pass
 
 log = logging.getLogger("ram_delegate.cli")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-ENV_CLOUD_REGION = "ALIBABA_CLOUD_REGION_ID"
-PLACEHOLDER_ACCOUNT_ID = "0000000000000000"  # lint --profiles builds each profile's policy for this account
-
-
-@dataclass
-class Invocation:
-    """One run of the CLI: the parsed arguments, where output goes and the environment it reads."""
-
-    args: argparse.Namespace
-    out: Output
-    env: Mapping[str, str]
-
-    @property
-    def endpoint(self) -> str | None:
-        value: str | None = self.args.endpoint
-        return value
-
-    def settings(self, **overrides: object) -> Settings:
-        """Settings from the environment with the global flags on top (flags win)."""
-        if self.args.region:
-            overrides["region"] = self.args.region
-        elif self.env.get(ENV_CLOUD_REGION) and not self.env.get("RAM_DELEGATE_REGION"):
-            overrides["region"] = self.env[ENV_CLOUD_REGION]
-        if self.endpoint:
-            overrides["endpoint"] = self.endpoint
-            overrides["protocol"] = "http"
-        return Settings.from_env(self.env, **overrides)
-
-    def credentials(self) -> Credentials:
-        from ram_delegate.cloud import Credentials
-
-        found = Credentials.from_env(self.env)
-        if found is None:
-            raise ConfigurationError(
-                "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
-                "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
-            )
-        return found
-
-    def cloud(self, settings: Settings) -> CloudClients:
-        from ram_delegate.cloud import CloudClients
-
-        return CloudClients(settings, self.credentials())
-
-    def with_account_id(self, settings: Settings) -> Settings:
-        """Settings that know their account: RAM_DELEGATE_ACCOUNT_ID, else asked once with GetCallerIdentity."""
-        if settings.account_id:
-            return settings
-        from alibabacloud_sts20150401.client import Client as StsClient
-
-        config = sdk_config(
-            self.credentials(), settings.region, settings.endpoint_for("sts"), settings.protocol, read_timeout=10
-        )
-        try:
-            account_id = StsClient(config).get_caller_identity().body.account_id
-        except Exception as exc:  # the STS SDK raises its own exception types; keep code and message only
-            raise ConfigurationError(
-                f"cannot tell the account id (set RAM_DELEGATE_ACCOUNT_ID): {getattr(exc, 'code', type(exc).__name__)}"
-            ) from None
-        return settings.model_copy(update={"account_id": str(account_id)})
-
-    def now(self) -> datetime:
-        """The emulator's clock for a local stack (it may have been moved), else the host's clock."""
-        if self.endpoint:
-            from aliyun_emulator.control import ControlError, EmulatorControl
-
-            try:
-                return EmulatorControl(f"http://{self.endpoint}", timeout=5).clock.now()
-            except (ControlError, OSError, ValueError) as exc:
-                log.info("no emulator clock at %s (%s); using the host's clock", self.endpoint, exc)
-        return datetime.now(timezone.utc)
-
-    def deps(self, settings: Settings) -> Deps:
-        """The same dependencies a function builds at cold start, with the caller's credentials."""
-        from ram_delegate.audit import AuditLog
-        from ram_delegate.deps import Deps
-        from ram_delegate.notify import HttpNotifier
-        from ram_delegate.policy import load_profiles
-
-        now = self.now()
-        offset = now - datetime.now(timezone.utc)
-        return Deps(
-            settings=settings,
-            cloud=self.cloud(settings),
-            clock=lambda: datetime.now(timezone.utc) + offset,
-            notifier=HttpNotifier(),
-            audit=AuditLog(),
-            profiles=load_profiles(settings.profiles_file),
-        )
 
 
 # --- commands -------------------------------------------------------------------------------------------------
@@ -140,7 +54,7 @@ def command_demo(run: Invocation) -> int:
 
 
 def command_local(run: Invocation) -> int:
-    from ram_delegate.local.stack import run_local
+    from ram_delegate.local.run import run_local
 
     return run_local(
         template=run.args.template,
@@ -382,25 +296,6 @@ def command_invoke(run: Invocation) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def sdk_config(credentials: Credentials, region: str, endpoint: str, protocol: str, *, read_timeout: float) -> Config:
-    """An official-SDK ``Config`` for one endpoint; plain http (a local stack) bypasses proxies for that host."""
-    from alibabacloud_tea_openapi.utils_models import Config
-
-    config = Config(
-        access_key_id=credentials.access_key_id,
-        access_key_secret=credentials.access_key_secret,
-        security_token=credentials.security_token,
-        region_id=region,
-        endpoint=endpoint,
-        protocol=protocol,
-        connect_timeout=5000,
-        read_timeout=int(read_timeout * 1000),
-    )
-    if protocol == "http":
-        config.no_proxy = endpoint.rsplit(":", 1)[0]
-    return config
-
-
 def _answer_failed(answer: object) -> bool:
     """An HTTP-style function answer with a 4xx/5xx status is a failure for the caller."""
     if isinstance(answer, Mapping):
@@ -424,129 +319,6 @@ def command_bootstrap(run: Invocation) -> int:
         rows, (("name", "ROLE"), ("arn", "ARN"), ("policy", "POLICY"), ("changes", "CHANGES")), empty="no roles"
     )
     return EXIT_OK
-
-
-def command_lint(run: Invocation) -> int:
-    catalog: list[dict[str, Any]] = []
-    if run.args.profiles:
-        rows, catalog = _lint_profiles(run)
-    else:
-        rows = _lint_file(run, Path(run.args.policy))
-    document: dict[str, Any] = {"findings": rows, "errors": sum(1 for row in rows if row["severity"] == "error")}
-    if run.args.profiles:
-        document["profiles"] = catalog
-    run.out.document(document)
-    run.out.table(rows, LINT_COLUMNS, empty="no findings")
-    errors = sum(1 for row in rows if row["severity"] == "error")
-    if rows:
-        run.out.line(f"{len(rows)} finding(s), {errors} error(s)")
-    return EXIT_FAILED if errors else EXIT_OK
-
-
-LINT_COLUMNS = (
-    ("subject", "SUBJECT"),
-    ("severity", "SEVERITY"),
-    ("rule_id", "RULE"),
-    ("path", "PATH"),
-    ("message", "MESSAGE"),
-)
-
-
-def _finding_row(subject: str, finding: Finding) -> dict[str, Any]:
-    return {
-        "subject": subject,
-        "severity": finding.severity,
-        "rule_id": finding.rule_id,
-        "path": finding.path,
-        "message": finding.message,
-    }
-
-
-def _problem_rows(subject: str, rule_id: str, problems: Sequence[Problem], message: str) -> list[dict[str, Any]]:
-    if not problems:
-        return [{"subject": subject, "severity": "error", "rule_id": rule_id, "path": "", "message": message}]
-    return [
-        {"subject": subject, "severity": "error", "rule_id": rule_id, "path": p.path, "message": p.reason}
-        for p in problems
-    ]
-
-
-def _lint_file(run: Invocation, path: Path) -> list[dict[str, Any]]:
-    from ram_delegate.policy import lint, parse_policy
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    kind = run.args.kind
-    if kind == "auto":
-        kind = "trust" if '"Principal"' in text else "custom"
-    try:
-        document = parse_policy(text, kind=kind)
-    except InvalidInputError as exc:
-        return _problem_rows(path.name, "parse", exc.problems, exc.message)
-    findings = lint(document, kind=kind, time_bound=run.args.time_bound)
-    return [_finding_row(path.name, finding) for finding in findings]
-
-
-def _lint_profiles(run: Invocation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every access profile linted as each time-bound access policy it builds (account-wide, and on named instances
-    for a profile that scopes to instances), and the catalog as rows (profile, products, actions, scoping, probes)."""
-    from ram_delegate.policy import lint, load_profiles, parse_policy
-    from ram_delegate.policy.profiles import access_document
-
-    settings = run.settings()
-    extra = run.args.profiles_file or settings.profiles_file
-    try:
-        profiles = load_profiles(extra)
-    except PolicyLintError as exc:
-        return _problem_rows(str(extra or "profiles"), "profile-refused", exc.problems, exc.message), []
-    rows: list[dict[str, Any]] = []
-    catalog: list[dict[str, Any]] = []
-    expires_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
-    for name, profile in sorted(profiles.items()):
-        shapes: list[tuple[str, ...]] = [] if profile.resource_ids == "require" else [()]
-        if profile.instances is not None:
-            shapes.append(("<id-1>", "<id-2>"))
-        findings = []
-        for ids in shapes:
-            document = access_document(
-                profile,
-                account_id=settings.account_id or PLACEHOLDER_ACCOUNT_ID,
-                region=settings.region,
-                expires_at=expires_at,
-                resource_ids=ids,
-            )
-            findings.extend(lint(parse_policy(document, kind="custom"), time_bound=True))
-        rows.extend(_finding_row(f"profile {name}", finding) for finding in findings)
-        probes = [profile.positive_probe] if profile.positive_probe else []
-        catalog.append(
-            {
-                "profile": name,
-                "products": ", ".join(profile.products),
-                "actions": ", ".join(profile.all_actions),
-                "scoping": profile.scoping,
-                "probes": ", ".join(
-                    [f"+{probe.call}" for probe in probes]
-                    + [f"-{probe.call}@{probe.target}" for probe in profile.negative_probes]
-                )
-                or "none (AssumeRole only)",
-                "findings": len(findings),
-                "description": profile.description,
-            }
-        )
-    run.out.table(catalog, PROFILE_COLUMNS, empty="no profiles")
-    return rows, catalog
-
-
-PROFILE_COLUMNS = (
-    ("profile", "PROFILE"),
-    ("products", "PRODUCTS"),
-    ("actions", "ACTIONS"),
-    ("scoping", "SCOPING"),
-    ("probes", "PROBES"),
-    ("findings", "FINDINGS"),
-)
 
 
 def command_handoff(run: Invocation) -> int:

@@ -39,14 +39,14 @@ ENV_PROTOCOL = "RAM_DELEGATE_PROTOCOL"
 ENV_VERIFY_CONCURRENCY = "RAM_DELEGATE_VERIFY_CONCURRENCY"
 ENV_ASSUME_RATE = "RAM_DELEGATE_ASSUME_RATE"
 ENV_DRY_RUN = "RAM_DELEGATE_DRY_RUN"
-ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
-ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
-ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
-ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_WEBHOOK_SECRET = "RAM_DELEGATE_KMS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_HUB_SECRET = "RAM_DELEGATE_KMS_HUB_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_PARTNER_SECRET = "RAM_DELEGATE_KMS_PARTNER_SECRET"  # noqa: S105 (a variable name)
 ENV_KMS_TTL = "RAM_DELEGATE_KMS_TTL_SECONDS"
+ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
+ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
+ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
+ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_SDK_DEBUG = "DEBUG"
 KMS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,192}$"  # noqa: S105 (a name pattern)
 
@@ -91,14 +91,14 @@ class Settings(BaseModel):
     dry_run: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
     webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
-    seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
-    allowed_owners: tuple[str, ...] = ()
-    owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
-    adopt_existing_users: bool = False
     kms_webhook_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_hub_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_partner_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
+    seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
+    allowed_owners: tuple[str, ...] = ()
+    owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
+    adopt_existing_users: bool = False
 
     @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
     @classmethod
@@ -200,11 +200,11 @@ class Settings(BaseModel):
         put("protocol", ENV_PROTOCOL)
         put("verify_concurrency", ENV_VERIFY_CONCURRENCY)
         put("assume_rate_per_second", ENV_ASSUME_RATE)
-        put("seal_secret", ENV_SEAL_SECRET)
         put("kms_webhook_secret", ENV_KMS_WEBHOOK_SECRET)
         put("kms_hub_secret", ENV_KMS_HUB_SECRET)
         put("kms_partner_secret", ENV_KMS_PARTNER_SECRET)
         put("kms_ttl_seconds", ENV_KMS_TTL)
+        put("seal_secret", ENV_SEAL_SECRET)
         for key, name in (
             ("webhook_secrets", ENV_WEBHOOK_SECRET),
             ("hub_secrets", ENV_HUB_SECRET),

@@ -358,7 +358,7 @@ def test_a_failing_job_is_retried_by_the_local_host_as_fc_does(env: Env) -> None
 
 
 def test_ram_delegate_local_lists_the_intake_urls(env: Env) -> None:
-    from ram_delegate.local.stack import describe
+    from ram_delegate.local.run import describe
 
     lines = "\n".join(describe(env.stack))
     for source in ("dingtalk", "feishu", "github", "jira", "token"):

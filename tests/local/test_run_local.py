@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from aliyun_emulator.testing import DEFAULT_TEST_SEED
-from ram_delegate.local.stack import READY_LINE, run_local
+from ram_delegate.local.run import run_local
+from ram_delegate.local.stack import READY_LINE
 
 REPO = Path(__file__).resolve().parents[2]
 GIVEN_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes of base64

@@ -16,7 +16,8 @@ from local_support import send_signed
 from ram_delegate.app import warm_instance
 from ram_delegate.cloud import ENV_ACCESS_KEY_ID, ENV_SECURITY_TOKEN
 from ram_delegate.fc import resolve_credentials
-from ram_delegate.local.stack import FcContext, FcContext312, LocalStack
+from ram_delegate.local.fc_context import FcContext, FcContext312
+from ram_delegate.local.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 TWO_HOURS = 2 * 3600

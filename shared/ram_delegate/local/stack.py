@@ -35,8 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 import uuid
@@ -45,8 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from types import FrameType, ModuleType, TracebackType
-from typing import Any, Literal, TextIO
+from types import ModuleType, TracebackType
+from typing import Any, Literal
 
 from aliyun_emulator.emulator import Emulator
 from aliyun_emulator.seed import Seed, SeedAccount, load_seed
@@ -57,6 +55,14 @@ from ram_delegate.instance import WarmInstance
 from ram_delegate.intake.config import intake_variables
 from ram_delegate.intake.service import ENV_FC_ENDPOINT
 from ram_delegate.local.cron import Schedule, parse_schedule
+from ram_delegate.local.fc_context import (
+    FcContext,
+    FcContext312,
+    FcCredentials,
+    FcFunctionMeta,
+    FcFunctionMeta312,
+    FcService,
+)
 from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
 from ram_delegate.local.template import FunctionSpec, Template, load_template
 from ram_delegate.settings import (
@@ -104,69 +110,6 @@ class TimerRun:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-@dataclass(frozen=True)
-class FcCredentials:
-    """The function role's STS credentials (``context.credentials`` on python3.10); never in ``repr``."""
-
-    access_key_id: str
-    access_key_secret: str = field(repr=False)
-    security_token: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class FcFunctionMeta:
-    name: str
-    handler: str
-    memory: int
-    timeout: int
-
-
-@dataclass(frozen=True)
-class FcService:
-    name: str
-    log_project: str = ""
-    log_store: str = ""
-    qualifier: str = "LATEST"
-    version_id: str = ""
-
-
-@dataclass(frozen=True)
-class FcFunctionMeta312:
-    name: str
-    handler: str
-    memory: int
-    timeout: int
-    version_id: str = ""
-    qualifier: str = "LATEST"
-
-
-@dataclass(frozen=True)
-class FcContext312:
-    """The context object a python3.12 handler receives: no ``credentials`` (they are in the environment)."""
-
-    request_id: str
-    function: FcFunctionMeta312
-    region: str
-    account_id: str
-    log_project: str = ""
-    log_store: str = ""
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("fc.runtime"), repr=False)
-    tracing: None = None
-
-
-@dataclass(frozen=True)
-class FcContext:
-    """The context object a python3.10 handler receives."""
-
-    request_id: str
-    credentials: FcCredentials
-    function: FcFunctionMeta
-    service: FcService
-    region: str
-    account_id: str
-    tracing: None = None
 
 
 @dataclass
@@ -374,7 +317,6 @@ class LocalStack:
             (ENV_PARTNER_SECRET, _generate_secret()),  # its own secret, never the ticketing one
             ("RAM_DELEGATE_OWNER_SEAL_SECRET", self.owner_seal_secret),
             ("RAM_DELEGATE_PARTNER_SEAL_SECRET", self.partner_seal_secret),
-            ("RAM_DELEGATE_ALLOWED_OWNERS", self.owner.uid),  # the partner accepts grants of the seed's owner only
         ):
             if not env.get(name, "").strip():
                 env[name] = default
@@ -651,94 +593,3 @@ def _generate_secret() -> str:
     from ram_delegate.webhook import generate_secret
 
     return generate_secret()
-
-
-def describe(stack: LocalStack) -> list[str]:
-    """What ``ram-delegate local`` prints: URLs, accounts (root AccessKeyIds only), the webhook secret."""
-    lines = [
-        f"emulator (RAM, STS, Resource Manager, SLB, ALB, NLB, ECS): {stack.emulator.url}   "
-        f"--endpoint {stack.cloud_endpoint}",
-        f'  control: {stack.emulator.url}/_emulator/clock (POST {{"advance_seconds": N}} fires due timers)',
-        f"function host: {stack.url}",
-        f"  InvokeFunction: POST {stack.url}/2023-03-30/functions/<name>/invocations",
-    ]
-    for spec in stack.functions:
-        side = stack.side_of(spec.name)
-        if spec.http_triggers:
-            methods = ",".join(m for trigger in spec.http_triggers for m in trigger.methods) or "any"
-            lines.append(f"  {spec.name:<18} {side:<8} {methods} {stack.function_url(spec.name)}")
-            for source in stack.intake_sources(spec.name):
-                lines.append(f"  {'':<18} {'intake':<8} POST {stack.function_url(spec.name)}/{source}")
-        for timer in spec.timer_triggers:
-            state = "" if timer.enabled else " (disabled)"
-            lines.append(f"  {spec.name:<18} {side:<8} timer {timer.name} '{timer.cron_expression}'{state}")
-    for side, account in (("owner", stack.owner), ("partner", stack.partner)):
-        lines.append(
-            f"{side} account: {account.alias} uid {account.uid} root AccessKeyId {account.access_key_id}"
-            " (secret: in the seed file; local test keys)"
-        )
-    owner = stack.owner
-    for product, instances in (
-        ("SLB", owner.load_balancers),
-        ("ALB", owner.alb_load_balancers),
-        ("NLB", owner.nlb_load_balancers),
-        ("ECS", owner.ecs_instances),
-    ):
-        if instances:
-            listed = ", ".join(f"{item.id} ({item.name}, {item.region})" for item in instances)
-            lines.append(f"  owner {product}: {listed}")
-    origin = "generated" if stack.webhook_secret_generated else "from the environment"
-    lines.append(f"webhook secret ({ENV_WEBHOOK_SECRET}, {origin}): {stack.webhook_secret}")
-    return lines
-
-
-def run_local(
-    *,
-    template: str | Path = "template.yml",
-    seed: str | Path | None = None,
-    cloud_port: int = 0,
-    port: int = 0,
-    env: Mapping[str, str] | None = None,
-    out: TextIO | None = None,
-    stop: threading.Event | None = None,
-    state_file: str | Path | None = None,
-) -> int:
-    """``ram-delegate local``: start the stack, print where everything is, serve until SIGINT/SIGTERM (or ``stop``)."""
-    stream = out or sys.stdout
-    stop_event = stop or threading.Event()
-    try:
-        stack = LocalStack(
-            template=template,
-            seed=seed,
-            cloud_port=cloud_port,
-            port=port,
-            env=env,
-            real_time_timers=True,
-            state_file=state_file,
-        ).start()
-    except (OSError, ValueError, RamDelegateError) as exc:
-        print(f"ram-delegate local: cannot start: {exc}", file=sys.stderr)
-        return 1
-    previous: dict[int, Any] = {}
-    try:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, _stopper(stop_event))
-        for line in describe(stack):
-            print(line, file=stream)
-        print(READY_LINE, file=stream, flush=True)
-        while not stop_event.wait(0.5):
-            pass
-    finally:
-        for restored, handler in previous.items():
-            signal.signal(restored, handler)
-        stack.stop()
-    print("ram-delegate local stopped", file=stream, flush=True)
-    return 0
-
-
-def _stopper(event: threading.Event) -> Callable[[int, FrameType | None], None]:
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        event.set()
-
-    return handle
