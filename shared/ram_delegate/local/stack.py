@@ -67,6 +67,8 @@ from ram_delegate.local.host import FunctionHost, HostServer, LocalFunction
 from ram_delegate.local.template import FunctionSpec, Template, load_template
 from ram_delegate.settings import (
     ENV_ACCOUNT_ID,
+    ENV_ALLOWED_OWNERS,
+    ENV_ALLOWED_PARTNERS,
     ENV_ENDPOINT,
     ENV_FC_ACCOUNT_ID,
     ENV_FC_REGION,
@@ -317,6 +319,8 @@ class LocalStack:
             (ENV_PARTNER_SECRET, _generate_secret()),  # its own secret, never the ticketing one
             ("RAM_DELEGATE_OWNER_SEAL_SECRET", self.owner_seal_secret),
             ("RAM_DELEGATE_PARTNER_SEAL_SECRET", self.partner_seal_secret),
+            (ENV_ALLOWED_PARTNERS, self.partner.uid),  # each side names the other, as its operator would
+            (ENV_ALLOWED_OWNERS, self.owner.uid),
         ):
             if not env.get(name, "").strip():
                 env[name] = default
