@@ -20,9 +20,7 @@ import math
 import statistics
 import sys
 import time
-import uuid
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from aliyun_emulator.emulator import Emulator
@@ -37,43 +35,13 @@ from ram_delegate.notify import HttpNotifier
 from ram_delegate.owner import handle_approved
 from ram_delegate.policy import load_profiles, parse_policy
 from ram_delegate.settings import Settings
+from scale_support import approved_event, seed
 
-REPO = Path(__file__).resolve().parent.parent
 SIZES = (100, 1_000)
 DRIFTED_FRACTION = 0.01
 SEAL = "bench-seal-secret-0123456789abcdef"
 THIRD = "3333333333333333"
 CLEAN_ROUNDS = 3
-
-
-def seed() -> dict[str, object]:
-    document = json.loads((REPO / "shared/ram_delegate/local/default_seed.json").read_text())
-    document["accounts"][0]["quotas"] = {"roles": 5_000, "policies": 5_000}
-    return document
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def approved_event(partner_uid: str, ticket: str, now: datetime) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": f"evt-{uuid.uuid4().hex}",
-            "source": "https://tickets.enterprise-a.example/changes",
-            "type": "partner.access.approved",
-            "time": iso(now),
-            "data": {
-                "ticket": ticket,
-                "partner": {"name": "Enterprise B", "account_id": partner_uid, "user": "partner-engineer"},
-                "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
-                "expires_at": iso(now + timedelta(days=30)),
-                "requested_by": "alice@enterprise-a.example",
-                "approved_by": "bob@enterprise-a.example",
-            },
-        }
-    ).encode()
 
 
 def clone_grants(emulator: Emulator, owner_uid: str, template: str, count: int, now: datetime) -> int:
@@ -111,7 +79,7 @@ def clone_grants(emulator: Emulator, owner_uid: str, template: str, count: int, 
 
 
 def run(size: int) -> dict[str, Any]:
-    with Emulator(load_seed(seed())) as emulator:
+    with Emulator(load_seed(seed(5_000))) as emulator:
         owner, partner = emulator.seed.accounts[0], emulator.seed.accounts[1]
         settings = Settings(
             side="owner",

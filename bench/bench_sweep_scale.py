@@ -17,14 +17,11 @@ Run: ``.venv/bin/python bench/bench_sweep_scale.py`` (part of ``make bench``).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
 import time
-import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aliyun_emulator.emulator import Emulator
@@ -38,42 +35,12 @@ from ram_delegate.notify import HttpNotifier
 from ram_delegate.owner import handle_approved, sweep_owner
 from ram_delegate.policy import load_profiles
 from ram_delegate.settings import Settings
+from scale_support import approved_event, iso, seed
 
-REPO = Path(__file__).resolve().parent.parent
 SIZES = (1_000, 10_000)
 EXPIRED_FRACTION = 0.01
 READS = ("List", "Get")
 WRITE_DESIGN_FLOOR = 5
-
-
-def seed() -> dict[str, object]:
-    document = json.loads((REPO / "shared/ram_delegate/local/default_seed.json").read_text())
-    document["accounts"][0]["quotas"] = {"roles": 20_000, "policies": 20_000}
-    return document
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def approved_event(partner_uid: str, ticket: str, now: datetime) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": f"evt-{uuid.uuid4().hex}",
-            "source": "https://tickets.enterprise-a.example/changes",
-            "type": "partner.access.approved",
-            "time": iso(now),
-            "data": {
-                "ticket": ticket,
-                "partner": {"name": "Enterprise B", "account_id": partner_uid, "user": "partner-engineer"},
-                "access": {"profile": "slb-readonly", "region": "cn-hangzhou"},
-                "expires_at": iso(now + timedelta(days=30)),
-                "requested_by": "alice@enterprise-a.example",
-                "approved_by": "bob@enterprise-a.example",
-            },
-        }
-    ).encode()
 
 
 def clone_grants(emulator: Emulator, owner_uid: str, template_ticket: str, count: int, now: datetime) -> int:
@@ -114,7 +81,7 @@ def clone_grants(emulator: Emulator, owner_uid: str, template_ticket: str, count
 
 
 def run(size: int) -> dict[str, Any]:
-    with Emulator(load_seed(seed())) as emulator:
+    with Emulator(load_seed(seed(20_000))) as emulator:
         owner, partner = emulator.seed.accounts[0], emulator.seed.accounts[1]
         settings = Settings(
             side="owner",
