@@ -10,9 +10,9 @@ Bounds: listing N tagged grants needs ceil(N/1000) list calls (MaxItems is 1,000
 another ceil(T/1000) >= 1 call), plus 4 list calls per retired grant: the retirement observes the ticket again
 right before acting (its policies, its role's tags and attachments) and lists once more after its writes, which is
 what lets a renewal since the listing, or a racing approval, be seen. "lists" counts every List call, and the
-per-action counts show which are the scan and which are per retired grant. Retiring E expired grants needs at least 3 writes each (detach,
-delete policy, delete role; ram-delegate's design adds UpdateRole and a tombstone: 5). Wall time should grow
-linearly in N.
+per-action counts show which are the scan and which are per retired grant. Retiring E expired grants needs at least
+3 writes each (detach, delete policy, delete role; ram-delegate's design adds UpdateRole and a tombstone: 5). Wall
+time should grow linearly in N.
 
 Run: ``.venv/bin/python bench/bench_sweep_scale.py`` (part of ``make bench``).
 """
