@@ -369,7 +369,7 @@ def _converge(
     """Observe, plan, execute and check until RAM holds ``desired`` (see ``handle_approved``)."""
     data = event.data
     role = desired.role
-    created: list[Step] = []  # what this delivery made, to take back if the partner refuses the grant
+    created: list[Step] = []  # what this delivery wrote; its creates are taken back if the partner refuses
     written: list[Step] = []
     detail: dict[str, Any] = {"role_arn": desired.role_arn, "policy": desired.policy}
     for _attempt in range(_PLAN_ATTEMPTS):
@@ -426,7 +426,7 @@ def _converge(
                 ) from None
             continue  # a resource vanished under us (a concurrent revocation): observe again
         finally:
-            created += [step for step in completed if step.action in _CREATES]
+            created += completed  # undo_steps takes back only its creates and attaches
         written += steps
         check = _check_after_writes(deps, event, desired)
         if check == "revoked":
@@ -443,9 +443,6 @@ def _converge(
             problems=[Problem("ticket", "a role or policy with the grant's name exists without ram-delegate's tags")],
         )
     raise RetryableCloudError(f"the grant of {data.ticket} kept changing while it was applied; retry to finish")
-
-
-_CREATES = frozenset({"CreateRole", "CreatePolicy", "AttachPolicyToRole", "AttachPolicy"})
 
 
 def _take_back(deps: Deps, event: ApprovedEvent, reason: str) -> None:

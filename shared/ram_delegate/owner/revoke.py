@@ -63,7 +63,7 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
     if _already_applied(event, observed):
         _forward_revocation(event, deps, now, observed.tombstone)
         return Outcome("duplicate", ticket)
-    steps = retire(deps, ticket, tombstone_for, reason="revoked", event_id=event.id)
+    steps = retire(deps, ticket, tombstone_for, reason="revoked", event_id=event.id, observed=observed)
     tombstone = g.find_managed(
         deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket)), g.tombstone_policy_name(ticket)
     )

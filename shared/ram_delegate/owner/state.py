@@ -239,8 +239,11 @@ def retire(
     reason: str,
     event_id: str | None,
     proceed: Callable[[Observed], bool] = lambda _observed: True,
+    observed: Observed | None = None,
 ) -> list[Step]:
     """Retire the ticket's grant until an observation finds it clean; returns the steps that ran.
+
+    ``observed``: the caller's own fresh observation, used for the first round instead of reading again.
 
     ``tombstone_for(existing)`` gives the tombstone tags to record (None: leave the tombstone as it is);
     ``proceed(observed)`` may stop the retirement when what it finds is no longer what it was asked to retire (a
@@ -249,7 +252,7 @@ def retire(
     """
     ran: list[Step] = []
     for _round in range(RETIRE_ROUNDS):
-        observed = observe(deps, ticket)
+        observed = observed or observe(deps, ticket)
         if observed.other_ticket is not None:
             raise g.name_collision(ticket, observed.other_ticket)
         if not proceed(observed):
@@ -257,6 +260,7 @@ def retire(
         steps = retire_steps(deps, ticket, observed, tombstone_for(observed.tombstone), reason)
         if not steps:
             return ran
+        observed = None  # every later round observes what the writes left
         try:
             execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event_id)
         except CreateConflict:
