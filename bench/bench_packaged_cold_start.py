@@ -106,8 +106,12 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def environment(name: str, account: SeedAccount, emulator: Emulator, secret: str, partner_url: str) -> dict[str, str]:
+def environment(
+    name: str, account: SeedAccount, emulator: Emulator, secrets: tuple[str, str], partner_url: str, peer: SeedAccount
+) -> dict[str, str]:
+    """``secrets``: the ticketing system's and the forwarding one (the partner side verifies with the latter)."""
     side = name.split("-", 1)[0]
+    allowed = "RAM_DELEGATE_ALLOWED_PARTNERS" if side == "owner" else "RAM_DELEGATE_ALLOWED_OWNERS"
     return {
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": account.access_key_id,
@@ -118,11 +122,11 @@ def environment(name: str, account: SeedAccount, emulator: Emulator, secret: str
         "RAM_DELEGATE_SIDE": side,
         "RAM_DELEGATE_ENDPOINT": emulator.endpoint,
         "RAM_DELEGATE_PROTOCOL": "http",
-        "RAM_DELEGATE_WEBHOOK_SECRET": secret,
+        "RAM_DELEGATE_WEBHOOK_SECRET": secrets[0] if side == "owner" else secrets[1],
         "RAM_DELEGATE_PARTNER_ENDPOINT": partner_url,
-        "RAM_DELEGATE_PARTNER_SECRET": secret,
         "RAM_DELEGATE_VERIFIER_ROLE": "ram-delegate-verifier",
-    }
+        allowed: peer.uid,
+    } | ({"RAM_DELEGATE_PARTNER_SECRET": secrets[1]} if side == "owner" else {})
 
 
 def first_event(name: str, now: datetime, partner: SeedAccount, secret: str) -> dict[str, Any]:
@@ -175,13 +179,15 @@ def main() -> int:
         return 0
     packages = {name: package_dir(name) for name in FUNCTIONS}
     secret = generate_secret()
+    secrets = (secret, generate_secret())
     bound: list[float] = []
     firsts: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
     imports: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
     with Emulator(_default_seed_text()) as emulator, partner_stub() as partner_url:
         owner, partner = emulator.seed.accounts[0], emulator.seed.accounts[1]
         for side, account in (("owner", owner), ("partner", partner)):
-            env = environment(f"{side}-onboard", account, emulator, secret, partner_url)
+            peer = partner if side == "owner" else owner
+            env = environment(f"{side}-onboard", account, emulator, secrets, partner_url, peer)
             settings = Settings.from_env(env, side=side)
             root = CloudClients(settings, Credentials(account.access_key_id, account.access_key_secret))
             bootstrap(side, root, settings)  # the verifier role the partner side checks
@@ -195,8 +201,8 @@ def main() -> int:
             )
             bound.append(float(result.stdout))
             for name in FUNCTIONS:
-                account = owner if name.startswith("owner") else partner
-                env = environment(name, account, emulator, secret, partner_url)
+                account, peer = (owner, partner) if name.startswith("owner") else (partner, owner)
+                env = environment(name, account, emulator, secrets, partner_url, peer)
                 if name == "partner-verify":
                     env |= verifier  # a root key may not assume roles: the verifier runs as its role, as on FC
                 with PackagedInstance(python, packages[name], env) as instance:
