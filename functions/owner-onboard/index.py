@@ -1,10 +1,14 @@
-"""owner-onboard: the Function Compute handler; the logic lives in ram_delegate.app."""
+"""owner-onboard: the Function Compute handler; the logic lives in ram_delegate.handlers.owner_onboard."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ram_delegate.app import owner_onboard
+from ram_delegate.deferred_imports import defer
+
+defer()  # the SDK's asynchronous stack, never used here, loads only if something uses it
+
+from ram_delegate.handlers.owner_onboard import owner_onboard  # noqa: E402 (after defer, which must come first)
 
 
 def handler(event: bytes, context: object) -> dict[str, Any]:

@@ -1,10 +1,14 @@
-"""partner-expire: the Function Compute handler; the logic lives in ram_delegate.app."""
+"""partner-expire: the Function Compute handler; the logic lives in ram_delegate.handlers.partner_expire."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ram_delegate.app import partner_expire
+from ram_delegate.deferred_imports import defer
+
+defer()  # the SDK's asynchronous stack, never used here, loads only if something uses it
+
+from ram_delegate.handlers.partner_expire import partner_expire  # noqa: E402 (after defer, which must come first)
 
 
 def handler(event: bytes, context: object) -> dict[str, Any]:

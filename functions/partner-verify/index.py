@@ -1,10 +1,14 @@
-"""partner-verify: the Function Compute handler; the logic lives in ram_delegate.app."""
+"""partner-verify: the Function Compute handler; the logic lives in ram_delegate.handlers.partner_verify."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ram_delegate.app import partner_verify
+from ram_delegate.deferred_imports import defer
+
+defer()  # the SDK's asynchronous stack, never used here, loads only if something uses it
+
+from ram_delegate.handlers.partner_verify import partner_verify  # noqa: E402 (after defer, which must come first)
 
 
 def handler(event: bytes, context: object) -> dict[str, Any]:

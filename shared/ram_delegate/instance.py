@@ -76,7 +76,7 @@ class WarmInstance:
                 current = self._build(self.side, credentials, env)
                 self.client_builds += 1
                 self._secrets = KmsSecretCache(current.settings, monotonic=self._monotonic)
-                settings = self._secrets.settings(current.cloud.kms.get_secret_value)
+                settings = self._secrets.settings(_kms_reader(current))
                 if self._check is not None:
                     self._check(settings)
                 current = replace(current, settings=settings)
@@ -84,7 +84,7 @@ class WarmInstance:
                 if current.cloud.credentials != credentials:
                     current = replace(current, cloud=current.cloud.with_credentials(credentials))
                     self.client_builds += 1
-                fetch = current.cloud.kms.get_secret_value
+                fetch = _kms_reader(current)
                 settings = self._secrets.settings(fetch, after_signature_failure=after_signature_failure)
                 if settings is not current.settings:
                     if self._check is not None:
@@ -92,3 +92,12 @@ class WarmInstance:
                     current = replace(current, settings=settings)
             self._deps = current
             return current
+
+
+def _kms_reader(deps: Deps) -> Callable[[str, str], str | None]:
+    """GetSecretValue through ``deps``' clients, the KMS client built only if a secret is actually read."""
+
+    def read(name: str, stage: str) -> str | None:
+        return deps.cloud.kms.get_secret_value(name, stage)
+
+    return read

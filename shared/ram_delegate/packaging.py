@@ -2,12 +2,18 @@
 
 Why each step:
 
-* **Only what the function imports.** The pinned runtime lock is installed once into a staging folder (Linux wheels
-  for the runtime's Python, no bytecode). ``modulefinder`` then follows every import of the function's ``index.py``,
-  including the lazy ones inside functions, so each path the handler may take is covered. Our own library is copied
-  module by module (no emulator, local host, CLI, demo or bootstrap); a third-party package is copied whole once any
-  of its modules is reached (packages such as pydantic import their parts dynamically, which a static scan cannot
-  see), with its ``.dist-info``. The FC API client, the emulator and every dev dependency are never reached.
+* **Only what the function reaches.** Each ``functions/<name>/index.py`` imports its own handler module
+  (``ram_delegate.handlers.<name>``). Our library is scanned from there through its syntax tree, lazy imports inside
+  functions included and imports under ``if TYPE_CHECKING:`` left out (they never run), and copied module by module
+  (never the emulator, local host, CLI, demo or bootstrap). A product SDK is kept only if the reached code calls its
+  ``CloudClients`` accessor (``PRODUCT_SDKS``): the partner functions carry no Resource Manager or FC client, the owner
+  functions no STS, SLB, ALB, NLB or ECS client. The third-party modules our code imports are then followed by
+  ``modulefinder``; a third-party package is copied whole once any of its modules is reached (packages such as
+  pydantic import their parts dynamically, which a static scan cannot see), with its ``.dist-info`` and what it
+  requires.
+* **Vendor imports that only serve asynchronous calls are deferred** (``VENDOR_PATCHES``, then
+  ``ram_delegate.deferred_imports`` at run time): each patch is exact text, applied once, and the build fails if the
+  SDK's file no longer holds it.
 * **Bytecode for the runtime's interpreter.** FC's code directory is read-only, so a missing or mismatched
   ``.pyc`` means compiling from source at every cold start (2.4-4.1 s measured). The package is compiled by the
   runtime's own Python version (``python3.12`` on PATH, pyenv, or ``FC_PYTHON_BIN``) into ``unchecked-hash`` pycs:
@@ -22,6 +28,7 @@ Nothing deployed imports this module (it is a build step, like the CLI).
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import modulefinder
@@ -30,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -41,6 +49,56 @@ LIBRARY = "ram_delegate"
 NEVER_PACKAGED = frozenset({"ram_delegate.local", "ram_delegate.cli", "ram_delegate.demo", "ram_delegate.packaging"})
 """Modules of ours a function must never carry (the scan would only reach them by a mistake worth failing on)."""
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+PRODUCT_SDKS = {
+    "ram": "alibabacloud_ram20150501",
+    "sts": "alibabacloud_sts20150401",
+    "resource_manager": "alibabacloud_resourcemanager20200331",
+    "slb": "alibabacloud_slb20140515",
+    "alb": "alibabacloud_alb20200616",
+    "nlb": "alibabacloud_nlb20220430",
+    "ecs": "alibabacloud_ecs20140526",
+    "fc": "alibabacloud_fc20230330",
+}
+"""``CloudClients`` accessor -> the SDK it imports: a function carries an SDK only if its code reads the accessor."""
+
+
+@dataclass(frozen=True)
+class VendorPatch:
+    path: str
+    old: str
+    new: str
+    why: str
+
+
+VENDOR_PATCHES = (
+    VendorPatch(
+        "darabonba/response.py",
+        "from aiohttp import ClientResponse\n",
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from aiohttp import ClientResponse\n",
+        "the name only annotates a local variable, which Python never evaluates",
+    ),
+    VendorPatch(
+        "darabonba/utils/stream.py",
+        "import json\nimport re\nimport aiohttp\n",
+        "from __future__ import annotations\n\nimport json\nimport re\nimport aiohttp\n",
+        "aiohttp types annotate a parameter; as strings they no longer load aiohttp when the class is defined",
+    ),
+    VendorPatch(
+        "alibabacloud_credentials/provider/ecs_ram_role.py",
+        "from apscheduler.schedulers.background import BackgroundScheduler\n",
+        "",
+        "the scheduler serves the ECS instance-role provider's background refresh only (imported where used below)",
+    ),
+    VendorPatch(
+        "alibabacloud_credentials/provider/ecs_ram_role.py",
+        "            scheduler = BackgroundScheduler()\n",
+        "            from apscheduler.schedulers.background import BackgroundScheduler\n\n"
+        "            scheduler = BackgroundScheduler()\n",
+        "the import moved here from the top of the module",
+    ),
+)
+"""Import-time reads of modules a synchronous function never uses; with them gone, ``deferred_imports`` keeps aiohttp
+(about a third of a client import), asyncio and aiofiles unloaded, and APScheduler is never imported."""
 
 
 @dataclass(frozen=True)
@@ -127,19 +185,93 @@ class _Finder(modulefinder.ModuleFinder):
             raise ImportError(name) from None
 
 
-def imported_modules(entry: Path, search_path: Sequence[Path]) -> dict[str, Path]:
-    """Every module ``entry`` may import (lazy imports included) that lives under ``search_path``: name -> file."""
-    roots = [path.resolve() for path in search_path]
-    finder = _Finder(path=[str(path) for path in roots])
-    finder.run_script(str(entry))
-    found: dict[str, Path] = {}
+@dataclass(frozen=True)
+class Reach:
+    """What a function's entry reaches: our modules (name -> file) and the third-party modules they import."""
+
+    ours: dict[str, Path]
+    third_party: frozenset[str]
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports_and_attributes(tree: ast.AST, package: str) -> tuple[set[str], set[str]]:
+    """The modules a module's code may import (at any depth, never under ``if TYPE_CHECKING:``) and the attribute
+    names it reads. ``from x import y`` yields ``x`` and ``x.y`` (``y`` may be a submodule)."""
+    imports: set[str] = set()
+    attributes: set[str] = set()
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            imports.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            imports.add(base)
+            imports.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute):
+            attributes.add(node.attr)
+        pending.extend(ast.iter_child_nodes(node))
+    return imports, attributes
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def reach(entry: Path, library_root: Path) -> Reach:
+    """Our modules ``entry`` may import, and the third-party modules those import (product SDKs pruned to the
+    ``CloudClients`` accessors the reached code reads)."""
+    ours: dict[str, Path] = {}
+    outside: set[str] = set()
+    attributes: set[str] = set()
+    pending: list[tuple[str, Path]] = [("", entry)]
+    while pending:
+        name, path = pending.pop()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imports, read = _imports_and_attributes(ast.parse(path.read_text(encoding="utf-8")), package)
+        attributes |= read
+        for imported in imports:
+            if _top_level(imported) != LIBRARY:
+                outside.add(imported)
+                continue
+            parts = imported.split(".")
+            for depth in range(1, len(parts) + 1):  # a module's parent packages run first
+                module = ".".join(parts[:depth])
+                file = _module_file(module, library_root)
+                if file is not None and module not in ours:
+                    ours[module] = file
+                    pending.append((module, file))
+    unused = {sdk for accessor, sdk in PRODUCT_SDKS.items() if accessor not in attributes}
+    return Reach(ours, frozenset(name for name in outside if _top_level(name) not in unused))
+
+
+def third_party_modules(names: Iterable[str], stage_dir: Path, scratch: Path) -> set[str]:
+    """The top-level packages under ``stage_dir`` that importing ``names`` may load (lazy imports included)."""
+    script = scratch / "reached_imports.py"
+    script.write_text("".join(f"import {name}\n" for name in sorted(names)), encoding="utf-8")
+    root = stage_dir.resolve()
+    finder = _Finder(path=[str(root)])
+    finder.run_script(str(script))
+    found = set()
     for name, module in finder.modules.items():
         file = getattr(module, "__file__", None)
-        if not file:
-            continue
-        path = Path(file).resolve()
-        if any(path.is_relative_to(root) for root in roots):
-            found[name] = path
+        if file and Path(file).resolve().is_relative_to(root):
+            found.add(_top_level(name))
     return found
 
 
@@ -196,17 +328,19 @@ def build(function: str, repo: Path, stage_dir: Path, out: Path, python: str) ->
     """Write ``out`` (the function's code directory) from scratch and compile it with ``python``."""
     entry = repo / "functions" / function / "index.py"
     library_root = repo / "shared"
-    modules = imported_modules(entry, [library_root, stage_dir])
-    ours = {name: path for name, path in modules.items() if _top_level(name) == LIBRARY}
-    forbidden = sorted(name for name in ours if any(name == n or name.startswith(n + ".") for n in NEVER_PACKAGED))
+    reached = reach(entry, library_root)
+    forbidden = sorted(
+        name for name in reached.ours if any(name == n or name.startswith(n + ".") for n in NEVER_PACKAGED)
+    )
     if forbidden:
         raise SystemExit(f"{function} reaches modules that must not be deployed: {', '.join(forbidden)}")
-    third_party = {_top_level(name) for name in modules if _top_level(name) != LIBRARY}
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        third_party = third_party_modules(reached.third_party, stage_dir, Path(scratch))
     shutil.copy2(entry, out / "index.py")
-    for path in sorted(ours.values()):
+    for path in sorted(reached.ours.values()):
         target = out / path.relative_to(library_root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
@@ -219,8 +353,22 @@ def build(function: str, repo: Path, stage_dir: Path, out: Path, python: str) ->
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(file, target)
     shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: nothing runs them in a function
+    apply_vendor_patches(out)
     _compile(out, python)
     return _report(function, out, python, tuple(sorted(distributions)))
+
+
+def apply_vendor_patches(out: Path) -> None:
+    """``VENDOR_PATCHES`` on the copied SDK files the package holds; a patch whose text is not there exactly once
+    fails the build (the SDK changed: the patch must be looked at again, never skipped)."""
+    for patch in VENDOR_PATCHES:
+        target = out / patch.path
+        if not target.exists():
+            continue  # this function does not carry that SDK
+        text = target.read_text(encoding="utf-8")
+        if text.count(patch.old) != 1:
+            raise SystemExit(f"vendor patch for {patch.path} no longer applies ({patch.why}): review VENDOR_PATCHES")
+        target.write_text(text.replace(patch.old, patch.new), encoding="utf-8")
 
 
 def _compile(out: Path, python: str) -> None:

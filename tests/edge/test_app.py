@@ -42,6 +42,7 @@ from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_clie
 from ram_delegate import app
 from ram_delegate.audit import AUDIT_LOGGER
 from ram_delegate.deps import Deps
+from ram_delegate.handlers import owner_onboard as owner_onboard_handler
 from ram_delegate.webhook import generate_secret, sign
 
 # --- 200: applied, duplicate, redelivery, revoke -----------------------------------------------------------------
@@ -260,7 +261,7 @@ def test_cold_start_refuses_a_misconfigured_endpoint(
     monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime, changes: dict[str, str], problem: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(app, "_instances", {})
+    monkeypatch.setattr(owner_onboard_handler.SLOT, "instance", None)
     for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint, **changes}.items():
         monkeypatch.setenv(name, value)
     context = FC_CONTEXT
@@ -273,14 +274,14 @@ def test_cold_start_refuses_a_misconfigured_endpoint(
 def test_cold_start_builds_deps_once_from_env_and_context(
     monkeypatch: pytest.MonkeyPatch, aliyun_emulator: Any, now: datetime
 ) -> None:
-    monkeypatch.setattr(app, "_instances", {})
+    monkeypatch.setattr(owner_onboard_handler.SLOT, "instance", None)
     for name, value in {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     context = FC_CONTEXT
     revoke_nothing = app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)
     assert revoke_nothing["statusCode"] == 200
-    instance = app._instances[("owner", True)]
+    instance = owner_onboard_handler.SLOT.get()
     cached = instance.deps(context)
     assert app.owner_onboard(signed_event(revocation(now), OWNER_SECRET, now), context)["statusCode"] == 200
     assert instance.deps(context) is cached

@@ -33,6 +33,7 @@ from edge_support import (
 from ram_delegate import app
 from ram_delegate.deps import Deps
 from ram_delegate.grants import KIND_TOMBSTONE, managed_filter
+from ram_delegate.handlers import owner_onboard as owner_onboard_handler
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret
 
@@ -204,7 +205,7 @@ def test_every_secret_of_every_rotation_list_is_checked_at_start_up(
     variable: str,
     value: str,
 ) -> None:
-    monkeypatch.setattr(app, "_instances", {})
+    monkeypatch.setattr(owner_onboard_handler.SLOT, "instance", None)
     env = {**COLD_START_ENV, "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint, variable: value}
     for name, setting in env.items():
         monkeypatch.setenv(name, setting)

@@ -13,9 +13,9 @@ from intake_support import ENV, NOW, RECEIVER_ID, RecordingApply, payload, reque
 from vendor_fakes import VendorFakes
 
 from ram_delegate.errors import GuardrailError, Problem, RetryableCloudError
-from ram_delegate.intake import senders
+from ram_delegate.intake import job_of, senders
 from ram_delegate.intake.crypto import dingtalk_check_signature, dingtalk_decrypt
-from ram_delegate.intake.service import IntakeRuntime, job_event, job_of, run_job, serve
+from ram_delegate.intake.service import IntakeRuntime, job_event, run_job, serve
 from ram_delegate.intake.vendor_http import VendorUnavailableError
 
 JIRA_SECRET = "jira-webhook-secret-new"

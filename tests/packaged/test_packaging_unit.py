@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ram_delegate.packaging import _requirements, imported_modules, mirror, write_zip
+import pytest
+
+from ram_delegate.packaging import VENDOR_PATCHES, Reach, _requirements, apply_vendor_patches, mirror, reach, write_zip
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,6 +47,41 @@ def test_requirements_skip_extras(tmp_path: Path) -> None:
 
 
 def test_the_scan_follows_lazy_imports_and_never_reaches_the_local_tools() -> None:
-    found = imported_modules(REPO / "functions" / "owner-onboard" / "index.py", [REPO / "shared"])
-    assert {"ram_delegate.app", "ram_delegate.owner", "ram_delegate.notify", "ram_delegate.cloud"} <= set(found)
+    found = reach(REPO / "functions" / "owner-onboard" / "index.py", REPO / "shared").ours
+    assert {"ram_delegate.handlers.owner_onboard", "ram_delegate.owner", "ram_delegate.notify"} <= set(found)
+    assert "ram_delegate.cloud" in found  # imported lazily inside a function
     assert not [name for name in found if name.startswith(("ram_delegate.local", "ram_delegate.cli"))]
+    assert "ram_delegate.app" not in found  # the five-in-one module is for the local host and the tests
+
+
+def test_vendor_patches_apply_exactly_and_fail_loudly_when_the_sdk_changed(tmp_path: Path) -> None:
+    for patch in VENDOR_PATCHES:
+        target = tmp_path / patch.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        before = target.read_text() if target.exists() else "# vendor file\n"
+        target.write_text(before + patch.old)
+    apply_vendor_patches(tmp_path)
+    for patch in VENDOR_PATCHES:
+        assert patch.new in (tmp_path / patch.path).read_text()
+    credentials = (tmp_path / "alibabacloud_credentials/provider/ecs_ram_role.py").read_text()
+    assert "\nfrom apscheduler" not in credentials  # imported only where the scheduler is started
+    changed = tmp_path / VENDOR_PATCHES[0].path
+    changed.write_text("from aiohttp import ClientResponse, ClientSession\n")
+    with pytest.raises(SystemExit, match="no longer applies"):
+        apply_vendor_patches(tmp_path)
+
+
+def test_the_scan_keeps_each_function_to_its_own_paths_and_clients() -> None:
+    def reached(function: str) -> Reach:
+        return reach(REPO / "functions" / function / "index.py", REPO / "shared")
+
+    partner, verify, owner = reached("partner-onboard"), reached("partner-verify"), reached("owner-onboard")
+    assert not [name for name in partner.ours if name.startswith(("ram_delegate.intake.", "ram_delegate.owner"))]
+    assert "ram_delegate.handlers.partner_onboard" in partner.ours
+    tops = {name.split(".")[0] for name in partner.third_party}
+    assert "yaml" not in tops
+    assert not tops & {"alibabacloud_sts20150401", "alibabacloud_slb20140515", "alibabacloud_fc20230330"}
+    assert {"alibabacloud_sts20150401", "alibabacloud_slb20140515"} <= {n.split(".")[0] for n in verify.third_party}
+    owner_tops = {name.split(".")[0] for name in owner.third_party}
+    assert {"yaml", "alibabacloud_fc20230330", "alibabacloud_resourcemanager20200331"} <= owner_tops
+    assert not owner_tops & {"alibabacloud_sts20150401", "alibabacloud_slb20140515", "alibabacloud_ecs20140526"}

@@ -18,9 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ram_delegate.errors import ConfigurationError, Problem
+from ram_delegate.intake import ENV_INTAKE_FILE as ENV_INTAKE_FILE
+from ram_delegate.intake import SOURCES as SOURCES
 
-ENV_INTAKE_FILE = "RAM_DELEGATE_INTAKE_FILE"
-SOURCES = ("jira", "github", "dingtalk", "feishu", "token")
 # The variable names the README's sample file uses; template.yml passes these through to owner-onboard.
 CONVENTIONAL_ENV = (
     "RAM_DELEGATE_JIRA_SECRET",

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ram_delegate.errors import GuardrailError, InvalidInputError, QuotaExceededError
 from ram_delegate.fc import HttpRequest
-from ram_delegate.intake.config import SOURCES, IntakeFile, load_intake
+from ram_delegate.intake import JOB_KEY
+from ram_delegate.intake.config import IntakeFile, load_intake
 from ram_delegate.intake.contract import Adapter, Answer, Job, Refusal, refusal_text
 from ram_delegate.intake.vendor_http import VendorHttp
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-JOB_KEY = "ramDelegateIntakeJob"
 ENV_FC_ENDPOINT = "RAM_DELEGATE_FC_ENDPOINT"
 ENV_FUNCTION_NAME = "FC_FUNCTION_NAME"
 RECENT_IDS = 4096
@@ -164,29 +164,6 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     endpoint = env.get(ENV_FC_ENDPOINT, "").strip() or f"{account_id}.{region}.fc.aliyuncs.com"
     function_name = env.get(ENV_FUNCTION_NAME, "").strip() or "ram-delegate-owner-onboard"
     return IntakeRuntime(file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name))
-
-
-def source_of(path: str) -> str | None:
-    """``/jira`` -> ``jira``: the sub-path names the source (None for the root, served as before)."""
-    first = path.strip("/").split("/", 1)[0]
-    return first if first in SOURCES else None
-
-
-def job_of(event: bytes | str | Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The job of an asynchronous worker invocation, or None for anything else (an HTTP trigger event)."""
-    if isinstance(event, (bytes, str)):
-        head = event[:64]
-        marker: bytes | str = JOB_KEY.encode() if isinstance(event, bytes) else JOB_KEY
-        if marker not in head:  # type: ignore[operator]
-            return None
-        try:
-            document = json.loads(event)
-        except (ValueError, UnicodeDecodeError):
-            return None
-    else:
-        document = event
-    job = document.get(JOB_KEY) if isinstance(document, Mapping) else None
-    return job if isinstance(job, Mapping) else None
 
 
 def serve(source: str, request: HttpRequest, runtime: IntakeRuntime | None) -> dict[str, Any]:

@@ -69,10 +69,15 @@ def string_like_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{_translate(p, '.*', '.')})" for p in patterns) or "(?!)", re.DOTALL)
 
 
+@lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(_translate(pattern, ".*", "."), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
 def wildcard_matches(pattern: str, text: str, *, ignore_case: bool = True) -> bool:
-    """Whether one wildcard pattern matches a text (used by the linter on action names)."""
-    flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
-    return re.fullmatch(_translate(pattern, ".*", "."), text, flags) is not None
+    """Whether one wildcard pattern matches a text (used by the linter on action names; the pattern is compiled
+    once, as the linter tries each one against every escalation action)."""
+    return _wildcard_regex(pattern, ignore_case).fullmatch(text) is not None
 
 
 # --- condition values ------------------------------------------------------------------------------------------------
