@@ -4,9 +4,10 @@ A real service ignores nothing it documents; an emulator that silently ignored a
 model would answer 200 with the wrong thing (every load balancer for a status filter, a role without its tags). So
 each action lists the parameters its handler reads, and a call carrying any other one is answered
 ``InvalidParameter`` and changes nothing. Indexed names are written with ``N`` (``Tag.N.Key`` covers ``Tag.1.Key`` to
-``Tag.999.Key``). ``RegionId`` is accepted everywhere: the legacy SDK sends it with every call. The ALB, NLB and ECS
-actions (``alb/``, ``nlb/``, ``ecs/``) have no entry yet and are not checked: each reads only the filters the
-read-only and probe calls send, and the note on issue 12 says so.
+``Tag.999.Key``). ``RegionId`` is accepted everywhere: the legacy SDK sends it with every call, and the ALB, NLB,
+ECS and KMS handlers take the region from it. Every action the emulator serves has an entry. The ALB, NLB and ECS
+ones read the filters and pages ram-delegate's probes send, and little more: their status, name, tag, zone and VPC
+filters, ``ClientToken``, and ECS's ``NextToken`` pages are refused, as are KMS's ``VersionId`` and ``DryRun``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ COMMON = frozenset({"RegionId"})
 _TAGS = ("Tag", "Tag.N.Key", "Tag.N.Value")
 _ATTACH = ("PolicyName", "PolicyType", "ResourceGroupId")
 _RM_GRANT = ("PolicyName", "PolicyType", "PrincipalName", "PrincipalType", "ResourceGroupId")
+_LB_LIST = ("LoadBalancerIds.N", "MaxResults", "NextToken", "ResourceGroupId")
+"""ALB and NLB listings: the id and group filters and the token pages (``instance_calls.load_balancer_handlers``)."""
+_LB_RENAME = ("LoadBalancerId", "LoadBalancerName", "DryRun")
 
 
 def _table(entries: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
@@ -110,16 +114,26 @@ IMPLEMENTED: dict[str, frozenset[str]] = _table(
         "slb:SetBackendServers": ("LoadBalancerId", "BackendServers"),
         "slb:StartLoadBalancerListener": ("LoadBalancerId", "ListenerPort"),
         "slb:StopLoadBalancerListener": ("LoadBalancerId", "ListenerPort"),
+        "alb:ListLoadBalancers": _LB_LIST,
+        "alb:GetLoadBalancerAttribute": ("LoadBalancerId",),
+        "alb:UpdateLoadBalancerAttribute": _LB_RENAME,
+        "nlb:ListLoadBalancers": _LB_LIST,
+        "nlb:GetLoadBalancerAttribute": ("LoadBalancerId",),
+        "nlb:UpdateLoadBalancerAttribute": _LB_RENAME,
+        "ecs:DescribeInstances": ("InstanceIds", "PageNumber", "PageSize", "ResourceGroupId", "DryRun"),
+        "ecs:DescribeInstanceAttribute": ("InstanceId",),
+        "ecs:StopInstance": ("InstanceId", "StoppedMode", "DryRun"),
+        "kms:GetSecretValue": ("SecretName", "VersionStage"),
     }
 )
 _INDEX = re.compile(r"\.[1-9][0-9]{0,2}(?=\.|$)")
 
 
 def check_parameters(product: str, action: str, params: Iterable[str]) -> None:
-    """Refuse a parameter the action does not implement (``InvalidParameter``, 400) before anything runs."""
-    accepted = IMPLEMENTED.get(f"{product}:{action}")
-    if accepted is None:
-        return
+    """Refuse a parameter the action does not implement (``InvalidParameter``, 400) before anything runs.
+
+    Every served action has an entry (a test holds the table to ``state.PRODUCTS``), so none goes unchecked."""
+    accepted = IMPLEMENTED[f"{product}:{action}"]
     for name in params:
         if name in accepted or name in COMMON or _INDEX.sub(".N", name) in accepted:
             continue

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from alibabacloud_alb20200616 import models as alb_models
 from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_kms20160120 import models as kms_models
+from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_nlb20220430 import models as nlb_models
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_resourcemanager20200331 import models as rm_models
@@ -38,6 +40,7 @@ from aliyun_emulator.testing import (
     nlb_client,
     ram_client,
     rm_client,
+    sdk_config,
     slb_client,
     sts_client,
 )
@@ -119,6 +122,10 @@ class SdkDriver:
 
     def ecs(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
         return self.call(ecs_client(self.emulator, *keys, signing=self.signing), ecs_models, action, **fields)
+
+    def kms(self, keys: tuple[str, ...], action: str, **fields: Any) -> Any:
+        client = KmsClient(sdk_config(self.emulator, *keys, signing=self.signing))
+        return self.call(client, kms_models, action, **fields)
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -266,8 +273,10 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Running"
     sdk.ecs(a, "StopInstance", instance_id="i-bp1prod0000001")
     assert sdk.ecs(a, "DescribeInstanceAttribute", instance_id="i-bp1prod0000001").status == "Stopped"
-    # KMS has no product SDK in the lock: ram-delegate calls GetSecretValue through the SDK core's generic client
     sdk.emulator.state.accounts[ENTERPRISE_A_UID].kms.put("ram-delegate/owner/webhook", "whsec-shape")
+    secret = sdk.kms(a, "GetSecretValue", secret_name="ram-delegate/owner/webhook")
+    assert (secret.secret_data, secret.version_stages.version_stage) == ("whsec-shape", ["ACSCurrent"])
+    # The functions vendor no KMS SDK: ram-delegate calls GetSecretValue through the SDK core's generic client.
     from ram_delegate.cloud import CloudClients, Credentials
     from ram_delegate.settings import Settings
 
