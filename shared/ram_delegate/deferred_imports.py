@@ -15,6 +15,7 @@ without them the stand-in is simply loaded at once, so a missed read costs time,
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import threading
 import types
@@ -39,11 +40,17 @@ class DeferredModule(types.ModuleType):
 
 
 def defer(names: tuple[str, ...] = ASYNC_ONLY) -> tuple[str, ...]:
-    """Stand-ins for the modules of ``names`` not imported yet; returns the names deferred."""
+    """Stand-ins for the modules of ``names`` not imported yet; returns the names deferred.
+
+    With asyncio deferred, log records stop asking it for the current task's name (Python 3.12's logging does so
+    whenever asyncio is in ``sys.modules``, which would load it at the first log line): no code here runs in a task.
+    """
     deferred = []
     with _lock:
         for name in names:
             if name not in sys.modules:
                 sys.modules[name] = DeferredModule(name, f"deferred by {__name__} until first use")
                 deferred.append(name)
+    if "asyncio" in deferred:
+        logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # (3.12's flag; the project checks for 3.10)
     return tuple(deferred)

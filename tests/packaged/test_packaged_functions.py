@@ -323,7 +323,7 @@ def test_the_packaged_functions_end_to_end_with_a_warm_instance_past_its_first_c
     assert (status, answer.get("status")) == (200, "applied"), answer
     assert role_exists(emulator, "PKG-1")
     # synchronous calls only: the SDK's asynchronous stack and its credential scheduler were never loaded
-    assert not {"aiohttp", "aiofiles", "apscheduler"} & set(first["loaded"])
+    assert not {"aiohttp", "aiofiles", "apscheduler", "asyncio"} & set(first["loaded"])
 
     redelivery = signed(body, now, msg_id="msg_pkg_1")
     status, answer = status_of(owner.invoke(redelivery))
@@ -337,7 +337,7 @@ def test_the_packaged_functions_end_to_end_with_a_warm_instance_past_its_first_c
     status_check = instances["partner-verify"].invoke(timer_event(now + timedelta(minutes=15), "hourly"))
     assert status_check["error"] is None, status_check
     assert (status_check["result"]["checked"], status_check["result"]["ok"]) == (1, 1)
-    assert not {"aiohttp", "aiofiles", "apscheduler"} & set(status_check["loaded"])
+    assert not {"aiohttp", "aiofiles", "apscheduler", "asyncio"} & set(status_check["loaded"])
 
     # The cloud's clock moves past every first session's hour. The functions keep the platform's clock (the host's,
     # as deployed: nothing in an event sets it), so deliveries from here on are stamped with the host's time.
