@@ -5,7 +5,7 @@ invocation per stdin line and writes one JSON answer per stdout line, so one pro
 
     {"event": <object or string>, "env": {"ALIBABA_CLOUD_ACCESS_KEY_ID": ...}, "request_id": "..."}
     -> {"result": <handler return>, "error": null | "<type>", "seconds": <handler time>,
-        "since_start": <since the interpreter started>, "loaded": [<top-level modules loaded so far>]}
+        "since_start": <since the interpreter started>, "loaded": [<modules loaded so far>]}
 
 As the python3.12 runtime does, credentials and other variables arrive in the environment (``env`` is applied to
 ``os.environ`` before the call), the event is bytes, and the context has no ``credentials`` and no ``service``.
@@ -51,9 +51,9 @@ class Context:
     tracing: None = None
 
 
-def _loaded_top_level() -> set[str]:
-    """Top-level modules really loaded (a stand-in of ``ram_delegate.deferred_imports`` is not)."""
-    return {name for name, module in sys.modules.items() if "." not in name and not _is_stand_in(module)}
+def _loaded() -> set[str]:
+    """The modules really loaded (a stand-in of ``ram_delegate.deferred_imports`` is not)."""
+    return {name for name, module in sys.modules.items() if not _is_stand_in(module)}
 
 
 def _is_stand_in(module: object) -> bool:
@@ -90,7 +90,7 @@ def main() -> int:
             answer["error"] = type(exc).__name__
         answer["seconds"] = time.perf_counter() - started
         answer["since_start"] = time.perf_counter() - STARTED
-        answer["loaded"] = sorted(_loaded_top_level())
+        answer["loaded"] = sorted(_loaded())
         out.write(json.dumps(answer, default=str) + "\n")
         out.flush()
     return 0
