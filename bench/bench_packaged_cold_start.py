@@ -37,7 +37,7 @@ from ram_delegate.cloud import CloudClients, Credentials
 from ram_delegate.grants import access_policy_name, assume_policy_name, role_name
 from ram_delegate.local.packaged import PackagedInstance, http_event, timer_event
 from ram_delegate.local.stack import _default_seed_text
-from ram_delegate.packaging import RUNTIME_PYTHON, VENDOR_PATCHES, find_runtime_python
+from ram_delegate.packaging import PRODUCT_SDKS, RUNTIME_PYTHON, VENDOR_PATCHES, find_runtime_python
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret, sign
 
@@ -109,12 +109,13 @@ def package_dir(name: str) -> Path:
 
 def stock_sdk(python: str, verify_package: Path) -> Path:
     """The bound's code: the SDK as published, i.e. partner-verify's package (it carries the RAM, STS and SLB clients)
-    with the vendor patches undone, recompiled by the runtime's Python like the package."""
+    with the vendor patches and lazy models undone, recompiled by the runtime's Python like the package."""
     target = REPO / "build" / "bench-stock-sdk"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(verify_package, target)
     stage = REPO / "build" / f"stage-cp{RUNTIME_PYTHON}"
-    patched = sorted({patch.path for patch in VENDOR_PATCHES})
+    lazy_models = [f"{sdk}/models/__init__.py" for sdk in PRODUCT_SDKS.values()]
+    patched = sorted({patch.path for patch in VENDOR_PATCHES} | {p for p in lazy_models if (target / p).exists()})
     for path in patched:
         shutil.copy2(stage / path, target / path)
     compile_all = [python, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]

@@ -354,8 +354,64 @@ def build(function: str, repo: Path, stage_dir: Path, out: Path, python: str) ->
             shutil.copy2(file, target)
     shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: nothing runs them in a function
     apply_vendor_patches(out)
+    apply_lazy_models(out)
     _compile(out, python)
     return _report(function, out, python, tuple(sorted(distributions)))
+
+
+LAZY_MODELS_HEADER = '''"""{sdk}.models, each model imported at its first use.
+
+Written by ram_delegate.packaging from the SDK's own ``models/__init__.py``, which imported all {count} models at
+once although a function uses a handful; the names and the modules defining them are the published file's.
+"""'''
+
+
+def lazy_models_init(text: str, sdk: str) -> str:
+    """A product SDK's ``models/__init__.py`` rewritten to import each model on first use (PEP 562).
+
+    The published file is only ``from ._module import Name`` lines and an ``__all__`` of the same names; anything
+    else fails the build, as the rewrite would no longer be the same package.
+    """
+    where: dict[str, str] = {}
+    listed: set[str] = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            for alias in node.names:
+                where[alias.asname or alias.name] = f".{node.module}:{alias.name}"
+            continue
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(target, "id", None) for target in node.targets] == ["__all__"]
+            and isinstance(node.value, ast.List)
+        ):
+            listed = {element.id for element in node.value.elts if isinstance(element, ast.Name)}
+            continue
+        raise SystemExit(f"{sdk}/models/__init__.py holds more than model imports (line {node.lineno}): review")
+    if not where or listed != set(where):
+        raise SystemExit(f"{sdk}/models/__init__.py: its __all__ and its imports differ: review the lazy models")
+    entries = "".join(f"    {name!r}: {location!r},\n" for name, location in sorted(where.items()))
+    return (
+        LAZY_MODELS_HEADER.format(sdk=sdk, count=len(where))
+        + "\nfrom __future__ import annotations\n\nimport importlib\n\n"
+        + f"_WHERE = {{\n{entries}}}\n__all__ = sorted(_WHERE)\n\n\n"
+        + "def __getattr__(name: str) -> object:\n"
+        + "    try:\n        module, attribute = _WHERE[name].split(':')\n"
+        + "    except KeyError:\n"
+        + "        raise AttributeError(f'module {__name__!r} has no attribute {name!r}') from None\n"
+        + "    value = getattr(importlib.import_module(module, __name__), attribute)\n"
+        + "    globals()[name] = value\n    return value\n\n\n"
+        + "def __dir__() -> list[str]:\n    return sorted({*globals(), *_WHERE})\n"
+    )
+
+
+def apply_lazy_models(out: Path) -> None:
+    """Each product SDK the package carries gets a ``models`` package that imports a model at its first use."""
+    for sdk in sorted(set(PRODUCT_SDKS.values())):
+        init = out / sdk / "models" / "__init__.py"
+        if init.exists():
+            init.write_text(lazy_models_init(init.read_text(encoding="utf-8"), sdk), encoding="utf-8")
 
 
 def apply_vendor_patches(out: Path) -> None:

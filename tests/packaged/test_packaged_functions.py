@@ -28,7 +28,7 @@ from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE, b
 from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
 from ram_delegate.grants import role_name
 from ram_delegate.local.packaged import PackagedInstance, http_event, timer_event
-from ram_delegate.packaging import find_runtime_python
+from ram_delegate.packaging import PRODUCT_SDKS, find_runtime_python
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret, sign
 
@@ -308,6 +308,35 @@ def test_each_package_carries_its_own_clients_and_code_paths(packages: dict[str,
     assert len({(package / "index.py").read_text() for package in packages.values()}) == len(packages)
 
 
+LAZY_MODELS_CHECK = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+for sdk in sys.argv[2:]:
+    models = importlib.import_module(sdk + ".models")
+    for name in models.__all__:
+        assert getattr(models, name).__name__ == name, (sdk, name)
+    print(sdk, len(models.__all__))
+"""
+
+
+def test_the_lazy_models_resolve_every_published_name(python: str, packages: dict[str, Path]) -> None:
+    import ast
+
+    package = packages["partner-verify"]
+    sdks = sorted(sdk for sdk in set(PRODUCT_SDKS.values()) if (package / sdk / "models").is_dir())
+    assert len(sdks) == 6
+    result = subprocess.run(
+        [python, "-I", "-S", "-B", "-c", LAZY_MODELS_CHECK, str(package), *sdks],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    counts = dict(line.split() for line in result.stdout.splitlines())
+    stage = REPO / "build" / "stage-cp3.12"
+    for sdk in sdks:
+        published = ast.parse((stage / sdk / "models" / "__init__.py").read_text())
+        imported = [node for node in published.body if isinstance(node, ast.ImportFrom) and node.level == 1]
+        assert int(counts[sdk]) == len(imported), sdk
+
+
 def test_the_packaged_functions_end_to_end_with_a_warm_instance_past_its_first_credentials(
     world: dict[str, Any],
 ) -> None:
@@ -324,6 +353,8 @@ def test_the_packaged_functions_end_to_end_with_a_warm_instance_past_its_first_c
     assert role_exists(emulator, "PKG-1")
     # synchronous calls only: the SDK's asynchronous stack and its credential scheduler were never loaded
     assert not {"aiohttp", "aiofiles", "apscheduler", "asyncio"} & set(first["loaded"])
+    ram_models = [name for name in first["loaded"] if name.startswith("alibabacloud_ram20150501.models._")]
+    assert 0 < len(ram_models) < 60  # the models the calls used, not the SDK's 294
 
     redelivery = signed(body, now, msg_id="msg_pkg_1")
     status, answer = status_of(owner.invoke(redelivery))

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from ram_delegate.packaging import VENDOR_PATCHES, Reach, _requirements, apply_vendor_patches, mirror, reach, write_zip
+from ram_delegate.packaging import (
+    VENDOR_PATCHES,
+    Reach,
+    _requirements,
+    apply_vendor_patches,
+    lazy_models_init,
+    mirror,
+    reach,
+    write_zip,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,3 +95,60 @@ def test_the_scan_keeps_each_function_to_its_own_paths_and_clients() -> None:
     owner_tops = {name.split(".")[0] for name in owner.third_party}
     assert {"yaml", "alibabacloud_fc20230330", "alibabacloud_resourcemanager20200331"} <= owner_tops
     assert not owner_tops & {"alibabacloud_sts20150401", "alibabacloud_slb20140515", "alibabacloud_ecs20140526"}
+
+
+PUBLISHED_MODELS = """# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+from ._thing_request import ThingRequest
+from ._thing_response_body import ThingResponseBody
+from ._thing_response_body import ThingResponseBodyPart
+
+__all__ = [
+    ThingRequest,
+    ThingResponseBody,
+    ThingResponseBodyPart
+]
+"""
+
+
+def test_lazy_models_import_a_model_at_its_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "rd_fake_sdk" / "models"
+    models.mkdir(parents=True)
+    (models.parent / "__init__.py").write_text("")
+    (models / "__init__.py").write_text(lazy_models_init(PUBLISHED_MODELS, "rd_fake_sdk"))
+    (models / "_thing_request.py").write_text("class ThingRequest:\n    pass\n")
+    (models / "_thing_response_body.py").write_text(
+        "from rd_fake_sdk import models as main_models\n\n"
+        "class ThingResponseBody:\n    part = None\n\n"
+        "class ThingResponseBodyPart:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import rd_fake_sdk.models as loaded  # type: ignore[import-not-found]
+
+    try:
+        assert loaded.__all__ == ["ThingRequest", "ThingResponseBody", "ThingResponseBodyPart"]
+        assert "rd_fake_sdk.models._thing_request" not in sys.modules
+        from rd_fake_sdk.models import ThingResponseBodyPart  # type: ignore[import-not-found]
+
+        assert ThingResponseBodyPart.__module__ == "rd_fake_sdk.models._thing_response_body"
+        assert "rd_fake_sdk.models._thing_request" not in sys.modules
+        assert loaded.ThingRequest.__name__ == "ThingRequest"
+        with pytest.raises(AttributeError):
+            _ = loaded.Missing
+    finally:
+        for name in [n for n in sys.modules if n.startswith("rd_fake_sdk")]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        PUBLISHED_MODELS + "VERSION = '1'\n",
+        PUBLISHED_MODELS.replace("    ThingResponseBodyPart\n", "    ThingResponseBody\n"),
+    ],
+    ids=["extra-statement", "all-differs"],
+)
+def test_lazy_models_refuse_a_file_that_is_not_only_model_imports(published: str) -> None:
+    with pytest.raises(SystemExit, match="review"):
+        lazy_models_init(published, "rd_fake_sdk")
