@@ -17,10 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
+
+if TYPE_CHECKING:
+    from _hashlib import HASH as HashObject
 
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
 V2_SIGNATURE_METHOD = "HMAC-SHA1"
@@ -47,9 +50,9 @@ PROTOCOL_PARAMETERS = frozenset(
 
 _REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"})
 _SIGNED_WHEN_PRESENT = frozenset({"x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id"})
-_AUTHORIZATION = re.compile(
-    r"^(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?Signature=([0-9a-f]{64})$"
-)
+_AUTHORIZATION_HEAD = re.compile(r"(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?")
+"""``Authorization`` up to ``Signature=``: the same for every call of one client (its key and signed headers)."""
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _SIGNED_HEADER_LIST = re.compile(r"[a-z0-9-]+(?:;[a-z0-9-]+)*")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -150,11 +153,37 @@ def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
 
 def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
     """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
-    # hmac.digest is OpenSSL's one-shot HMAC: no Python-level HMAC object per request.
     if scheme == "ACS3":
-        return hmac.digest(secret.encode("utf-8"), text.encode("utf-8"), "sha256").hex()
-    digest = hmac.digest(f"{secret}&".encode(), text.encode("utf-8"), "sha1")
-    return base64.b64encode(digest).decode("ascii")
+        return _hmac(secret, "sha256", text.encode("utf-8")).hex()
+    return base64.b64encode(_hmac(f"{secret}&", "sha1", text.encode("utf-8"))).decode("ascii")
+
+
+def _hmac(key: str, digest: str, message: bytes) -> bytes:
+    """HMAC (RFC 2104) from the key's two padded hash states, computed once per key: two hash copies per request
+    instead of OpenSSL's one-shot HMAC, which looks the algorithm up and keys it anew on every call."""
+    inner, outer = _padded(key, digest)
+    inner = inner.copy()
+    inner.update(message)
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+@lru_cache(maxsize=1024)
+def _padded(key: str, digest: str) -> tuple[HashObject, HashObject]:
+    # Bounded: root keys, user keys and live STS secrets; an evicted key is simply padded again.
+    key_bytes = key.encode("utf-8")
+    block = hashlib.new(digest).block_size
+    if len(key_bytes) > block:
+        key_bytes = hashlib.new(digest, key_bytes).digest()
+    key_bytes = key_bytes.ljust(block, b"\0")
+    inner = hashlib.new(digest, key_bytes.translate(_INNER_PAD))
+    outer = hashlib.new(digest, key_bytes.translate(_OUTER_PAD))
+    return inner, outer
+
+
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def acs3_string_to_sign(
@@ -181,7 +210,26 @@ def acs3_string_to_sign(
 
 def _encode(text: str) -> str:
     """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode."""
-    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="~")
+    if _UNRESERVED.fullmatch(text):
+        return text
+    return _quoted(text) if len(text) <= MAX_CACHED_VALUE else quote(text, safe="~")
+
+
+MAX_CACHED_VALUE = 4096
+"""Values up to this length have their percent-encoding and decoding cached (``quote``/``unquote`` run in Python
+byte by byte; a client sends the same policy documents and ARNs again and again). Longer ones are worked out each
+time, so the caches stay small."""
+
+
+@lru_cache(maxsize=512)
+def _quoted(text: str) -> str:
+    return quote(text, safe="~")
+
+
+@lru_cache(maxsize=512)
+def _unquoted(text: str) -> str:
+    # A refusal (invalid UTF-8) raises and is not cached.
+    return unquote_plus(text, errors="strict")
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
@@ -192,7 +240,7 @@ def _canonical_value(values: tuple[str, ...]) -> str:
 def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
     canonical = "&".join(f"{_encode(key)}={_encode(value)}" for key, value in sorted(parameters))
-    return f"{method}&%2F&{quote(canonical, safe='~')}"
+    return f"{method}&%2F&{_encode(canonical)}"
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -220,7 +268,7 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 def _unquote(text: str) -> str:
     if "%" not in text and "+" not in text:
         return text
-    return unquote_plus(text, errors="strict")
+    return _unquoted(text) if len(text) <= MAX_CACHED_VALUE else unquote_plus(text, errors="strict")
 
 
 def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -291,10 +339,10 @@ class NonceCache:
 def _parse_acs3(
     raw: RawRequest, authorization: str, query_pairs: list[tuple[str, str]], everything: dict[str, str]
 ) -> SignedClaim:
-    match = _AUTHORIZATION.match(authorization.strip())
-    if match is None:
+    fields = authorization_fields(authorization.strip())
+    if fields is None:
         raise ApiError("IncompleteSignature", "The Authorization header is malformed.", 400)
-    algorithm, access_key_id, signed_header_list, signature = match.groups()
+    algorithm, access_key_id, signed_header_list, signature = fields
     if algorithm != ACS3_ALGORITHM:
         raise ApiError("InvalidSignatureMethod", f"The signature algorithm {algorithm} is not supported.", 400)
     content_sha256 = raw.header("x-acs-content-sha256")
@@ -332,6 +380,23 @@ def _parse_acs3(
         signed_headers=signed_headers,
         response_format=_response_format(everything, default="JSON"),
     )
+
+
+def authorization_fields(text: str) -> tuple[str, str, str, str] | None:
+    """Algorithm, AccessKeyId, SignedHeaders and signature of an ACS3 ``Authorization`` value, or None if malformed.
+
+    The signature is 64 hex digits after the last ``Signature=`` (the marker cannot stand inside them); the part before
+    it is the same on every call of one client and is read once.
+    """
+    head, marker, signature = text.rpartition("Signature=")
+    fields = _authorization_head(head) if marker and _SIGNATURE.fullmatch(signature) else None
+    return None if fields is None else (*fields, signature)
+
+
+@lru_cache(maxsize=256)
+def _authorization_head(head: str) -> tuple[str, str, str] | None:
+    match = _AUTHORIZATION_HEAD.fullmatch(head)
+    return None if match is None else (match[1], match[2], match[3])
 
 
 @lru_cache(maxsize=64)
