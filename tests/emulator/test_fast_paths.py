@@ -27,7 +27,7 @@ from aliyun_emulator.core.signing import (
     sign,
     v2_string_to_sign,
 )
-from aliyun_emulator.ram.models import DATE_FORMAT, format_date
+from aliyun_emulator.ram.models import DATE_FORMAT, format_date, random_token
 
 
 @given(
@@ -133,3 +133,12 @@ def test_request_counts_per_action_and_per_product() -> None:
     assert log.counts_by_product() == {"ram:CreateRole": 2, "sts:AssumeRole": 1, "x:AssumeRole": 1}
     assert log.snapshot(0)["counts"] == log.counts()
     assert log.total == 5
+
+
+def test_a_token_takes_the_entropy_drawn_for_it_and_draws_more_when_short() -> None:
+    assert random_token(3, b"abc") == "YWJ"  # URL-safe base64 of b"abc" is "YWJj"
+    topped_up = random_token(4, b"\xfb\xff\xbf")  # "-_-_": nothing usable, four more characters are drawn
+
+    assert len(topped_up) == 4
+    assert topped_up.isascii()
+    assert topped_up.isalnum()

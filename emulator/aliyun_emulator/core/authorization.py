@@ -14,7 +14,7 @@ from functools import lru_cache
 from aliyun_emulator.core.errors import ApiError, no_permission
 from aliyun_emulator.core.identity import Principal
 from aliyun_emulator.core.request import ApiRequest
-from ram_delegate.policy import AttachedPolicy, AuthRequest, ContextValue, PolicyDocument, evaluate, parse_policy
+from ram_delegate.policy import AttachedPolicy, ContextValue, PolicyDocument, allows, parse_policy
 
 RAM_DENIAL = "NoPermission"
 """RAM and STS refuse with ``NoPermission``."""
@@ -75,5 +75,11 @@ def is_allowed(
         return True
     if grants is None:
         return False
-    request = AuthRequest(action=action, resource=resource, resource_group_id=resource_group_id, context=context)
-    return evaluate(request, grants.policies, session_policy=grants.session_policy).allowed
+    return allows(
+        action,
+        resource,
+        grants.policies,
+        grants.session_policy,
+        resource_group_id=resource_group_id,
+        context=context,
+    )

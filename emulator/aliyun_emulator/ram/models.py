@@ -6,6 +6,7 @@ with an opaque marker (a creation sequence number), so listing 10,000 roles a pa
 
 from __future__ import annotations
 
+import base64
 import bisect
 import json
 import re
@@ -58,13 +59,18 @@ def random_digits(count: int) -> str:
     return str(low + secrets.randbelow(9 * low))
 
 
-def random_token(count: int) -> str:
+def random_token(count: int, entropy: bytes = b"") -> str:
     """``count`` random letters and digits: URL-safe base64 of random bytes with ``-`` and ``_`` dropped (what is
-    left is uniform over the 62 others)."""
-    picked = ""
+    left is uniform over the 62 others). ``entropy``: random bytes already drawn for this token (a caller that needs
+    several draws once: one system call instead of one per token); more are drawn when they fall short."""
+    picked = _alphanumeric(entropy)
     while len(picked) < count:
-        picked += secrets.token_urlsafe(count).replace("-", "").replace("_", "")
+        picked += _alphanumeric(secrets.token_bytes(count))
     return picked[:count]
+
+
+def _alphanumeric(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii").replace("-", "").replace("_", "")
 
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str], max_length: int) -> str:

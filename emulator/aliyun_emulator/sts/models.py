@@ -77,10 +77,11 @@ class SessionStore:
         session_policy: str | None,
         source_identity: str | None,
     ) -> Session:
+        entropy = secrets.token_bytes(28 + 44 + 132)  # one draw for the key id, the secret and the token
         session = Session(
-            access_key_id="STS." + random_token(28),
-            secret=random_token(44),
-            security_token="CAIS" + base64.b64encode(secrets.token_bytes(132)).decode("ascii"),
+            access_key_id="STS." + random_token(28, entropy[:28]),
+            secret=random_token(44, entropy[28:72]),
+            security_token="CAIS" + base64.b64encode(entropy[72:]).decode("ascii"),
             account_id=account_id,
             role_name=role_name,
             role_id=role_id,
