@@ -23,9 +23,10 @@ class Params:
     """Typed accessors over one request's decoded parameters."""
 
     def __init__(self, raw: Mapping[str, str]) -> None:
-        for name, value in raw.items():
-            if len(value) > MAX_PARAMETER_LENGTH:
-                raise invalid_parameter(name, f"longer than {MAX_PARAMETER_LENGTH} characters")
+        if raw and max(map(len, raw.values())) > MAX_PARAMETER_LENGTH:  # one pass in C; the loop names the first
+            for name, value in raw.items():
+                if len(value) > MAX_PARAMETER_LENGTH:
+                    raise invalid_parameter(name, f"longer than {MAX_PARAMETER_LENGTH} characters")
         self.raw = raw
 
     def optional(self, name: str) -> str | None:

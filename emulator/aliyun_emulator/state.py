@@ -49,6 +49,7 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "kms": (kms_responses.HANDLERS, kms_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
+_NO_PRODUCT: tuple[Mapping[str, Handler], frozenset[str]] = ({}, frozenset())
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 CLOCK_KEY = "clock"
@@ -101,7 +102,7 @@ class CloudState:
             return None
 
     def dispatch(self, request: ApiRequest) -> dict[str, Any]:
-        handlers, read_only = PRODUCTS.get(request.product, ({}, frozenset()))
+        handlers, read_only = PRODUCTS.get(request.product, _NO_PRODUCT)
         handler = handlers.get(request.action)
         if handler is None:
             raise ApiError(
@@ -113,15 +114,8 @@ class CloudState:
             if account is None:
                 raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
             self._check_principal_exists(account, request.principal)
-            call = Call(
-                request=request,
-                account=account,
-                accounts=self.accounts,
-                sessions=self.sessions,
-                grants_of=lambda: self.grants(request.principal),
-            )
-            body = handler(call)
-            if request.action not in read_only:
+            body = handler(Call(request, account, self.accounts, self.sessions, self.grants))
+            if self._db is not None and request.action not in read_only:
                 self._persist(account.uid, sessions=request.product == "sts")
             return body
 
@@ -163,17 +157,16 @@ class CloudState:
         else:
             attachments = account.ram.role(principal.name).attachments
             scoped_type = "ServiceRole"
-        policies = [
-            AttachedPolicy(document=document, name=name) for name, document in account.ram.documents(attachments)
-        ]
+        # Positional: frozen dataclasses built with keywords cost more, and these are built on every checked call.
+        policies = [AttachedPolicy(document, None, name) for name, document in account.ram.documents(attachments)]
         for grant in account.rm.grants_of(scoped_type, principal.name):
             name, document = account.ram.resolve_policy(grant.policy_type, grant.policy_name)
             group = None if grant.resource_group_id == account.uid else grant.resource_group_id
-            policies.append(AttachedPolicy(document=document, resource_group_id=group, name=name))
+            policies.append(AttachedPolicy(document, group, name))
         session_policy = None
         if principal.kind == "role_session" and principal.session_policy is not None:
             session_policy = session_policy_document(principal.session_policy)
-        return Grants(policies=tuple(policies), session_policy=session_policy)
+        return Grants(tuple(policies), session_policy)
 
     @staticmethod
     def _check_principal_exists(account: AccountState, principal: Principal) -> None:

@@ -115,7 +115,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
 
 
 class _Refused(Exception):
@@ -172,16 +172,14 @@ class _Handler(socketserver.StreamRequestHandler):
         method, target, version = parts
         headers: list[tuple[str, str]] = []
         grouped: dict[str, tuple[str, ...]] = {}
-        names = _HEADER_NAMES
+        known_lines = _HEADER_LINES
         for header in header_lines:
-            name_bytes, colon, value_bytes = header.partition(b":")
-            known = names.get(name_bytes) if colon else None
+            known = known_lines.get(header)
             if known is None:
-                if not colon or not name_bytes or name_bytes != name_bytes.strip() or header[:1] in b" \t":
+                known = _header_line(header)
+                if known is None:
                     return self._refuse(400, "a header line is malformed")
-                known = _header_name(name_bytes)
-            name, key = known
-            value = value_bytes.strip().decode("utf-8", "surrogateescape")
+            name, key, value = known
             headers.append((name, value))
             grouped[key] = (*grouped[key], value) if key in grouped else (value,)
         if method not in _KNOWN_METHODS or method not in self.server.methods:
@@ -256,7 +254,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _write(self, answer: HttpAnswer, *, close: bool, with_body: bool = True) -> None:
         status, body, headers = answer
-        head = [f"HTTP/1.1 {status} {_PHRASES.get(status, 'Error')}\r\n"]
+        head = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} Error\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers]
         extra = self.server.extra_headers()
         if extra:
@@ -266,18 +264,32 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.sendall(data + body if with_body else data)
 
 
+_HEADER_LINES: dict[bytes, tuple[str, str, str]] = {}
+"""Well-formed header lines seen so far (wire bytes -> name, lower-cased key, value): an SDK sends most of its
+headers unchanged with every call (only the date, the nonce and the signature vary), so each of those lines is split,
+checked and decoded once. Bounded in count and in line length; past either bound a line is simply read each time."""
+MAX_KNOWN_HEADER_LINES = 1024
+MAX_KNOWN_HEADER_LINE_BYTES = 256
 _HEADER_NAMES: dict[bytes, tuple[str, str]] = {}
-"""Well-formed header names seen so far (wire bytes -> name, lower-cased key): a client sends the same few names with
-every call, so each is checked and decoded once. Bounded; past the bound, names are simply decoded each time."""
+"""Well-formed header names seen so far (wire bytes -> name, lower-cased key), for the lines that vary. Bounded."""
 MAX_KNOWN_HEADER_NAMES = 512
 
 
-def _header_name(name_bytes: bytes) -> tuple[str, str]:
-    name = name_bytes.decode("latin-1")
-    known = (name, name.lower())
-    if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
-        _HEADER_NAMES[name_bytes] = known
-    return known
+def _header_line(line: bytes) -> tuple[str, str, str] | None:
+    """A header line as (name, lower-cased key, value), or None when it is malformed."""
+    name_bytes, colon, value_bytes = line.partition(b":")
+    known = _HEADER_NAMES.get(name_bytes) if colon else None
+    if known is None:
+        if not colon or not name_bytes or name_bytes != name_bytes.strip() or line[:1] in b" \t":
+            return None
+        name = name_bytes.decode("latin-1")
+        known = (name, name.lower())
+        if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
+            _HEADER_NAMES[name_bytes] = known
+    parsed = (*known, value_bytes.strip().decode("utf-8", "surrogateescape"))
+    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and len(_HEADER_LINES) < MAX_KNOWN_HEADER_LINES:
+        _HEADER_LINES[line] = parsed
+    return parsed
 
 
 def _wants_close(version: str, connection: str) -> bool:

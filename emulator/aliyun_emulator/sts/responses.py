@@ -68,7 +68,7 @@ def assume_role(call: Call) -> Body:
         trust_context["sts:ExternalId"] = external_id
     if source_identity is not None:
         trust_context["sts:SourceIdentity"] = source_identity
-    caller = Caller(kind=principal.kind, account_id=principal.account_id, name=principal.name)
+    caller = Caller(principal.kind, principal.account_id, principal.name)
     if role.trust_document is None or not trust_allows(role.trust_document, caller, trust_context):
         raise ApiError(
             "NoPermission",
