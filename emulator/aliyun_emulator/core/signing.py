@@ -123,7 +123,7 @@ def parse_signed_request(raw: RawRequest) -> SignedClaim:
         except UnicodeDecodeError:
             raise ApiError("InvalidParameter", "The form body is not valid UTF-8.", 400) from None
         form_pairs = parse_pairs(form_text)
-    everything = unique_parameters([*query_pairs, *form_pairs])
+    everything = unique_parameters([*query_pairs, *form_pairs] if form_pairs else query_pairs)
     authorization = raw.header("authorization")
     if authorization is not None:
         return _parse_acs3(raw, authorization, query_pairs, everything)
@@ -350,9 +350,9 @@ def _parse_acs3(
         raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
-    signed_headers, signed = _signed_header_names(signed_header_list)
-    must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
-    if not must_sign <= signed:
+    signed_headers, signed, unsigned_required, unsigned_if_present = _signed_header_names(signed_header_list)
+    if unsigned_required or not raw.headers.keys().isdisjoint(unsigned_if_present):
+        must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
         name = min(must_sign - signed)
         raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
     if not signed <= raw.headers.keys():
@@ -366,19 +366,20 @@ def _parse_acs3(
     action = raw.header("x-acs-action") or everything.get("Action") or ""
     version = raw.header("x-acs-version") or everything.get("Version") or ""
     token = raw.header("x-acs-security-token")
-    return SignedClaim(
-        scheme="ACS3",
-        access_key_id=access_key_id,
-        signature=signature,
-        timestamp=timestamp,
-        nonce=nonce,
-        action=_required(action, "Action"),
-        version=_required(version, "Version"),
-        params=_api_parameters(everything),
-        security_token=token if token is not None else everything.get("SecurityToken"),
-        query_pairs=tuple(query_pairs),
-        signed_headers=signed_headers,
-        response_format=_response_format(everything, default="JSON"),
+    return SignedClaim(  # positional (a NamedTuple built with keywords costs a second pass), in field order
+        "ACS3",
+        access_key_id,
+        signature,
+        timestamp,
+        nonce,
+        _required(action, "Action"),
+        _required(version, "Version"),
+        _api_parameters(everything),
+        token if token is not None else everything.get("SecurityToken"),
+        tuple(query_pairs),
+        (),
+        signed_headers,
+        _response_format(everything, default="JSON"),
     )
 
 
@@ -400,14 +401,17 @@ def _authorization_head(head: str) -> tuple[str, str, str] | None:
 
 
 @lru_cache(maxsize=64)
-def _signed_header_names(signed_header_list: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """The ``SignedHeaders`` list as names in order and as a set; checked once per distinct list (an SDK sends the
-    same list on every call). A refusal raises and is not cached."""
+def _signed_header_names(
+    signed_header_list: str,
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str], frozenset[str]]:
+    """The ``SignedHeaders`` list as names in order and as a set, with the headers it leaves unsigned that must be
+    signed always and when present; checked once per distinct list (an SDK sends the same list on every call). A
+    refusal raises and is not cached."""
     signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
     signed = frozenset(signed_headers)
     if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
         raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
-    return signed_headers, signed
+    return signed_headers, signed, _REQUIRED_SIGNED_HEADERS - signed, _SIGNED_WHEN_PRESENT - signed
 
 
 def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:

@@ -77,10 +77,11 @@ class SessionStore:
         session_policy: str | None,
         source_identity: str | None,
     ) -> Session:
-        entropy = secrets.token_bytes(28 + 44 + 132)  # one draw for the key id, the secret and the token
+        entropy = secrets.token_bytes(72 + 132)  # one draw for the key id and secret (72 characters) and the token
+        characters = random_token(72, entropy[:72])
         session = Session(
-            access_key_id="STS." + random_token(28, entropy[:28]),
-            secret=random_token(44, entropy[28:72]),
+            access_key_id="STS." + characters[:28],
+            secret=characters[28:],
             security_token="CAIS" + base64.b64encode(entropy[72:]).decode("ascii"),
             account_id=account_id,
             role_name=role_name,

@@ -213,8 +213,7 @@ def _principal_admits(statement: Statement, caller: Caller) -> bool:
         return False
     if principals.anyone:
         return True
-    account_root = f"acs:ram::{caller.account_id}:root"
-    return any(value in ("*", account_root, caller.arn) for value in principals.ram)
+    return not {"*", f"acs:ram::{caller.account_id}:root", caller.arn}.isdisjoint(principals.ram)
 
 
 def _trust_matching(
