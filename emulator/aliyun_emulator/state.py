@@ -29,6 +29,7 @@ from aliyun_emulator.implemented import check_parameters
 from aliyun_emulator.kms import responses as kms_responses
 from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
+from aliyun_emulator.ram.models import AccessKey
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
 from aliyun_emulator.slb import responses as slb_responses
@@ -55,6 +56,8 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, value TEXT 
 CLOCK_KEY = "clock"
 """The snapshot row holding the emulator clock's offset from the host's time."""
 MASK = "****"
+MAX_KNOWN_USER_CREDENTIALS = 4096
+"""Users' key credentials kept for reuse; a full table starts over."""
 
 
 class CloudState:
@@ -71,6 +74,7 @@ class CloudState:
             for account in seed.accounts
         }
         """Root keys come from the seed and never change: their credentials are built once."""
+        self._user_credentials: dict[str, tuple[tuple[str, str, str, str], Credential]] = {}
         self.accounts: dict[str, AccountState] = {}
         self.sessions = SessionStore()
         self._db: sqlite3.Connection | None = None
@@ -97,9 +101,22 @@ class CloudState:
             for account in self.accounts.values():
                 key = account.ram.access_keys.get(access_key_id)
                 if key is not None:
-                    principal = Principal(kind="user", account_id=account.uid, name=key.user_name)
-                    return Credential(access_key_id, key.secret, principal, active=key.status == "Active")
+                    return self._user_credential(account.uid, key)
             return None
+
+    def _user_credential(self, account_id: str, key: AccessKey) -> Credential:
+        """The credential of a RAM user's key, built again only when what it is made of changed (the key's secret,
+        user name or status, or its account): the same key signs call after call."""
+        made_of = (account_id, key.secret, key.user_name, key.status)
+        cached = self._user_credentials.get(key.access_key_id)
+        if cached is not None and cached[0] == made_of:
+            return cached[1]
+        principal = Principal(kind="user", account_id=account_id, name=key.user_name)
+        credential = Credential(key.access_key_id, key.secret, principal, active=key.status == "Active")
+        if len(self._user_credentials) >= MAX_KNOWN_USER_CREDENTIALS:
+            self._user_credentials.clear()
+        self._user_credentials[key.access_key_id] = (made_of, credential)
+        return credential
 
     def dispatch(self, request: ApiRequest) -> dict[str, Any]:
         handlers, read_only = PRODUCTS.get(request.product, _NO_PRODUCT)
@@ -158,7 +175,7 @@ class CloudState:
             attachments = account.ram.role(principal.name).attachments
             scoped_type = "ServiceRole"
         # Positional: frozen dataclasses built with keywords cost more, and these are built on every checked call.
-        policies = [AttachedPolicy(document, None, name) for name, document in account.ram.documents(attachments)]
+        policies = account.ram.attached_policies(attachments)
         for grant in account.rm.grants_of(scoped_type, principal.name):
             name, document = account.ram.resolve_policy(grant.policy_type, grant.policy_name)
             group = None if grant.resource_group_id == account.uid else grant.resource_group_id

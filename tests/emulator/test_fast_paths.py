@@ -15,6 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from aliyun_emulator.core import http
 from aliyun_emulator.core.errors import ApiError
 from aliyun_emulator.core.requestlog import RequestLog, RequestLogEntry
 from aliyun_emulator.core.server import json_bytes
@@ -142,3 +143,15 @@ def test_a_token_takes_the_entropy_drawn_for_it_and_draws_more_when_short() -> N
     assert len(topped_up) == 4
     assert topped_up.isascii()
     assert topped_up.isalnum()
+
+
+def test_header_lines_are_read_alike_from_the_table_which_stays_bounded() -> None:
+    for index in range(http.MAX_KNOWN_HEADER_LINES + 10):
+        line = f"X-Custom: value-{index} ".encode()
+        assert http._header_line(line) == ("X-Custom", "x-custom", f"value-{index}")
+        assert http._HEADER_LINES.get(line, ("X-Custom", "x-custom", f"value-{index}"))[2] == f"value-{index}"
+    assert len(http._HEADER_LINES) <= http.MAX_KNOWN_HEADER_LINES
+    http._header_line(b"x-acs-signature-nonce: 1234")
+    assert b"x-acs-signature-nonce: 1234" not in http._HEADER_LINES  # changes with every call: not kept
+    assert http._header_line(b" folded: x") is None
+    assert http._header_line(b"no colon") is None

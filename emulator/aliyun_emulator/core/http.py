@@ -149,6 +149,7 @@ class _Handler(socketserver.StreamRequestHandler):
         # A slow or silent client may hold a thread only this long (reading headers, body, or idling between calls).
         super().setup()
         self.connection.settimeout(self.server.socket_timeout)
+        self.client_ip = str(self.client_address[0])
 
     def handle(self) -> None:
         try:
@@ -195,7 +196,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if "expect" in grouped and any(value.lower() == "100-continue" for value in grouped["expect"]):
             close = True  # the body was already read; a client waiting for 100 would stall, so end the exchange
         path, _, query = target.partition("?")
-        request = HttpRequest(method, path, query, tuple(headers), body, str(self.client_address[0]), grouped)
+        request = HttpRequest(method, path, query, tuple(headers), body, self.client_ip, grouped)
         answer = self.server.serve(request)
         self._write(answer, close=close, with_body=method != "HEAD")
         return not close
@@ -266,10 +267,11 @@ class _Handler(socketserver.StreamRequestHandler):
 
 _HEADER_LINES: dict[bytes, tuple[str, str, str]] = {}
 """Well-formed header lines seen so far (wire bytes -> name, lower-cased key, value): an SDK sends most of its
-headers unchanged with every call (only the date, the nonce and the signature vary), so each of those lines is split,
-checked and decoded once. Bounded in count and in line length; past either bound a line is simply read each time."""
+headers unchanged with every call, so each of those lines is split, checked and decoded once. The headers that change
+with every call are not kept; lines longer than the bound are read each time, and a full table starts over."""
 MAX_KNOWN_HEADER_LINES = 1024
 MAX_KNOWN_HEADER_LINE_BYTES = 256
+UNIQUE_PER_CALL = frozenset({"x-acs-date", "x-acs-signature-nonce", "authorization"})
 _HEADER_NAMES: dict[bytes, tuple[str, str]] = {}
 """Well-formed header names seen so far (wire bytes -> name, lower-cased key), for the lines that vary. Bounded."""
 MAX_KNOWN_HEADER_NAMES = 512
@@ -287,7 +289,9 @@ def _header_line(line: bytes) -> tuple[str, str, str] | None:
         if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
             _HEADER_NAMES[name_bytes] = known
     parsed = (*known, value_bytes.strip().decode("utf-8", "surrogateescape"))
-    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and len(_HEADER_LINES) < MAX_KNOWN_HEADER_LINES:
+    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and known[1] not in UNIQUE_PER_CALL:
+        if len(_HEADER_LINES) >= MAX_KNOWN_HEADER_LINES:
+            _HEADER_LINES.clear()
         _HEADER_LINES[line] = parsed
     return parsed
 

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from aliyun_emulator.core.errors import ApiError, invalid_parameter
 from aliyun_emulator.params import conflict, not_found
 from ram_delegate.errors import PolicyValidationError
-from ram_delegate.policy import PolicyDocument, parse_policy
+from ram_delegate.policy import AttachedPolicy, PolicyDocument, parse_policy
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -115,6 +115,8 @@ class SystemPolicy:
     default_version: str
     text: str
     document: PolicyDocument
+    attached: AttachedPolicy
+    """The policy as a grant, account-wide (built once: a caller's grants are gathered on every checked call)."""
 
 
 @cache
@@ -124,8 +126,9 @@ def system_policies() -> dict[str, SystemPolicy]:
     policies: dict[str, SystemPolicy] = {}
     for name, entry in raw.items():
         text = json.dumps(entry["document"], indent=2)
+        document = parse_policy(text, "system")
         policies[name.lower()] = SystemPolicy(
-            name, entry["description"], entry["version"], text, parse_policy(text, "system")
+            name, entry["description"], entry["version"], text, document, AttachedPolicy(document, None, name)
         )
     return policies
 
@@ -535,9 +538,16 @@ class RamStore:
         else:
             self.attachment_counts.pop(key, None)
 
-    def documents(self, attachments: dict[str, Attachment]) -> list[tuple[str, PolicyDocument]]:
-        """The current default documents of attached policies (a policy edit applies to live sessions)."""
-        return [self.resolve_policy(a.policy_type, a.policy_name) for a in attachments.values()]
+    def attached_policies(self, attachments: dict[str, Attachment]) -> list[AttachedPolicy]:
+        """The attached policies with their current default documents (a policy edit applies to live sessions)."""
+        policies = []
+        for attachment in attachments.values():
+            if attachment.policy_type == "System":
+                policies.append(system_policy(attachment.policy_name).attached)
+            else:
+                custom = self.custom_policy(attachment.policy_name)
+                policies.append(AttachedPolicy(self.version_document(custom.default), None, custom.name))
+        return policies
 
     # --- tags ------------------------------------------------------------------------------------------------------
 
