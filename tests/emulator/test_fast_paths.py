@@ -155,3 +155,21 @@ def test_header_lines_are_read_alike_from_the_table_which_stays_bounded() -> Non
     assert b"x-acs-signature-nonce: 1234" not in http._HEADER_LINES  # changes with every call: not kept
     assert http._header_line(b" folded: x") is None
     assert http._header_line(b"no colon") is None
+
+
+_ESCAPES = st.integers(0, 255).map(lambda byte: f"%{byte:02X}")
+
+
+@given(st.lists(st.sampled_from(["a", "Z", "0", "-", ".", "_", "~", "+", "%3a"]) | _ESCAPES, max_size=30).map("".join))
+def test_values_sent_percent_encoded_decode_as_unquote_plus_and_encode_back_as_quote(raw: str) -> None:
+    try:
+        expected = unquote_plus(raw, errors="strict")
+    except UnicodeDecodeError as error:
+        with pytest.raises(ApiError, match=re.escape(str(error))):
+            parse_pairs(f"k={raw}")
+        return
+
+    assert parse_pairs(f"k={raw}") == [("k", expected)]
+    assert v2_string_to_sign("GET", (("k", expected),)) == "GET&%2F&" + quote(
+        f"k={quote(expected, safe='~')}", safe="~"
+    )

@@ -209,9 +209,13 @@ def acs3_string_to_sign(
 
 
 def _encode(text: str) -> str:
-    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode."""
+    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode or that
+    arrived encoded in exactly that form."""
     if _UNRESERVED.fullmatch(text):
         return text
+    arrived_as = _ARRIVED_AS.get(text)
+    if arrived_as is not None:
+        return arrived_as
     return _quoted(text) if len(text) <= MAX_CACHED_VALUE else quote(text, safe="~")
 
 
@@ -268,7 +272,28 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 def _unquote(text: str) -> str:
     if "%" not in text and "+" not in text:
         return text
+    if _ENCODED_FORM.fullmatch(text):
+        try:
+            # Only unreserved characters and %XX: the escapes as \xXX, read by C codecs instead of unquote's loop.
+            decoded = text.replace("%", "\\x").encode("ascii").decode("unicode_escape").encode("latin-1").decode()
+        except UnicodeDecodeError:
+            pass  # not UTF-8: unquote_plus below refuses it with its own words
+        else:
+            if len(_ARRIVED_AS) >= MAX_ARRIVED_AS:
+                _ARRIVED_AS.clear()
+            _ARRIVED_AS[decoded] = text
+            return decoded
     return _unquoted(text) if len(text) <= MAX_CACHED_VALUE else unquote_plus(text, errors="strict")
+
+
+_ENCODED_FORM = re.compile(
+    r"[A-Za-z0-9_.~-]*(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF]|[89A-F][0-9A-F])[A-Za-z0-9_.~-]*)*"
+)
+"""Text exactly as ``_encode`` writes it: unreserved characters as themselves, every other byte as %XX in upper-case
+hex (what the SDKs send for ARNs). Such text is the encoding of what it decodes to."""
+_ARRIVED_AS: dict[str, str] = {}
+"""Decoded value -> the text it arrived as, for text in ``_ENCODED_FORM``: its encoding for the string to sign."""
+MAX_ARRIVED_AS = 1024
 
 
 def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
