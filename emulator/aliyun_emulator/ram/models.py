@@ -6,7 +6,7 @@ with an opaque marker (a creation sequence number), so listing 10,000 roles a pa
 
 from __future__ import annotations
 
-import base64
+import binascii
 import bisect
 import json
 import re
@@ -70,7 +70,8 @@ def random_token(count: int, entropy: bytes = b"") -> str:
 
 
 def _alphanumeric(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii").replace("-", "").replace("_", "")
+    # Base64 with its two symbols and the padding dropped: the URL-safe alphabet less "-" and "_", in one C pass.
+    return binascii.b2a_base64(data, newline=False).translate(None, b"+/=").decode("ascii")
 
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str], max_length: int) -> str:

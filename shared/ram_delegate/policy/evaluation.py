@@ -97,39 +97,40 @@ _NO_CONTEXT: Mapping[str, ContextValue] = MappingProxyType({})
 
 
 def _matching(
-    statements: Iterable[_Located], action: str, resource: str | None, context: Mapping[str, ContextValue]
+    documents: Iterable[tuple[str | None, PolicyDocument]],
+    action: str,
+    resource: str | None,
+    context: Mapping[str, ContextValue],
+    caller: Caller | None = None,
 ) -> tuple[_Located | None, _Located | None]:
-    """The first matching Deny and the first matching Allow among located statements.
+    """The first matching Deny and the first matching Allow among the statements of ``(name, document)`` pairs, in
+    order; with ``caller`` (a trust policy), only among statements whose principal admits the caller.
 
     ``context`` is as the caller gave it; its keys are lower-cased only when a statement with conditions is reached
     (most statements have none, and the emulator asks on every call).
     """
-    first_deny: _Located | None = None
     first_allow: _Located | None = None
     lowered: Mapping[str, ContextValue] | None = None
-    for located in statements:
-        statement = located[2]
-        if statement.effect == "Allow" and first_allow is not None:
-            continue
-        matcher = matcher_of(statement)
-        if not matcher.matches_action(action):
-            continue
-        if resource is not None and not matcher.matches_resource(resource):
-            continue
-        if matcher.conditions:
-            if lowered is None:
-                lowered = _lower_keys(context)
-            if not matcher.conditions_hold(lowered):
+    for name, document in documents:
+        for index, statement in enumerate(document.statements):
+            if statement.effect == "Allow" and first_allow is not None:
                 continue
-        if statement.effect == "Deny":
-            first_deny = located
-            break
-        first_allow = located
-    return first_deny, first_allow
-
-
-def _located(name: str | None, document: PolicyDocument) -> Iterable[_Located]:
-    return ((name, index, statement) for index, statement in enumerate(document.statements))
+            if caller is not None and not _principal_admits(statement, caller):
+                continue
+            matcher = matcher_of(statement)
+            if not matcher.matches_action(action):
+                continue
+            if resource is not None and not matcher.matches_resource(resource):
+                continue
+            if matcher.conditions:
+                if lowered is None:
+                    lowered = _lower_keys(context)
+                if not matcher.conditions_hold(lowered):
+                    continue
+            if statement.effect == "Deny":
+                return (name, index, statement), first_allow
+            first_allow = (name, index, statement)
+    return None, first_allow
 
 
 def _lower_keys(context: Mapping[str, ContextValue]) -> Mapping[str, ContextValue]:
@@ -154,16 +155,11 @@ def _identity_and_session(
     policies: Sequence[AttachedPolicy],
     session_policy: PolicyDocument | None,
 ) -> _Matches:
-    identity_statements = (
-        located
-        for p in policies
-        if p.resource_group_id is None or p.resource_group_id == resource_group_id
-        for located in _located(p.name, p.document)
-    )
-    deny, allow = _matching(identity_statements, action, resource, context)
+    in_scope = [(p.name, p.document) for p in policies if p.resource_group_id in (None, resource_group_id)]
+    deny, allow = _matching(in_scope, action, resource, context)
     if deny is not None or session_policy is None:
         return deny, allow, None, None
-    session_deny, session_allow = _matching(_located(None, session_policy), action, resource, context)
+    session_deny, session_allow = _matching(((None, session_policy),), action, resource, context)
     return deny, allow, session_deny, session_allow
 
 
@@ -216,20 +212,13 @@ def _principal_admits(statement: Statement, caller: Caller) -> bool:
     return not {"*", f"acs:ram::{caller.account_id}:root", caller.arn}.isdisjoint(principals.ram)
 
 
-def _trust_matching(
-    trust: PolicyDocument, caller: Caller, context: Mapping[str, ContextValue]
-) -> tuple[_Located | None, _Located | None]:
-    admitting = (located for located in _located(None, trust) if _principal_admits(located[2], caller))
-    return _matching(admitting, ASSUME_ROLE_ACTION, None, context)
-
-
 def evaluate_trust(
     trust: PolicyDocument, caller: Caller, context: Mapping[str, ContextValue] = _NO_CONTEXT
 ) -> Decision:
     """Decide whether ``caller`` may assume the role whose trust policy is ``trust`` (rules in module doc)."""
     if caller.kind == "root":
         return Decision("ImplicitDeny", source="trust", reason="roles may not be assumed by root accounts")
-    deny, allow = _trust_matching(trust, caller, context)
+    deny, allow = _matching(((None, trust),), ASSUME_ROLE_ACTION, None, context, caller)
     if deny is not None:
         return Decision("ExplicitDeny", None, deny[1], "trust", f"trust policy statement {deny[1]} denies {caller.arn}")
     if allow is None:
@@ -243,5 +232,5 @@ def trust_allows(trust: PolicyDocument, caller: Caller, context: Mapping[str, Co
     """``evaluate_trust(...).allowed`` without the decision and its explanation (asked on every AssumeRole)."""
     if caller.kind == "root":
         return False
-    deny, allow = _trust_matching(trust, caller, context)
+    deny, allow = _matching(((None, trust),), ASSUME_ROLE_ACTION, None, context, caller)
     return deny is None and allow is not None
