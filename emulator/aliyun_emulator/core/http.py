@@ -175,14 +175,12 @@ class _Handler(socketserver.StreamRequestHandler):
         grouped: dict[str, tuple[str, ...]] = {}
         known_lines = _HEADER_LINES
         for header in header_lines:
-            known = known_lines.get(header)
+            known = known_lines.get(header) or _header_line(header)
             if known is None:
-                known = _header_line(header)
-                if known is None:
-                    return self._refuse(400, "a header line is malformed")
-            name, key, value = known
-            headers.append((name, value))
-            grouped[key] = (*grouped[key], value) if key in grouped else (value,)
+                return self._refuse(400, "a header line is malformed")
+            key, pair, alone = known
+            headers.append(pair)
+            grouped[key] = (*grouped[key], pair[1]) if key in grouped else alone
         if method not in _KNOWN_METHODS or method not in self.server.methods:
             return self._refuse(405, f"the method {method} is not served here")
         connection = grouped.get("connection")
@@ -265,8 +263,10 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.sendall(data + body if with_body else data)
 
 
-_HEADER_LINES: dict[bytes, tuple[str, str, str]] = {}
-"""Well-formed header lines seen so far (wire bytes -> name, lower-cased key, value): an SDK sends most of its
+_HeaderLine = tuple[str, tuple[str, str], tuple[str]]
+"""A header line read: its lower-cased name, (name, value) as sent, and (value,) (the value sent once)."""
+_HEADER_LINES: dict[bytes, _HeaderLine] = {}
+"""Well-formed header lines seen so far (wire bytes -> the line read): an SDK sends most of its
 headers unchanged with every call, so each of those lines is split, checked and decoded once. The headers that change
 with every call are not kept; lines longer than the bound are read each time, and a full table starts over."""
 MAX_KNOWN_HEADER_LINES = 1024
@@ -277,8 +277,8 @@ _HEADER_NAMES: dict[bytes, tuple[str, str]] = {}
 MAX_KNOWN_HEADER_NAMES = 512
 
 
-def _header_line(line: bytes) -> tuple[str, str, str] | None:
-    """A header line as (name, lower-cased key, value), or None when it is malformed."""
+def _header_line(line: bytes) -> _HeaderLine | None:
+    """A header line read, or None when it is malformed."""
     name_bytes, colon, value_bytes = line.partition(b":")
     known = _HEADER_NAMES.get(name_bytes) if colon else None
     if known is None:
@@ -288,8 +288,10 @@ def _header_line(line: bytes) -> tuple[str, str, str] | None:
         known = (name, name.lower())
         if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
             _HEADER_NAMES[name_bytes] = known
-    parsed = (*known, value_bytes.strip().decode("utf-8", "surrogateescape"))
-    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and known[1] not in UNIQUE_PER_CALL:
+    name, key = known
+    value = value_bytes.strip().decode("utf-8", "surrogateescape")
+    parsed = (key, (name, value), (value,))
+    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and key not in UNIQUE_PER_CALL:
         if len(_HEADER_LINES) >= MAX_KNOWN_HEADER_LINES:
             _HEADER_LINES.clear()
         _HEADER_LINES[line] = parsed
