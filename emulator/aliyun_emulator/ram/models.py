@@ -49,8 +49,10 @@ SYSTEM_POLICY_DATE = "2015-04-28T20:12:56Z"
 
 
 def format_date(when: datetime) -> str:
-    """``DATE_FORMAT`` (``YYYY-MM-DDThh:mm:ssZ``) from ``isoformat``, several times cheaper than ``strftime``."""
-    return when.isoformat(timespec="seconds")[:19] + "Z"
+    """``DATE_FORMAT`` (``YYYY-MM-DDThh:mm:ssZ``) with ``%`` on the fields: several times cheaper than ``strftime``
+    and half the cost of ``isoformat`` (formatted on every create, attach and AssumeRole)."""
+    fields = (when.year, when.month, when.day, when.hour, when.minute, when.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % fields  # noqa: UP031 (printf-style formats these fields fastest)
 
 
 def random_digits(count: int) -> str:
