@@ -14,7 +14,6 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -59,9 +58,11 @@ _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
-@dataclass(frozen=True)
-class RawRequest:
-    """A request as received: method, raw path and query, headers by lower-cased name (wire order kept), body."""
+class RawRequest(NamedTuple):
+    """A request as received: method, raw path and query, headers by lower-cased name (wire order kept), body.
+
+    Immutable and cheap to build: a ``NamedTuple``, not a frozen dataclass (built for every request).
+    """
 
     method: str
     path: str
