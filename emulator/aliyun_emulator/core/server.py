@@ -47,6 +47,7 @@ MAX_BODY_BYTES = 1 << 20
 _TOKEN_SHAPE = re.compile(r"CAIS[A-Za-z0-9+/=]{16,4096}")
 """What an STS SecurityToken looks like (``CAIS`` and base64); anything else is malformed, not a mismatch."""
 CONTROL_PREFIX = "/_emulator"
+_CONTROL_ROUTES = CONTROL_PREFIX + "/"
 GENERIC_HOST_ID = "aliyuncs.com"
 RECOMMEND_URL = "https://api.aliyun.com/troubleshoot?q="
 
@@ -162,7 +163,7 @@ class WireApp:
 
     def serve_http(self, request: HttpRequest) -> HttpAnswer:
         """One HTTP request: the ``/_emulator`` control routes, else an API call."""
-        if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+        if request.path == CONTROL_PREFIX or request.path.startswith(_CONTROL_ROUTES):
             response = self.handle_control(request.method, request.path, request.query, request.body, request.client_ip)
         else:
             raw = RawRequest(request.method, request.path, request.query, request.grouped, request.body)
