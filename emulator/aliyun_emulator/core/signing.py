@@ -280,9 +280,10 @@ def _unquote(text: str) -> str:
         except UnicodeDecodeError:
             pass  # not UTF-8: unquote_plus below refuses it with its own words
         else:
-            if len(_ARRIVED_AS) >= MAX_ARRIVED_AS:
-                _ARRIVED_AS.clear()
-            _ARRIVED_AS[decoded] = text
+            if len(text) <= MAX_CACHED_VALUE:
+                if len(_ARRIVED_AS) >= MAX_ARRIVED_AS:
+                    _ARRIVED_AS.clear()
+                _ARRIVED_AS[decoded] = text
             return decoded
     return _unquoted(text) if len(text) <= MAX_CACHED_VALUE else unquote_plus(text, errors="strict")
 
@@ -416,14 +417,18 @@ def authorization_fields(text: str) -> tuple[str, str, str, str] | None:
     it is the same on every call of one client and is read once.
     """
     head, marker, signature = text.rpartition("Signature=")
-    fields = _authorization_head(head) if marker and _SIGNATURE.fullmatch(signature) else None
+    if not marker or not _SIGNATURE.fullmatch(signature):
+        return None
+    fields = _authorization_head(head) if len(head) <= MAX_CACHED_VALUE else _read_authorization_head(head)
     return None if fields is None else (*fields, signature)
 
 
-@lru_cache(maxsize=256)
-def _authorization_head(head: str) -> tuple[str, str, str] | None:
+def _read_authorization_head(head: str) -> tuple[str, str, str] | None:
     match = _AUTHORIZATION_HEAD.fullmatch(head)
     return None if match is None else (match[1], match[2], match[3])
+
+
+_authorization_head = lru_cache(maxsize=256)(_read_authorization_head)
 
 
 @lru_cache(maxsize=64)
