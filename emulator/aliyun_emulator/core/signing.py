@@ -264,7 +264,7 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
             name, equals, value = piece.partition("=")
             if not equals:
                 raise ValueError(f"bad query field: {piece[:64]!r}")
-            pairs.append((_unquote(name), _unquote(value)))
+            pairs.append((_unquote(name), _unquote(value)) if "%" in piece or "+" in piece else (name, value))
     except ValueError as error:
         raise ApiError("InvalidParameter", f"The query string is malformed: {error}.", 400) from None
     return pairs
@@ -308,14 +308,12 @@ def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return parameters
 
 
-def parse_timestamp(value: str, name: str) -> datetime:
-    """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime."""
-    return _parse_timestamp(value, name)
-
-
 @lru_cache(maxsize=256)
-def _parse_timestamp(value: str, name: str) -> datetime:
-    # Cached: calls within the same second carry the same text (a refusal raises and is not cached).
+def parse_timestamp(value: str, name: str) -> datetime:
+    """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime.
+
+    Cached: calls within the same second carry the same text (a refusal raises and is not cached).
+    """
     match = _TIMESTAMP.match(value)
     if match is None:
         raise ApiError("InvalidTimeStamp.Format", f"The {name} must be in the format yyyy-MM-ddTHH:mm:ssZ.", 400)
