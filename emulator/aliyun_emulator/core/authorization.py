@@ -8,8 +8,8 @@ exception and is handled by the STS product: the trust policy of the target role
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from aliyun_emulator.core.errors import ApiError, no_permission
 from aliyun_emulator.core.identity import Principal
@@ -22,9 +22,11 @@ PRODUCT_DENIAL = "Forbidden.RAM"
 """SLB and Resource Manager refuse with ``Forbidden.RAM``."""
 
 
-@dataclass(frozen=True)
-class Grants:
-    """What a non-root caller holds right now: attached policies (account- or group-scoped) and a session policy."""
+class Grants(NamedTuple):
+    """What a non-root caller holds right now: attached policies (account- or group-scoped) and a session policy.
+
+    A ``NamedTuple`` (immutable and cheap): gathered on every call a non-root caller makes.
+    """
 
     policies: tuple[AttachedPolicy, ...]
     session_policy: PolicyDocument | None = None
