@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aliyun_emulator.core.authorization import RAM_DENIAL, Grants, denial, is_allowed, request_context
+from aliyun_emulator.core.identity import Principal
 from aliyun_emulator.core.request import ApiRequest
 from aliyun_emulator.instances import Instance, store
 from aliyun_emulator.kms.models import KmsStore
@@ -58,7 +59,7 @@ class Call:
         account: AccountState,
         accounts: Mapping[str, AccountState],
         sessions: SessionStore,
-        grants_of: Callable[[], Grants | None],
+        grants_of: Callable[[Principal], Grants | None],
     ) -> None:
         self.request = request
         self.account = account
@@ -78,7 +79,7 @@ class Call:
     @property
     def grants(self) -> Grants | None:
         if self._grants is None:
-            self._grants = (self.grants_of(),)
+            self._grants = (self.grants_of(self.request.principal),)
         return self._grants[0]
 
     def authorize(

@@ -14,6 +14,7 @@ from typing import Any
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
 
 _FLAT_TAG = re.compile(r"([1-9][0-9]{0,2})\.(Key|Value)")
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
 MAX_PARAMETER_LENGTH = 32_768
 """No single parameter may exceed this; real APIs refuse oversized values long before the handler sees them."""
 
@@ -22,9 +23,10 @@ class Params:
     """Typed accessors over one request's decoded parameters."""
 
     def __init__(self, raw: Mapping[str, str]) -> None:
-        for name, value in raw.items():
-            if len(value) > MAX_PARAMETER_LENGTH:
-                raise invalid_parameter(name, f"longer than {MAX_PARAMETER_LENGTH} characters")
+        if raw and max(map(len, raw.values())) > MAX_PARAMETER_LENGTH:  # one pass in C; the loop names the first
+            for name, value in raw.items():
+                if len(value) > MAX_PARAMETER_LENGTH:
+                    raise invalid_parameter(name, f"longer than {MAX_PARAMETER_LENGTH} characters")
         self.raw = raw
 
     def optional(self, name: str) -> str | None:
@@ -41,7 +43,7 @@ class Params:
         text = self.optional(name)
         if text is None:
             return default
-        if not re.fullmatch(r"-?[0-9]{1,12}", text):
+        if not _INTEGER.fullmatch(text):
             raise invalid_parameter(name, f"{text!r} is not an integer")
         value = int(text)
         if not minimum <= value <= maximum:

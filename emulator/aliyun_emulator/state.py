@@ -29,6 +29,7 @@ from aliyun_emulator.implemented import check_parameters
 from aliyun_emulator.kms import responses as kms_responses
 from aliyun_emulator.nlb import responses as nlb_responses
 from aliyun_emulator.ram import responses as ram_responses
+from aliyun_emulator.ram.models import AccessKey
 from aliyun_emulator.resourcemanager import responses as rm_responses
 from aliyun_emulator.seed import Seed
 from aliyun_emulator.slb import responses as slb_responses
@@ -49,11 +50,14 @@ PRODUCTS: dict[str, tuple[Mapping[str, Handler], frozenset[str]]] = {
     "kms": (kms_responses.HANDLERS, kms_responses.READ_ONLY),
 }
 """product -> (action -> handler, actions that never change state)."""
+_NO_PRODUCT: tuple[Mapping[str, Handler], frozenset[str]] = ({}, frozenset())
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 CLOCK_KEY = "clock"
 """The snapshot row holding the emulator clock's offset from the host's time."""
 MASK = "****"
+MAX_KNOWN_USER_CREDENTIALS = 4096
+"""Users' key credentials kept for reuse; a full table starts over."""
 
 
 class CloudState:
@@ -70,6 +74,7 @@ class CloudState:
             for account in seed.accounts
         }
         """Root keys come from the seed and never change: their credentials are built once."""
+        self._user_credentials: dict[str, tuple[tuple[str, str, str, str], Credential]] = {}
         self.accounts: dict[str, AccountState] = {}
         self.sessions = SessionStore()
         self._db: sqlite3.Connection | None = None
@@ -96,12 +101,25 @@ class CloudState:
             for account in self.accounts.values():
                 key = account.ram.access_keys.get(access_key_id)
                 if key is not None:
-                    principal = Principal(kind="user", account_id=account.uid, name=key.user_name)
-                    return Credential(access_key_id, key.secret, principal, active=key.status == "Active")
+                    return self._user_credential(account.uid, key)
             return None
 
+    def _user_credential(self, account_id: str, key: AccessKey) -> Credential:
+        """The credential of a RAM user's key, built again only when what it is made of changed (the key's secret,
+        user name or status, or its account): the same key signs call after call."""
+        made_of = (account_id, key.secret, key.user_name, key.status)
+        cached = self._user_credentials.get(key.access_key_id)
+        if cached is not None and cached[0] == made_of:
+            return cached[1]
+        principal = Principal(kind="user", account_id=account_id, name=key.user_name)
+        credential = Credential(key.access_key_id, key.secret, principal, active=key.status == "Active")
+        if len(self._user_credentials) >= MAX_KNOWN_USER_CREDENTIALS:
+            self._user_credentials.clear()
+        self._user_credentials[key.access_key_id] = (made_of, credential)
+        return credential
+
     def dispatch(self, request: ApiRequest) -> dict[str, Any]:
-        handlers, read_only = PRODUCTS.get(request.product, ({}, frozenset()))
+        handlers, read_only = PRODUCTS.get(request.product, _NO_PRODUCT)
         handler = handlers.get(request.action)
         if handler is None:
             raise ApiError(
@@ -113,15 +131,8 @@ class CloudState:
             if account is None:
                 raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
             self._check_principal_exists(account, request.principal)
-            call = Call(
-                request=request,
-                account=account,
-                accounts=self.accounts,
-                sessions=self.sessions,
-                grants_of=lambda: self.grants(request.principal),
-            )
-            body = handler(call)
-            if request.action not in read_only:
+            body = handler(Call(request, account, self.accounts, self.sessions, self.grants))
+            if self._db is not None and request.action not in read_only:
                 self._persist(account.uid, sessions=request.product == "sts")
             return body
 
@@ -163,17 +174,16 @@ class CloudState:
         else:
             attachments = account.ram.role(principal.name).attachments
             scoped_type = "ServiceRole"
-        policies = [
-            AttachedPolicy(document=document, name=name) for name, document in account.ram.documents(attachments)
-        ]
+        # Positional: frozen dataclasses built with keywords cost more, and these are built on every checked call.
+        policies = account.ram.attached_policies(attachments)
         for grant in account.rm.grants_of(scoped_type, principal.name):
             name, document = account.ram.resolve_policy(grant.policy_type, grant.policy_name)
             group = None if grant.resource_group_id == account.uid else grant.resource_group_id
-            policies.append(AttachedPolicy(document=document, resource_group_id=group, name=name))
+            policies.append(AttachedPolicy(document, group, name))
         session_policy = None
         if principal.kind == "role_session" and principal.session_policy is not None:
             session_policy = session_policy_document(principal.session_policy)
-        return Grants(policies=tuple(policies), session_policy=session_policy)
+        return Grants(tuple(policies), session_policy)
 
     @staticmethod
     def _check_principal_exists(account: AccountState, principal: Principal) -> None:

@@ -183,3 +183,24 @@ def test_listing_ten_thousand_tagged_roles_stays_fast() -> None:
         marker = body["Marker"]
     assert seen == 10_000
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_user_key_resolves_to_its_current_state_after_every_change() -> None:
+    cloud = Cloud()
+    cloud.ram(ROOT_A, "CreateUser", UserName="old")
+    key = cloud.ram(ROOT_A, "CreateAccessKey", UserName="old")["AccessKey"]["AccessKeyId"]
+
+    def resolved() -> tuple[str, bool] | None:
+        credential = cloud.state.resolve_access_key(key)
+        return None if credential is None else (credential.principal.name, credential.active)
+
+    assert resolved() == ("old", True)
+    assert resolved() == ("old", True)  # the second time from the kept credential
+    cloud.ram(ROOT_A, "UpdateAccessKey", UserName="old", UserAccessKeyId=key, Status="Inactive")
+    assert resolved() == ("old", False)
+    cloud.ram(ROOT_A, "UpdateUser", UserName="old", NewUserName="new")
+    assert resolved() == ("new", False)
+    cloud.ram(ROOT_A, "UpdateAccessKey", UserName="new", UserAccessKeyId=key, Status="Active")
+    assert resolved() == ("new", True)
+    cloud.ram(ROOT_A, "DeleteAccessKey", UserName="new", UserAccessKeyId=key)
+    assert resolved() is None

@@ -8,7 +8,19 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ram_delegate.policy import AttachedPolicy, AuthRequest, ContextValue, evaluate, parse_policy, render, to_json
+from ram_delegate.policy import (
+    AttachedPolicy,
+    AuthRequest,
+    Caller,
+    ContextValue,
+    allows,
+    evaluate,
+    evaluate_trust,
+    parse_policy,
+    render,
+    to_json,
+    trust_allows,
+)
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 SERVICES = ["slb", "ecs", "ram", "sts"]
@@ -159,3 +171,48 @@ def test_a_session_policy_never_widens_a_decision(
 @given(requests(), attachments)
 def test_the_outcome_does_not_depend_on_attachment_order(request: AuthRequest, policies: list[AttachedPolicy]) -> None:
     assert evaluate(request, policies).effect == evaluate(request, policies[::-1]).effect
+
+
+@PROPERTY_SETTINGS
+@given(requests(), attachments, st.one_of(st.none(), documents()))
+def test_allows_is_the_decisions_allowed(
+    request: AuthRequest, policies: list[AttachedPolicy], session: dict[str, Any] | None
+) -> None:
+    session_policy = None if session is None else parse_policy(session, "system")
+    decision = evaluate(request, policies, session_policy)
+    answer = allows(
+        request.action,
+        request.resource,
+        policies,
+        session_policy,
+        resource_group_id=request.resource_group_id,
+        context=request.context,
+    )
+
+    assert answer is decision.allowed
+
+
+trust_statements = st.fixed_dictionaries(
+    {
+        "Effect": st.sampled_from(["Allow", "Deny"]),
+        "Action": st.sampled_from(["sts:AssumeRole", "sts:AssumeRoleWithSAML"]),
+        "Principal": st.sampled_from(
+            ["*", {"RAM": "*"}, {"RAM": f"acs:ram::{ACCOUNTS[1]}:root"}, {"RAM": [f"acs:ram::{ACCOUNTS[1]}:user/u"]}]
+        ),
+    },
+    optional={"Condition": condition_blocks},
+)
+
+
+@PROPERTY_SETTINGS
+@given(
+    requests(),
+    st.lists(trust_statements, min_size=1, max_size=3),
+    st.builds(Caller, st.sampled_from(["root", "user", "role_session"]), st.sampled_from(ACCOUNTS), st.just("u")),
+)
+def test_trust_allows_is_the_trust_decisions_allowed(
+    request: AuthRequest, statements: list[dict[str, Any]], caller: Caller
+) -> None:
+    trust = parse_policy({"Version": "1", "Statement": statements}, "trust")
+
+    assert trust_allows(trust, caller, request.context) is evaluate_trust(trust, caller, request.context).allowed

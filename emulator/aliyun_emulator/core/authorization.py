@@ -8,13 +8,13 @@ exception and is handled by the STS product: the trust policy of the target role
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from aliyun_emulator.core.errors import ApiError, no_permission
 from aliyun_emulator.core.identity import Principal
 from aliyun_emulator.core.request import ApiRequest
-from ram_delegate.policy import AttachedPolicy, AuthRequest, ContextValue, PolicyDocument, evaluate, parse_policy
+from ram_delegate.policy import AttachedPolicy, ContextValue, PolicyDocument, allows, parse_policy
 
 RAM_DENIAL = "NoPermission"
 """RAM and STS refuse with ``NoPermission``."""
@@ -22,9 +22,11 @@ PRODUCT_DENIAL = "Forbidden.RAM"
 """SLB and Resource Manager refuse with ``Forbidden.RAM``."""
 
 
-@dataclass(frozen=True)
-class Grants:
-    """What a non-root caller holds right now: attached policies (account- or group-scoped) and a session policy."""
+class Grants(NamedTuple):
+    """What a non-root caller holds right now: attached policies (account- or group-scoped) and a session policy.
+
+    A ``NamedTuple`` (immutable and cheap): gathered on every call a non-root caller makes.
+    """
 
     policies: tuple[AttachedPolicy, ...]
     session_policy: PolicyDocument | None = None
@@ -75,5 +77,11 @@ def is_allowed(
         return True
     if grants is None:
         return False
-    request = AuthRequest(action=action, resource=resource, resource_group_id=resource_group_id, context=context)
-    return evaluate(request, grants.policies, session_policy=grants.session_policy).allowed
+    return allows(
+        action,
+        resource,
+        grants.policies,
+        grants.session_policy,
+        resource_group_id=resource_group_id,
+        context=context,
+    )

@@ -115,7 +115,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus}
 
 
 class _Refused(Exception):
@@ -149,6 +149,7 @@ class _Handler(socketserver.StreamRequestHandler):
         # A slow or silent client may hold a thread only this long (reading headers, body, or idling between calls).
         super().setup()
         self.connection.settimeout(self.server.socket_timeout)
+        self.client_ip = str(self.client_address[0])
 
     def handle(self) -> None:
         try:
@@ -172,18 +173,14 @@ class _Handler(socketserver.StreamRequestHandler):
         method, target, version = parts
         headers: list[tuple[str, str]] = []
         grouped: dict[str, tuple[str, ...]] = {}
-        names = _HEADER_NAMES
+        known_lines = _HEADER_LINES
         for header in header_lines:
-            name_bytes, colon, value_bytes = header.partition(b":")
-            known = names.get(name_bytes) if colon else None
+            known = known_lines.get(header) or _header_line(header)
             if known is None:
-                if not colon or not name_bytes or name_bytes != name_bytes.strip() or header[:1] in b" \t":
-                    return self._refuse(400, "a header line is malformed")
-                known = _header_name(name_bytes)
-            name, key = known
-            value = value_bytes.strip().decode("utf-8", "surrogateescape")
-            headers.append((name, value))
-            grouped[key] = (*grouped[key], value) if key in grouped else (value,)
+                return self._refuse(400, "a header line is malformed")
+            key, pair, alone = known
+            headers.append(pair)
+            grouped[key] = (*grouped[key], pair[1]) if key in grouped else alone
         if method not in _KNOWN_METHODS or method not in self.server.methods:
             return self._refuse(405, f"the method {method} is not served here")
         connection = grouped.get("connection")
@@ -197,7 +194,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if "expect" in grouped and any(value.lower() == "100-continue" for value in grouped["expect"]):
             close = True  # the body was already read; a client waiting for 100 would stall, so end the exchange
         path, _, query = target.partition("?")
-        request = HttpRequest(method, path, query, tuple(headers), body, str(self.client_address[0]), grouped)
+        request = HttpRequest(method, path, query, tuple(headers), body, self.client_ip, grouped)
         answer = self.server.serve(request)
         self._write(answer, close=close, with_body=method != "HEAD")
         return not close
@@ -256,7 +253,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _write(self, answer: HttpAnswer, *, close: bool, with_body: bool = True) -> None:
         status, body, headers = answer
-        head = [f"HTTP/1.1 {status} {_PHRASES.get(status, 'Error')}\r\n"]
+        head = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} Error\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers]
         extra = self.server.extra_headers()
         if extra:
@@ -266,18 +263,39 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.sendall(data + body if with_body else data)
 
 
+_HeaderLine = tuple[str, tuple[str, str], tuple[str]]
+"""A header line read: its lower-cased name, (name, value) as sent, and (value,) (the value sent once)."""
+_HEADER_LINES: dict[bytes, _HeaderLine] = {}
+"""Well-formed header lines seen so far (wire bytes -> the line read): an SDK sends most of its
+headers unchanged with every call, so each of those lines is split, checked and decoded once. The headers that change
+with every call are not kept; lines longer than the bound are read each time, and a full table starts over."""
+MAX_KNOWN_HEADER_LINES = 1024
+MAX_KNOWN_HEADER_LINE_BYTES = 256
+UNIQUE_PER_CALL = frozenset({"x-acs-date", "x-acs-signature-nonce", "authorization"})
 _HEADER_NAMES: dict[bytes, tuple[str, str]] = {}
-"""Well-formed header names seen so far (wire bytes -> name, lower-cased key): a client sends the same few names with
-every call, so each is checked and decoded once. Bounded; past the bound, names are simply decoded each time."""
+"""Well-formed header names seen so far (wire bytes -> name, lower-cased key), for the lines that vary. Bounded."""
 MAX_KNOWN_HEADER_NAMES = 512
 
 
-def _header_name(name_bytes: bytes) -> tuple[str, str]:
-    name = name_bytes.decode("latin-1")
-    known = (name, name.lower())
-    if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
-        _HEADER_NAMES[name_bytes] = known
-    return known
+def _header_line(line: bytes) -> _HeaderLine | None:
+    """A header line read, or None when it is malformed."""
+    name_bytes, colon, value_bytes = line.partition(b":")
+    known = _HEADER_NAMES.get(name_bytes) if colon else None
+    if known is None:
+        if not colon or not name_bytes or name_bytes != name_bytes.strip() or line[:1] in b" \t":
+            return None
+        name = name_bytes.decode("latin-1")
+        known = (name, name.lower())
+        if len(_HEADER_NAMES) < MAX_KNOWN_HEADER_NAMES:
+            _HEADER_NAMES[name_bytes] = known
+    name, key = known
+    value = value_bytes.strip().decode("utf-8", "surrogateescape")
+    parsed = (key, (name, value), (value,))
+    if len(line) <= MAX_KNOWN_HEADER_LINE_BYTES and key not in UNIQUE_PER_CALL:
+        if len(_HEADER_LINES) >= MAX_KNOWN_HEADER_LINES:
+            _HEADER_LINES.clear()
+        _HEADER_LINES[line] = parsed
+    return parsed
 
 
 def _wants_close(version: str, connection: str) -> bool:

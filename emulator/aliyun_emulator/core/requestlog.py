@@ -44,8 +44,8 @@ class RequestLog:
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._entries: deque[RequestLogEntry] = deque(maxlen=max_entries)
-        self._by_action: Counter[str] = Counter()
-        self._by_product: Counter[str] = Counter()
+        self._counts: dict[tuple[str, str], int] = {}
+        """Calls per (product, action): one count per call; the per-action views are summed when read."""
         self._total = 0
         self._lock = threading.Lock()
 
@@ -54,8 +54,8 @@ class RequestLog:
             self._entries.append(entry)
             self._total += 1
             if entry.action:
-                self._by_action[entry.action] += 1
-                self._by_product[f"{entry.product}:{entry.action}"] += 1
+                key = (entry.product, entry.action)
+                self._counts[key] = self._counts.get(key, 0) + 1
 
     @property
     def entries(self) -> list[RequestLogEntry]:
@@ -70,19 +70,27 @@ class RequestLog:
     def counts(self) -> dict[str, int]:
         """Calls per action name, e.g. ``{"CreateRole": 2}`` (failed calls included)."""
         with self._lock:
-            return dict(self._by_action)
+            return self._by_action()
 
     def counts_by_product(self) -> dict[str, int]:
         """Calls per ``product:Action``, e.g. ``{"ram:CreateRole": 2}``."""
         with self._lock:
-            return dict(self._by_product)
+            return self._by_product()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._by_action.clear()
-            self._by_product.clear()
+            self._counts.clear()
             self._total = 0
+
+    def _by_action(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for (_product, action), count in self._counts.items():
+            counts[action] += count
+        return dict(counts)
+
+    def _by_product(self) -> dict[str, int]:
+        return {f"{product}:{action}": count for (product, action), count in self._counts.items()}
 
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:
         """The control interface's view: totals, counts and the most recent ``limit`` entries (all if None)."""
@@ -93,7 +101,7 @@ class RequestLog:
                 entries = list(islice(reversed(self._entries), max(limit, 0)))[::-1]
             return {
                 "total": self._total,
-                "counts": dict(self._by_action),
-                "counts_by_product": dict(self._by_product),
+                "counts": self._by_action(),
+                "counts_by_product": self._by_product(),
                 "entries": [entry.to_dict() for entry in entries],
             }

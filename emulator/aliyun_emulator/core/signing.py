@@ -14,13 +14,15 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import quote, unquote_plus
 
 from aliyun_emulator.core.errors import ApiError, invalid_parameter, missing_parameter
+
+if TYPE_CHECKING:
+    from _hashlib import HASH as HashObject
 
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
 V2_SIGNATURE_METHOD = "HMAC-SHA1"
@@ -47,18 +49,20 @@ PROTOCOL_PARAMETERS = frozenset(
 
 _REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"})
 _SIGNED_WHEN_PRESENT = frozenset({"x-acs-action", "x-acs-version", "x-acs-security-token", "x-acs-accesskey-id"})
-_AUTHORIZATION = re.compile(
-    r"^(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?Signature=([0-9a-f]{64})$"
-)
+_AUTHORIZATION_HEAD = re.compile(r"(ACS3-[A-Z0-9-]+) Credential=([^,\s]+), ?SignedHeaders=([^,\s]*), ?")
+"""``Authorization`` up to ``Signature=``: the same for every call of one client (its key and signed headers)."""
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _SIGNED_HEADER_LIST = re.compile(r"[a-z0-9-]+(?:;[a-z0-9-]+)*")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
-@dataclass(frozen=True)
-class RawRequest:
-    """A request as received: method, raw path and query, headers by lower-cased name (wire order kept), body."""
+class RawRequest(NamedTuple):
+    """A request as received: method, raw path and query, headers by lower-cased name (wire order kept), body.
+
+    Immutable and cheap to build: a ``NamedTuple``, not a frozen dataclass (built for every request).
+    """
 
     method: str
     path: str
@@ -120,7 +124,7 @@ def parse_signed_request(raw: RawRequest) -> SignedClaim:
         except UnicodeDecodeError:
             raise ApiError("InvalidParameter", "The form body is not valid UTF-8.", 400) from None
         form_pairs = parse_pairs(form_text)
-    everything = unique_parameters([*query_pairs, *form_pairs])
+    everything = unique_parameters([*query_pairs, *form_pairs] if form_pairs else query_pairs)
     authorization = raw.header("authorization")
     if authorization is not None:
         return _parse_acs3(raw, authorization, query_pairs, everything)
@@ -150,11 +154,37 @@ def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
 
 def sign(scheme: Literal["ACS3", "v2"], text: str, secret: str) -> str:
     """ACS3: lower-case hex HMAC-SHA256 keyed with the secret; v2: base64 HMAC-SHA1 keyed with ``secret + "&"``."""
-    # hmac.digest is OpenSSL's one-shot HMAC: no Python-level HMAC object per request.
     if scheme == "ACS3":
-        return hmac.digest(secret.encode("utf-8"), text.encode("utf-8"), "sha256").hex()
-    digest = hmac.digest(f"{secret}&".encode(), text.encode("utf-8"), "sha1")
-    return base64.b64encode(digest).decode("ascii")
+        return _hmac(secret, "sha256", text.encode("utf-8")).hex()
+    return base64.b64encode(_hmac(f"{secret}&", "sha1", text.encode("utf-8"))).decode("ascii")
+
+
+def _hmac(key: str, digest: str, message: bytes) -> bytes:
+    """HMAC (RFC 2104) from the key's two padded hash states, computed once per key: two hash copies per request
+    instead of OpenSSL's one-shot HMAC, which looks the algorithm up and keys it anew on every call."""
+    inner, outer = _padded(key, digest)
+    inner = inner.copy()
+    inner.update(message)
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+@lru_cache(maxsize=1024)
+def _padded(key: str, digest: str) -> tuple[HashObject, HashObject]:
+    # Bounded: root keys, user keys and live STS secrets; an evicted key is simply padded again.
+    key_bytes = key.encode("utf-8")
+    block = hashlib.new(digest).block_size
+    if len(key_bytes) > block:
+        key_bytes = hashlib.new(digest, key_bytes).digest()
+    key_bytes = key_bytes.ljust(block, b"\0")
+    inner = hashlib.new(digest, key_bytes.translate(_INNER_PAD))
+    outer = hashlib.new(digest, key_bytes.translate(_OUTER_PAD))
+    return inner, outer
+
+
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def acs3_string_to_sign(
@@ -180,8 +210,31 @@ def acs3_string_to_sign(
 
 
 def _encode(text: str) -> str:
-    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode."""
-    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="~")
+    """RFC 3986 percent-encoding (``quote(text, safe="~")``), skipped for text that has nothing to encode or that
+    arrived encoded in exactly that form."""
+    if _UNRESERVED.fullmatch(text):
+        return text
+    arrived_as = _ARRIVED_AS.get(text)
+    if arrived_as is not None:
+        return arrived_as
+    return _quoted(text) if len(text) <= MAX_CACHED_VALUE else quote(text, safe="~")
+
+
+MAX_CACHED_VALUE = 4096
+"""Values up to this length have their percent-encoding and decoding cached (``quote``/``unquote`` run in Python
+byte by byte; a client sends the same policy documents and ARNs again and again). Longer ones are worked out each
+time, so the caches stay small."""
+
+
+@lru_cache(maxsize=512)
+def _quoted(text: str) -> str:
+    return quote(text, safe="~")
+
+
+@lru_cache(maxsize=512)
+def _unquoted(text: str) -> str:
+    # A refusal (invalid UTF-8) raises and is not cached.
+    return unquote_plus(text, errors="strict")
 
 
 def _canonical_value(values: tuple[str, ...]) -> str:
@@ -192,7 +245,7 @@ def _canonical_value(values: tuple[str, ...]) -> str:
 def v2_string_to_sign(method: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """``METHOD&%2F&pct(canonical query)`` (wire protocol reference §5.1)."""
     canonical = "&".join(f"{_encode(key)}={_encode(value)}" for key, value in sorted(parameters))
-    return f"{method}&%2F&{quote(canonical, safe='~')}"
+    return f"{method}&%2F&{_encode(canonical)}"
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -211,7 +264,7 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
             name, equals, value = piece.partition("=")
             if not equals:
                 raise ValueError(f"bad query field: {piece[:64]!r}")
-            pairs.append((_unquote(name), _unquote(value)))
+            pairs.append((_unquote(name), _unquote(value)) if "%" in piece or "+" in piece else (name, value))
     except ValueError as error:
         raise ApiError("InvalidParameter", f"The query string is malformed: {error}.", 400) from None
     return pairs
@@ -220,7 +273,29 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 def _unquote(text: str) -> str:
     if "%" not in text and "+" not in text:
         return text
-    return unquote_plus(text, errors="strict")
+    if _ENCODED_FORM.fullmatch(text):
+        try:
+            # Only unreserved characters and %XX: the escapes as \xXX, read by C codecs instead of unquote's loop.
+            decoded = text.replace("%", "\\x").encode("ascii").decode("unicode_escape").encode("latin-1").decode()
+        except UnicodeDecodeError:
+            pass  # not UTF-8: unquote_plus below refuses it with its own words
+        else:
+            if len(text) <= MAX_CACHED_VALUE:
+                if len(_ARRIVED_AS) >= MAX_ARRIVED_AS:
+                    _ARRIVED_AS.clear()
+                _ARRIVED_AS[decoded] = text
+            return decoded
+    return _unquoted(text) if len(text) <= MAX_CACHED_VALUE else unquote_plus(text, errors="strict")
+
+
+_ENCODED_FORM = re.compile(
+    r"[A-Za-z0-9_.~-]*(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF]|[89A-F][0-9A-F])[A-Za-z0-9_.~-]*)*"
+)
+"""Text exactly as ``_encode`` writes it: unreserved characters as themselves, every other byte as %XX in upper-case
+hex (what the SDKs send for ARNs). Such text is the encoding of what it decodes to."""
+_ARRIVED_AS: dict[str, str] = {}
+"""Decoded value -> the text it arrived as, for text in ``_ENCODED_FORM``: its encoding for the string to sign."""
+MAX_ARRIVED_AS = 1024
 
 
 def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -233,14 +308,12 @@ def unique_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return parameters
 
 
-def parse_timestamp(value: str, name: str) -> datetime:
-    """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime."""
-    return _parse_timestamp(value, name)
-
-
 @lru_cache(maxsize=256)
-def _parse_timestamp(value: str, name: str) -> datetime:
-    # Cached: calls within the same second carry the same text (a refusal raises and is not cached).
+def parse_timestamp(value: str, name: str) -> datetime:
+    """``YYYY-MM-DDThh:mm:ssZ`` (the only format the SDK sends) as an aware UTC datetime.
+
+    Cached: calls within the same second carry the same text (a refusal raises and is not cached).
+    """
     match = _TIMESTAMP.match(value)
     if match is None:
         raise ApiError("InvalidTimeStamp.Format", f"The {name} must be in the format yyyy-MM-ddTHH:mm:ssZ.", 400)
@@ -291,10 +364,10 @@ class NonceCache:
 def _parse_acs3(
     raw: RawRequest, authorization: str, query_pairs: list[tuple[str, str]], everything: dict[str, str]
 ) -> SignedClaim:
-    match = _AUTHORIZATION.match(authorization.strip())
-    if match is None:
+    fields = authorization_fields(authorization.strip())
+    if fields is None:
         raise ApiError("IncompleteSignature", "The Authorization header is malformed.", 400)
-    algorithm, access_key_id, signed_header_list, signature = match.groups()
+    algorithm, access_key_id, signed_header_list, signature = fields
     if algorithm != ACS3_ALGORITHM:
         raise ApiError("InvalidSignatureMethod", f"The signature algorithm {algorithm} is not supported.", 400)
     content_sha256 = raw.header("x-acs-content-sha256")
@@ -302,9 +375,9 @@ def _parse_acs3(
         raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
     if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
-    signed_headers, signed = _signed_header_names(signed_header_list)
-    must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
-    if not must_sign <= signed:
+    signed_headers, signed, unsigned_required, unsigned_if_present = _signed_header_names(signed_header_list)
+    if unsigned_required or not raw.headers.keys().isdisjoint(unsigned_if_present):
+        must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
         name = min(must_sign - signed)
         raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
     if not signed <= raw.headers.keys():
@@ -318,31 +391,56 @@ def _parse_acs3(
     action = raw.header("x-acs-action") or everything.get("Action") or ""
     version = raw.header("x-acs-version") or everything.get("Version") or ""
     token = raw.header("x-acs-security-token")
-    return SignedClaim(
-        scheme="ACS3",
-        access_key_id=access_key_id,
-        signature=signature,
-        timestamp=timestamp,
-        nonce=nonce,
-        action=_required(action, "Action"),
-        version=_required(version, "Version"),
-        params=_api_parameters(everything),
-        security_token=token if token is not None else everything.get("SecurityToken"),
-        query_pairs=tuple(query_pairs),
-        signed_headers=signed_headers,
-        response_format=_response_format(everything, default="JSON"),
+    return SignedClaim(  # positional (a NamedTuple built with keywords costs a second pass), in field order
+        "ACS3",
+        access_key_id,
+        signature,
+        timestamp,
+        nonce,
+        _required(action, "Action"),
+        _required(version, "Version"),
+        _api_parameters(everything),
+        token if token is not None else everything.get("SecurityToken"),
+        tuple(query_pairs),
+        (),
+        signed_headers,
+        _response_format(everything, default="JSON"),
     )
 
 
+def authorization_fields(text: str) -> tuple[str, str, str, str] | None:
+    """Algorithm, AccessKeyId, SignedHeaders and signature of an ACS3 ``Authorization`` value, or None if malformed.
+
+    The signature is 64 hex digits after the last ``Signature=`` (the marker cannot stand inside them); the part before
+    it is the same on every call of one client and is read once.
+    """
+    head, marker, signature = text.rpartition("Signature=")
+    if not marker or not _SIGNATURE.fullmatch(signature):
+        return None
+    fields = _authorization_head(head) if len(head) <= MAX_CACHED_VALUE else _read_authorization_head(head)
+    return None if fields is None else (*fields, signature)
+
+
+def _read_authorization_head(head: str) -> tuple[str, str, str] | None:
+    match = _AUTHORIZATION_HEAD.fullmatch(head)
+    return None if match is None else (match[1], match[2], match[3])
+
+
+_authorization_head = lru_cache(maxsize=256)(_read_authorization_head)
+
+
 @lru_cache(maxsize=64)
-def _signed_header_names(signed_header_list: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """The ``SignedHeaders`` list as names in order and as a set; checked once per distinct list (an SDK sends the
-    same list on every call). A refusal raises and is not cached."""
+def _signed_header_names(
+    signed_header_list: str,
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str], frozenset[str]]:
+    """The ``SignedHeaders`` list as names in order and as a set, with the headers it leaves unsigned that must be
+    signed always and when present; checked once per distinct list (an SDK sends the same list on every call). A
+    refusal raises and is not cached."""
     signed_headers = tuple(signed_header_list.split(";")) if signed_header_list else ()
     signed = frozenset(signed_headers)
     if len(signed) != len(signed_headers) or not _SIGNED_HEADER_LIST.fullmatch(signed_header_list):
         raise ApiError("IncompleteSignature", "SignedHeaders must list distinct lower-case header names.", 400)
-    return signed_headers, signed
+    return signed_headers, signed, _REQUIRED_SIGNED_HEADERS - signed, _SIGNED_WHEN_PRESENT - signed
 
 
 def _parse_v2(raw: RawRequest, everything: dict[str, str]) -> SignedClaim:

@@ -6,6 +6,7 @@ with an opaque marker (a creation sequence number), so listing 10,000 roles a pa
 
 from __future__ import annotations
 
+import binascii
 import bisect
 import json
 import re
@@ -20,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from aliyun_emulator.core.errors import ApiError, invalid_parameter
 from aliyun_emulator.params import conflict, not_found
 from ram_delegate.errors import PolicyValidationError
-from ram_delegate.policy import PolicyDocument, parse_policy
+from ram_delegate.policy import AttachedPolicy, PolicyDocument, parse_policy
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -48,8 +49,10 @@ SYSTEM_POLICY_DATE = "2015-04-28T20:12:56Z"
 
 
 def format_date(when: datetime) -> str:
-    """``DATE_FORMAT`` (``YYYY-MM-DDThh:mm:ssZ``) from ``isoformat``, several times cheaper than ``strftime``."""
-    return when.isoformat(timespec="seconds")[:19] + "Z"
+    """``DATE_FORMAT`` (``YYYY-MM-DDThh:mm:ssZ``) with ``%`` on the fields: several times cheaper than ``strftime``
+    and half the cost of ``isoformat`` (formatted on every create, attach and AssumeRole)."""
+    fields = (when.year, when.month, when.day, when.hour, when.minute, when.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % fields  # noqa: UP031 (printf-style formats these fields fastest)
 
 
 def random_digits(count: int) -> str:
@@ -58,13 +61,19 @@ def random_digits(count: int) -> str:
     return str(low + secrets.randbelow(9 * low))
 
 
-def random_token(count: int) -> str:
+def random_token(count: int, entropy: bytes = b"") -> str:
     """``count`` random letters and digits: URL-safe base64 of random bytes with ``-`` and ``_`` dropped (what is
-    left is uniform over the 62 others)."""
-    picked = ""
+    left is uniform over the 62 others). ``entropy``: random bytes already drawn for this token (a caller that needs
+    several draws once: one system call instead of one per token); more are drawn when they fall short."""
+    picked = _alphanumeric(entropy)
     while len(picked) < count:
-        picked += secrets.token_urlsafe(count).replace("-", "").replace("_", "")
+        picked += _alphanumeric(secrets.token_bytes(count))
     return picked[:count]
+
+
+def _alphanumeric(data: bytes) -> str:
+    # Base64 with its two symbols and the padding dropped: the URL-safe alphabet less "-" and "_", in one C pass.
+    return binascii.b2a_base64(data, newline=False).translate(None, b"+/=").decode("ascii")
 
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str], max_length: int) -> str:
@@ -109,6 +118,8 @@ class SystemPolicy:
     default_version: str
     text: str
     document: PolicyDocument
+    attached: AttachedPolicy
+    """The policy as a grant, account-wide (built once: a caller's grants are gathered on every checked call)."""
 
 
 @cache
@@ -118,8 +129,9 @@ def system_policies() -> dict[str, SystemPolicy]:
     policies: dict[str, SystemPolicy] = {}
     for name, entry in raw.items():
         text = json.dumps(entry["document"], indent=2)
+        document = parse_policy(text, "system")
         policies[name.lower()] = SystemPolicy(
-            name, entry["description"], entry["version"], text, parse_policy(text, "system")
+            name, entry["description"], entry["version"], text, document, AttachedPolicy(document, None, name)
         )
     return policies
 
@@ -529,9 +541,16 @@ class RamStore:
         else:
             self.attachment_counts.pop(key, None)
 
-    def documents(self, attachments: dict[str, Attachment]) -> list[tuple[str, PolicyDocument]]:
-        """The current default documents of attached policies (a policy edit applies to live sessions)."""
-        return [self.resolve_policy(a.policy_type, a.policy_name) for a in attachments.values()]
+    def attached_policies(self, attachments: dict[str, Attachment]) -> list[AttachedPolicy]:
+        """The attached policies with their current default documents (a policy edit applies to live sessions)."""
+        policies = []
+        for attachment in attachments.values():
+            if attachment.policy_type == "System":
+                policies.append(system_policy(attachment.policy_name).attached)
+            else:
+                custom = self.custom_policy(attachment.policy_name)
+                policies.append(AttachedPolicy(self.version_document(custom.default), None, custom.name))
+        return policies
 
     # --- tags ------------------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ the role's current policies, so detaching a policy cuts live sessions and deleti
 
 from __future__ import annotations
 
-import base64
+import binascii
 import secrets
 import threading
 import time
@@ -77,17 +77,19 @@ class SessionStore:
         session_policy: str | None,
         source_identity: str | None,
     ) -> Session:
-        session = Session(
-            access_key_id="STS." + random_token(28),
-            secret=random_token(44),
-            security_token="CAIS" + base64.b64encode(secrets.token_bytes(132)).decode("ascii"),
-            account_id=account_id,
-            role_name=role_name,
-            role_id=role_id,
-            session_name=session_name,
-            expires_at=expires_at,
-            session_policy=session_policy,
-            source_identity=source_identity,
+        entropy = secrets.token_bytes(72 + 132)  # one draw for the key id and secret (72 characters) and the token
+        characters = random_token(72, entropy[:72])
+        session = Session(  # positional, in field order
+            "STS." + characters[:28],
+            characters[28:],
+            "CAIS" + binascii.b2a_base64(entropy[72:], newline=False).decode("ascii"),
+            account_id,
+            role_name,
+            role_id,
+            session_name,
+            expires_at,
+            session_policy,
+            source_identity,
         )
         if len(self.sessions) % PRUNE_EVERY == 0:
             self.prune(now)

@@ -11,7 +11,7 @@ from aliyun_emulator.core.errors import ApiError, invalid_parameter
 from aliyun_emulator.params import not_found
 from aliyun_emulator.ram.models import format_date, parse_document
 from aliyun_emulator.sts.models import MIN_DURATION
-from ram_delegate.policy import Caller, evaluate_trust
+from ram_delegate.policy import Caller, trust_allows
 
 Body = dict[str, Any]
 
@@ -68,8 +68,8 @@ def assume_role(call: Call) -> Body:
         trust_context["sts:ExternalId"] = external_id
     if source_identity is not None:
         trust_context["sts:SourceIdentity"] = source_identity
-    caller = Caller(kind=principal.kind, account_id=principal.account_id, name=principal.name)
-    if role.trust_document is None or not evaluate_trust(role.trust_document, caller, trust_context).allowed:
+    caller = Caller(principal.kind, principal.account_id, principal.name)
+    if role.trust_document is None or not trust_allows(role.trust_document, caller, trust_context):
         raise ApiError(
             "NoPermission",
             f"No permission perform sts:AssumeRole on this Role. The trust policy of {role.arn} does not allow "

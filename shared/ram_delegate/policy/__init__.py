@@ -16,8 +16,10 @@ from ram_delegate.policy.evaluation import (
     Decision,
     DecisionEffect,
     DecisionSource,
+    allows,
     evaluate,
     evaluate_trust,
+    trust_allows,
 )
 from ram_delegate.policy.lint import (
     Finding,
@@ -58,6 +60,7 @@ __all__ = [
     "Principals",
     "Severity",
     "Statement",
+    "allows",
     "errors_of",
     "evaluate",
     "evaluate_trust",
@@ -76,4 +79,5 @@ __all__ = [
     "same_policy",
     "scope_problems",
     "to_json",
+    "trust_allows",
 ]

@@ -97,31 +97,40 @@ _NO_CONTEXT: Mapping[str, ContextValue] = MappingProxyType({})
 
 
 def _matching(
-    statements: Iterable[_Located], action: str, resource: str | None, context: Mapping[str, ContextValue]
+    documents: Iterable[tuple[str | None, PolicyDocument]],
+    action: str,
+    resource: str | None,
+    context: Mapping[str, ContextValue],
+    caller: Caller | None = None,
 ) -> tuple[_Located | None, _Located | None]:
-    """The first matching Deny and the first matching Allow among located statements."""
-    first_deny: _Located | None = None
+    """The first matching Deny and the first matching Allow among the statements of ``(name, document)`` pairs, in
+    order; with ``caller`` (a trust policy), only among statements whose principal admits the caller.
+
+    ``context`` is as the caller gave it; its keys are lower-cased only when a statement with conditions is reached
+    (most statements have none, and the emulator asks on every call).
+    """
     first_allow: _Located | None = None
-    for located in statements:
-        statement = located[2]
-        if statement.effect == "Allow" and first_allow is not None:
-            continue
-        matcher = matcher_of(statement)
-        if not matcher.matches_action(action):
-            continue
-        if resource is not None and not matcher.matches_resource(resource):
-            continue
-        if not matcher.conditions_hold(context):
-            continue
-        if statement.effect == "Deny":
-            first_deny = located
-            break
-        first_allow = located
-    return first_deny, first_allow
-
-
-def _located(name: str | None, document: PolicyDocument) -> Iterable[_Located]:
-    return ((name, index, statement) for index, statement in enumerate(document.statements))
+    lowered: Mapping[str, ContextValue] | None = None
+    for name, document in documents:
+        for index, statement in enumerate(document.statements):
+            if statement.effect == "Allow" and first_allow is not None:
+                continue
+            if caller is not None and not _principal_admits(statement, caller):
+                continue
+            matcher = matcher_of(statement)
+            if not matcher.matches_action(action):
+                continue
+            if resource is not None and not matcher.matches_resource(resource):
+                continue
+            if matcher.conditions:
+                if lowered is None:
+                    lowered = _lower_keys(context)
+                if not matcher.conditions_hold(lowered):
+                    continue
+            if statement.effect == "Deny":
+                return (name, index, statement), first_allow
+            first_allow = (name, index, statement)
+    return None, first_allow
 
 
 def _lower_keys(context: Mapping[str, ContextValue]) -> Mapping[str, ContextValue]:
@@ -133,24 +142,39 @@ def _describe(located: _Located) -> str:
     return f"policy {name!r} statement {index}" if name else f"statement {index}"
 
 
+_Matches = tuple[_Located | None, _Located | None, _Located | None, _Located | None]
+"""Identity deny, identity allow, session deny, session allow (the session pair only looked for without an identity
+deny)."""
+
+
+def _identity_and_session(
+    action: str,
+    resource: str,
+    resource_group_id: str | None,
+    context: Mapping[str, ContextValue],
+    policies: Sequence[AttachedPolicy],
+    session_policy: PolicyDocument | None,
+) -> _Matches:
+    in_scope = [(p.name, p.document) for p in policies if p.resource_group_id in (None, resource_group_id)]
+    deny, allow = _matching(in_scope, action, resource, context)
+    if deny is not None or session_policy is None:
+        return deny, allow, None, None
+    session_deny, session_allow = _matching(((None, session_policy),), action, resource, context)
+    return deny, allow, session_deny, session_allow
+
+
 def evaluate(
     request: AuthRequest, policies: Sequence[AttachedPolicy], session_policy: PolicyDocument | None = None
 ) -> Decision:
     """Decide one request against the identity's policies and an optional session policy (order in module doc)."""
-    context = _lower_keys(request.context)
-    in_scope = (p for p in policies if p.resource_group_id is None or p.resource_group_id == request.resource_group_id)
-    identity_statements = (located for p in in_scope for located in _located(p.name, p.document))
-    deny, allow = _matching(identity_statements, request.action, request.resource, context)
+    deny, allow, session_deny, session_allow = _identity_and_session(
+        request.action, request.resource, request.resource_group_id, request.context, policies, session_policy
+    )
     if deny is not None:
         return Decision("ExplicitDeny", deny[0], deny[1], "identity", f"explicitly denied by {_describe(deny)}")
-    session_allow: _Located | None = None
-    if session_policy is not None:
-        session_deny, session_allow = _matching(
-            _located(None, session_policy), request.action, request.resource, context
-        )
-        if session_deny is not None:
-            reason = f"explicitly denied by session policy {_describe(session_deny)}"
-            return Decision("ExplicitDeny", None, session_deny[1], "session", reason)
+    if session_deny is not None:
+        reason = f"explicitly denied by session policy {_describe(session_deny)}"
+        return Decision("ExplicitDeny", None, session_deny[1], "session", reason)
     if allow is None:
         return Decision(
             "ImplicitDeny", source="identity", reason=f"no policy allows {request.action} on {request.resource}"
@@ -160,14 +184,32 @@ def evaluate(
     return Decision("Allow", allow[0], allow[1], "identity", f"allowed by {_describe(allow)}")
 
 
+def allows(
+    action: str,
+    resource: str,
+    policies: Sequence[AttachedPolicy],
+    session_policy: PolicyDocument | None = None,
+    *,
+    resource_group_id: str | None = None,
+    context: Mapping[str, ContextValue] = _NO_CONTEXT,
+) -> bool:
+    """``evaluate(...).allowed``, without building the request, the decision and its explanation: the emulator asks
+    this on every call and only needs the answer."""
+    deny, allow, session_deny, session_allow = _identity_and_session(
+        action, resource, resource_group_id, context, policies, session_policy
+    )
+    if deny is not None or session_deny is not None or allow is None:
+        return False
+    return session_policy is None or session_allow is not None
+
+
 def _principal_admits(statement: Statement, caller: Caller) -> bool:
     principals = statement.principals
     if principals is None:
         return False
     if principals.anyone:
         return True
-    account_root = f"acs:ram::{caller.account_id}:root"
-    return any(value in ("*", account_root, caller.arn) for value in principals.ram)
+    return not {"*", f"acs:ram::{caller.account_id}:root", caller.arn}.isdisjoint(principals.ram)
 
 
 def evaluate_trust(
@@ -176,9 +218,7 @@ def evaluate_trust(
     """Decide whether ``caller`` may assume the role whose trust policy is ``trust`` (rules in module doc)."""
     if caller.kind == "root":
         return Decision("ImplicitDeny", source="trust", reason="roles may not be assumed by root accounts")
-    lowered = _lower_keys(context)
-    admitting = (located for located in _located(None, trust) if _principal_admits(located[2], caller))
-    deny, allow = _matching(admitting, ASSUME_ROLE_ACTION, None, lowered)
+    deny, allow = _matching(((None, trust),), ASSUME_ROLE_ACTION, None, context, caller)
     if deny is not None:
         return Decision("ExplicitDeny", None, deny[1], "trust", f"trust policy statement {deny[1]} denies {caller.arn}")
     if allow is None:
@@ -186,3 +226,11 @@ def evaluate_trust(
             "ImplicitDeny", source="trust", reason=f"the trust policy does not admit {caller.arn} with this context"
         )
     return Decision("Allow", None, allow[1], "trust", f"trust policy statement {allow[1]} admits {caller.arn}")
+
+
+def trust_allows(trust: PolicyDocument, caller: Caller, context: Mapping[str, ContextValue] = _NO_CONTEXT) -> bool:
+    """``evaluate_trust(...).allowed`` without the decision and its explanation (asked on every AssumeRole)."""
+    if caller.kind == "root":
+        return False
+    deny, allow = _matching(((None, trust),), ASSUME_ROLE_ACTION, None, context, caller)
+    return deny is None and allow is not None
