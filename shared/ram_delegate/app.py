@@ -14,7 +14,6 @@ from datetime import datetime
 from ram_delegate.handlers.common import (
     GENERIC_ERROR_MESSAGE,
     GENERIC_SIGNATURE_MESSAGE,
-    Side,
     host_clock,
     new_instance,
 )
@@ -23,7 +22,7 @@ from ram_delegate.handlers.owner_onboard import intake_runtime, owner_onboard
 from ram_delegate.handlers.partner_expire import partner_expire
 from ram_delegate.handlers.partner_onboard import partner_onboard
 from ram_delegate.handlers.partner_verify import partner_verify
-from ram_delegate.instance import WarmInstance
+from ram_delegate.instance import Side, WarmInstance
 
 __all__ = [
     "GENERIC_ERROR_MESSAGE",

@@ -7,7 +7,8 @@ imported yet: ``import aiohttp`` binds the stand-in at no cost, and the first at
 asynchronous call, or ``from aiohttp import X``) imports the real module and answers from it. Nothing changes for
 code that uses the module; code that never does never pays for it.
 
-Called first thing by each function's ``index.py`` (the deployed entry), never by the library, the CLI or tests.
+Called first thing by each function's ``index.py`` (the deployed entry), never by the library or the CLI; the local
+host, which loads those files, gets the stand-ins too, harmlessly (they load at their first use).
 The packaging step removes the SDK's few import-time reads of these modules (``packaging.VENDOR_PATCHES``);
 without them the stand-in is simply loaded at once, so a missed read costs time, never correctness.
 """

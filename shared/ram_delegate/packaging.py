@@ -37,7 +37,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -260,13 +259,18 @@ def reach(entry: Path, library_root: Path) -> Reach:
     return Reach(ours, frozenset(name for name in outside if _top_level(name) not in unused))
 
 
-def third_party_modules(names: Iterable[str], stage_dir: Path, scratch: Path) -> set[str]:
-    """The top-level packages under ``stage_dir`` that importing ``names`` may load (lazy imports included)."""
-    script = scratch / "reached_imports.py"
-    script.write_text("".join(f"import {name}\n" for name in sorted(names)), encoding="utf-8")
+def third_party_modules(names: Iterable[str], stage_dir: Path) -> set[str]:
+    """The top-level packages under ``stage_dir`` that importing ``names`` may load (lazy imports included).
+
+    A name that is not a module there (the standard library, or ``x.y`` where ``y`` is a class) adds nothing more.
+    """
     root = stage_dir.resolve()
     finder = _Finder(path=[str(root)])
-    finder.run_script(str(script))
+    for name in sorted(names):
+        try:
+            finder.import_hook(name)
+        except ImportError:
+            continue
     found = set()
     for name, module in finder.modules.items():
         file = getattr(module, "__file__", None)
@@ -337,8 +341,7 @@ def build(function: str, repo: Path, stage_dir: Path, out: Path, python: str) ->
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        third_party = third_party_modules(reached.third_party, stage_dir, Path(scratch))
+    third_party = third_party_modules(reached.third_party, stage_dir)
     shutil.copy2(entry, out / "index.py")
     for path in sorted(reached.ours.values()):
         target = out / path.relative_to(library_root)

@@ -10,6 +10,7 @@ Skipped when no Python 3.12 is installed or the packages cannot be built (no PyP
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -320,8 +321,6 @@ for sdk in sys.argv[2:]:
 
 
 def test_the_lazy_models_resolve_every_published_name(python: str, packages: dict[str, Path]) -> None:
-    import ast
-
     package = packages["partner-verify"]
     sdks = sorted(sdk for sdk in set(PRODUCT_SDKS.values()) if (package / sdk / "models").is_dir())
     assert len(sdks) == 6

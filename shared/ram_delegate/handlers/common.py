@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ram_delegate.audit import AuditLog, install_redaction
 from ram_delegate.errors import (
@@ -45,7 +45,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import ApprovedEvent, GrantedEvent, RevokedEvent, parse_event
 from ram_delegate.fc import HttpRequest, TimerEvent, http_response
-from ram_delegate.instance import WarmInstance
+from ram_delegate.instance import Side, WarmInstance
 from ram_delegate.settings import (
     ENV_ALLOWED_PARTNERS,
     ENV_HUB_SECRET,
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ram_delegate.app")  # the name operators filter on, kept from before the split
 
-Side = Literal["owner", "partner"]
 GENERIC_SIGNATURE_MESSAGE = "the webhook signature could not be verified"
 GENERIC_ERROR_MESSAGE = "internal error; the request was logged"
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.errors import InvalidInputError, Problem
-from ram_delegate.events import APPROVED, REVOKED, ApprovedEvent, GrantedEvent, RevokedEvent, parse_event
-from ram_delegate.handlers.common import InstanceSlot, at, serve_webhook
+from ram_delegate.events import APPROVED, REVOKED, ApprovedEvent, RevokedEvent, parse_event
+from ram_delegate.handlers.common import Event, InstanceSlot, at, serve_webhook
 from ram_delegate.intake import ENV_INTAKE_FILE, job_of, source_of
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _route(request: HttpRequest, deps: Deps) -> dict[str, Any] | None:
 
 
 def _dispatch(
-    event: ApprovedEvent | RevokedEvent | GrantedEvent,
+    event: Event,
     request: HttpRequest,
     deps: Deps,
     now: datetime,
@@ -72,7 +72,7 @@ def _dispatch(
     return _apply(event, deps, now)
 
 
-def _apply(event: ApprovedEvent | RevokedEvent | GrantedEvent, deps: Deps, now: datetime) -> Outcome:
+def _apply(event: Event, deps: Deps, now: datetime) -> Outcome:
     from ram_delegate.owner import handle_approved, handle_revoked
 
     if isinstance(event, ApprovedEvent):

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ram_delegate.errors import InvalidInputError, Problem
-from ram_delegate.events import GRANTED, REVOKED, ApprovedEvent, GrantedEvent, RevokedEvent
-from ram_delegate.handlers.common import InstanceSlot, serve_webhook
+from ram_delegate.events import GRANTED, REVOKED, GrantedEvent, RevokedEvent
+from ram_delegate.handlers.common import Event, InstanceSlot, serve_webhook
 
 if TYPE_CHECKING:
     from ram_delegate.deps import Deps
@@ -27,7 +27,7 @@ def partner_onboard(
 
 
 def _dispatch(
-    event: ApprovedEvent | RevokedEvent | GrantedEvent,
+    event: Event,
     request: HttpRequest,
     deps: Deps,
     now: datetime,
