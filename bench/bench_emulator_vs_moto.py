@@ -12,11 +12,15 @@ with it:
   ``Connection: close`` to every call, so boto3 reconnects each time: keep-alive is not possible there.
 
 Rounds are interleaved (``--rounds``, at least 5), and inside a round the targets take turns lifecycle by lifecycle
-(the order rotating), so drift on a shared machine hits every target alike. Printed: the median with min/max over
-the rounds of the emulator's, the floor's and moto's ms per call, emulator/floor, moto/emulator, and the emulator's
-server CPU per call (its process's user+system time over the round, from ``/proc``; the canned server's too). With
-``--max-floor-ratio R`` it exits 1 when the median emulator/floor is above R (the goal is 1.25). Needs
-``requirements-bench.lock`` (moto[server], boto3): ``make bench`` installs it; without moto the moto column is skipped.
+in a new random order each time (seeded, so a run is repeatable), so drift on a shared machine hits every target
+alike, and so does the cost of following another target (its caches cold after moto's work): a fixed rotation
+(E F M, F M E, M E F, ...) put the emulator right after moto in two turns of three and the floor in one.
+
+Printed: the median with min/max over the rounds of the emulator's, the floor's and moto's ms per call,
+emulator/floor, moto/emulator, and the emulator's server CPU per call (its process's user+system time over the
+round, from ``/proc``; the canned server's too). With ``--max-floor-ratio R`` it exits 1 when the median
+emulator/floor is above R (the goal is 1.25). Needs ``requirements-bench.lock`` (moto[server], boto3): ``make bench``
+installs it; without moto the moto column is skipped.
 
 Usage: ``python bench/bench_emulator_vs_moto.py [--rounds 5] [--lifecycles 100] [--max-floor-ratio R]``
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -292,18 +297,19 @@ def run(rounds: int, lifecycles: int, with_moto: bool) -> dict[str, Target]:
                 return _rounds(targets, rounds, lifecycles)
 
 
-def _rounds(targets: list[Target], rounds: int, lifecycles: int) -> dict[str, Target]:
+def _rounds(targets: list[Target], rounds: int, lifecycles: int, seed: int = 12) -> dict[str, Target]:
     """Interleaved twice over: rounds follow each other, and inside a round the targets take turns lifecycle by
-    lifecycle (the order rotating), so a burst of load on a shared machine lands on every target alike."""
+    lifecycle in a random order, so a burst of load on a shared machine, and the cold start after another target's
+    turn, land on every target alike (each follows each other target, and itself, equally often on average)."""
     for target in targets:
         target.warm_up()
     calls = lifecycles * CALLS_PER_LIFECYCLE
+    order = random.Random(seed)
     for _ in range(rounds):
         elapsed = dict.fromkeys((t.name for t in targets), 0.0)
         cpu_before = {t.name: t.cpu() for t in targets}
-        for index in range(lifecycles):
-            shift = index % len(targets)
-            for target in targets[shift:] + targets[:shift]:
+        for _index in range(lifecycles):
+            for target in order.sample(targets, len(targets)):
                 elapsed[target.name] += target.one()
         for target in targets:
             target.ms_per_call.append(elapsed[target.name] * 1000 / calls)
@@ -328,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     _isolate_from_environment()
     try:
         import boto3  # noqa: F401
-        import moto.server
+        import moto.server  # noqa: F401
 
         with_moto = True
     except ImportError as missing:
@@ -343,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     pairs = list(zip(emulator.ms_per_call, floor.ms_per_call, strict=True))
     floor_ratios = [e / f for e, f in pairs]
     if "moto" in targets:
-        moto = targets["moto"]
-        print(f"{'moto ms/call (boto3, reconnects every call)':<48} {spread(moto.ms_per_call)}")
+        moto_target = targets["moto"]
+        print(f"{'moto ms/call (boto3, reconnects every call)':<48} {spread(moto_target.ms_per_call)}")
     print(f"{'emulator / floor':<48} {spread(floor_ratios)} (goal <= {FLOOR_GOAL:g})")
     if "moto" in targets:
         moto_ratios = [m / e for m, e in zip(targets["moto"].ms_per_call, emulator.ms_per_call, strict=True)]

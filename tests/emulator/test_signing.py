@@ -176,6 +176,31 @@ def test_signed_header_missing_from_the_request_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "name",
+    [
+        "x-acs-content-sha256",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-security-token",
+        "x-acs-accesskey-id",
+        "authorization",
+    ],
+)
+def test_a_protocol_header_sent_twice_is_refused_by_name(name: str) -> None:
+    """Two values of a header the claim reads would be a guess at which one was signed: refused, whichever it is."""
+    raw = next(capture for capture in ACS3_CAPTURES if capture.mode == "default_sts").raw_request()
+    sent = raw.headers.get(name, ("value",))
+
+    with pytest.raises(ApiError) as raised:
+        parse_signed_request(raw._replace(headers={**raw.headers, name: (*sent, sent[0])}))
+
+    assert (raised.value.code, raised.value.status) == ("InvalidParameter", 400)
+    assert raised.value.message == f"The header {name} must be sent once."
+
+
+@pytest.mark.parametrize(
     ("query", "code"),
     [
         ("RoleName=a&RoleName=b", "InvalidParameter.RoleName"),

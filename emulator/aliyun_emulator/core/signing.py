@@ -87,8 +87,12 @@ class RawRequest(NamedTuple):
         if not values:
             return None
         if len(values) > 1:
-            raise ApiError("InvalidParameter", f"The header {name} must be sent once.", 400)
+            raise _repeated_header(name)
         return values[0]
+
+
+def _repeated_header(name: str) -> ApiError:
+    return ApiError("InvalidParameter", f"The header {name} must be sent once.", 400)
 
 
 class SignedClaim(NamedTuple):
@@ -111,6 +115,9 @@ class SignedClaim(NamedTuple):
     signed_headers: tuple[str, ...] = ()
     response_format: Literal["JSON", "XML"] = "JSON"
     """``Format``: legacy RPC calls default to XML as Alibaba's do; ACS3 calls answer JSON unless they ask for XML."""
+    content_sha256: str = ""
+    """ACS3: the ``x-acs-content-sha256`` header as sent, trimmed (checked against the body; the canonical request's
+    last line)."""
 
 
 def parse_signed_request(raw: RawRequest) -> SignedClaim:
@@ -147,7 +154,7 @@ def string_to_sign(raw: RawRequest, claim: SignedClaim) -> str:
     """The server's string to sign for this request (quoted back in ``SignatureDoesNotMatch``, as Alibaba does)."""
     if claim.scheme == "ACS3":
         return acs3_string_to_sign(
-            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, _content_sha256(raw)
+            raw.method, raw.path, claim.query_pairs, raw.headers, claim.signed_headers, claim.content_sha256
         )
     return v2_string_to_sign(raw.method, claim.signed_parameters)
 
@@ -361,6 +368,27 @@ class NonceCache:
             return len(self._seen)
 
 
+_ACS3_HEADERS = (
+    "x-acs-content-sha256",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-accesskey-id",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-security-token",
+)
+"""The protocol headers an ACS3 claim reads, each of which must come at most once."""
+_ABSENT: tuple[None] = (None,)
+
+
+def _acs3_headers(headers: Mapping[str, tuple[str, ...]]) -> list[str | None]:
+    """The values of ``_ACS3_HEADERS`` in that order (None when absent), in one pass; a repeated one is refused."""
+    values = [headers.get(name, _ABSENT) for name in _ACS3_HEADERS]
+    if len(values) != sum(map(len, values)):
+        raise _repeated_header(next(name for name, sent in zip(_ACS3_HEADERS, values, strict=True) if len(sent) > 1))
+    return [sent[0] for sent in values]
+
+
 def _parse_acs3(
     raw: RawRequest, authorization: str, query_pairs: list[tuple[str, str]], everything: dict[str, str]
 ) -> SignedClaim:
@@ -370,27 +398,27 @@ def _parse_acs3(
     algorithm, access_key_id, signed_header_list, signature = fields
     if algorithm != ACS3_ALGORITHM:
         raise ApiError("InvalidSignatureMethod", f"The signature algorithm {algorithm} is not supported.", 400)
-    content_sha256 = raw.header("x-acs-content-sha256")
+    content_sha256, date, nonce_text, key_header, action, version, token = _acs3_headers(raw.headers)
     if content_sha256 is None:
         raise ApiError("IncompleteSignature", "The header x-acs-content-sha256 is missing.", 400)
-    if not hmac.compare_digest(content_sha256.strip().encode("utf-8", "replace"), _body_sha256(raw).encode()):
+    content_sha256 = content_sha256.strip()
+    if not hmac.compare_digest(content_sha256.encode("utf-8", "replace"), _body_sha256(raw.body)):
         raise ApiError("InvalidContentSha256", "The x-acs-content-sha256 header does not match the request body.", 400)
     signed_headers, signed, unsigned_required, unsigned_if_present = _signed_header_names(signed_header_list)
-    if unsigned_required or not raw.headers.keys().isdisjoint(unsigned_if_present):
-        must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & raw.headers.keys())
+    received = raw.headers.keys()
+    if unsigned_required or not received.isdisjoint(unsigned_if_present):
+        must_sign = _REQUIRED_SIGNED_HEADERS | (_SIGNED_WHEN_PRESENT & received)
         name = min(must_sign - signed)
         raise ApiError("IncompleteSignature", f"The header {name} must be signed.", 400)
-    if not signed <= raw.headers.keys():
-        name = min(signed - raw.headers.keys())
+    if not signed <= received:
+        name = min(signed - received)
         raise ApiError("IncompleteSignature", f"The signed header {name} is missing from the request.", 400)
-    timestamp = parse_timestamp(raw.header("x-acs-date") or "", "x-acs-date")
-    nonce = _valid_nonce(raw.header("x-acs-signature-nonce") or "")
-    key_header = raw.header("x-acs-accesskey-id")
+    timestamp = parse_timestamp(date or "", "x-acs-date")
+    nonce = _valid_nonce(nonce_text or "")
     if key_header is not None and key_header != access_key_id:
         raise ApiError("IncompleteSignature", "The header x-acs-accesskey-id does not match the Credential.", 400)
-    action = raw.header("x-acs-action") or everything.get("Action") or ""
-    version = raw.header("x-acs-version") or everything.get("Version") or ""
-    token = raw.header("x-acs-security-token")
+    action = action or everything.get("Action") or ""
+    version = version or everything.get("Version") or ""
     return SignedClaim(  # positional (a NamedTuple built with keywords costs a second pass), in field order
         "ACS3",
         access_key_id,
@@ -405,6 +433,7 @@ def _parse_acs3(
         (),
         signed_headers,
         _response_format(everything, default="JSON"),
+        content_sha256,
     )
 
 
@@ -514,12 +543,9 @@ def _bad_parameter(name: str, reason: str) -> ApiError:
     return ApiError("InvalidParameter", f"A parameter name is invalid: {reason}.", 400)
 
 
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest().encode()
 
 
-def _body_sha256(raw: RawRequest) -> str:
-    return hashlib.sha256(raw.body).hexdigest() if raw.body else _EMPTY_SHA256
-
-
-def _content_sha256(raw: RawRequest) -> str:
-    return (raw.header("x-acs-content-sha256") or "").strip()
+def _body_sha256(body: bytes) -> bytes:
+    """The body's hex SHA-256 as ASCII bytes (the form ``x-acs-content-sha256`` is compared in)."""
+    return hashlib.sha256(body).hexdigest().encode() if body else _EMPTY_SHA256

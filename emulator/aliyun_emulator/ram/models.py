@@ -10,7 +10,6 @@ import binascii
 import bisect
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Generic, TypeVar
 
+from aliyun_emulator.core.entropy import POOL
 from aliyun_emulator.core.errors import ApiError, invalid_parameter
 from aliyun_emulator.params import conflict, not_found
 from ram_delegate.errors import PolicyValidationError
@@ -58,7 +58,7 @@ def format_date(when: datetime) -> str:
 def random_digits(count: int) -> str:
     """``count`` random digits, the first not 0 (one draw, not one per character)."""
     low = 10 ** (count - 1)
-    return str(low + secrets.randbelow(9 * low))
+    return str(low + POOL.below(9 * low))
 
 
 def random_token(count: int, entropy: bytes = b"") -> str:
@@ -67,7 +67,7 @@ def random_token(count: int, entropy: bytes = b"") -> str:
     several draws once: one system call instead of one per token); more are drawn when they fall short."""
     picked = _alphanumeric(entropy)
     while len(picked) < count:
-        picked += _alphanumeric(secrets.token_bytes(count))
+        picked += _alphanumeric(POOL.take(count))
     return picked[:count]
 
 

@@ -7,7 +7,6 @@ the role's current policies, so detaching a policy cuts live sessions and deleti
 from __future__ import annotations
 
 import binascii
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from aliyun_emulator.core.entropy import POOL
 from aliyun_emulator.core.identity import Credential, Principal
 from aliyun_emulator.ram.models import random_token
 
@@ -77,7 +77,7 @@ class SessionStore:
         session_policy: str | None,
         source_identity: str | None,
     ) -> Session:
-        entropy = secrets.token_bytes(72 + 132)  # one draw for the key id and secret (72 characters) and the token
+        entropy = POOL.take(72 + 132)  # one draw for the key id and secret (72 characters) and the token
         characters = random_token(72, entropy[:72])
         session = Session(  # positional, in field order
             "STS." + characters[:28],
