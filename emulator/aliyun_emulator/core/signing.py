@@ -383,7 +383,7 @@ _ABSENT: tuple[None] = (None,)
 
 def _acs3_headers(headers: Mapping[str, tuple[str, ...]]) -> list[str | None]:
     """The values of ``_ACS3_HEADERS`` in that order (None when absent), in one pass; a repeated one is refused."""
-    values = [headers.get(name, _ABSENT) for name in _ACS3_HEADERS]
+    values = [headers.get(name) or _ABSENT for name in _ACS3_HEADERS]  # no value at all reads as absent
     if len(values) != sum(map(len, values)):
         raise _repeated_header(next(name for name, sent in zip(_ACS3_HEADERS, values, strict=True) if len(sent) > 1))
     return [sent[0] for sent in values]
