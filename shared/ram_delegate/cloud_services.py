@@ -270,12 +270,14 @@ class ResourceManagerApi(_Api):
         )
         return WriteResult(_request_id(self._call("AttachPolicy", lambda: self._client.attach_policy(request))))
 
-    def detach_policy(self, policy: str, principal_name: str, resource_group_id: str) -> WriteResult:
+    def detach_policy(
+        self, policy: str, principal_name: str, resource_group_id: str, policy_type: str = "Custom"
+    ) -> WriteResult:
         from alibabacloud_resourcemanager20200331 import models
 
         request = models.DetachPolicyRequest(
             policy_name=policy,
-            policy_type="Custom",
+            policy_type=policy_type,
             principal_name=principal_name,
             principal_type="ServiceRole",
             resource_group_id=resource_group_id,
@@ -288,18 +290,43 @@ class ResourceManagerApi(_Api):
         request = models.ListPolicyAttachmentsRequest(
             policy_name=policy, policy_type="Custom", resource_group_id=resource_group_id, page_size=100
         )
-        body = self._call("ListPolicyAttachments", lambda: self._client.list_policy_attachments(request)).body
-        entries = (body.policy_attachments.policy_attachment if body.policy_attachments else None) or []
-        return [
-            RgAttachment(
-                policy_name=a.policy_name,
-                policy_type=a.policy_type or "",
-                principal_name=a.principal_name or "",
-                principal_type=a.principal_type or "",
-                resource_group_id=a.resource_group_id or "",
+        return _attachments(self._call("ListPolicyAttachments", lambda: self._client.list_policy_attachments(request)))
+
+    def list_service_role_attachments(self) -> list[RgAttachment]:
+        """Every policy attached to a RAM role through Resource Manager, in every resource group and at account scope
+        (all pages): what a role holds beyond what ``ListPoliciesForRole`` shows."""
+        from alibabacloud_resourcemanager20200331 import models
+
+        def page_of(number: int) -> Any:
+            request = models.ListPolicyAttachmentsRequest(
+                principal_type="ServiceRole", page_number=number, page_size=100
             )
-            for a in entries
-        ]
+            return self._call("ListPolicyAttachments", lambda: self._client.list_policy_attachments(request))
+
+        found: list[RgAttachment] = []
+        page = 1
+        while True:
+            response = page_of(page)
+            entries = _attachments(response)
+            found += entries
+            if not entries or len(found) >= (response.body.total_count or 0):
+                return found
+            page += 1
+
+
+def _attachments(response: Any) -> list[RgAttachment]:
+    body = response.body
+    entries = (body.policy_attachments.policy_attachment if body.policy_attachments else None) or []
+    return [
+        RgAttachment(
+            policy_name=a.policy_name,
+            policy_type=a.policy_type or "",
+            principal_name=a.principal_name or "",
+            principal_type=a.principal_type or "",
+            resource_group_id=a.resource_group_id or "",
+        )
+        for a in entries
+    ]
 
 
 class FcApi(_Api):

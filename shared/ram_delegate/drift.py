@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from ram_delegate import grants as g
-from ram_delegate.cloud import TaggedResource
+from ram_delegate.cloud import AttachedPolicyRef, RgAttachment, TaggedResource
 from ram_delegate.deps import Deps
 from ram_delegate.errors import NotFoundError, RamDelegateError
 from ram_delegate.events import RevokedEvent
@@ -135,8 +135,13 @@ def _alert(deps: Deps, title: str, text: str) -> None:
 # --- owner side ------------------------------------------------------------------------------------------------------
 
 
-def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Drift, TrustFacts, list[str]]:
-    """Compare one sealed grant role with its rendering; the steps that heal it, or why healing is unsafe."""
+def _owner_drift(
+    deps: Deps, role: TaggedResource, account_id: str, held: list[RgAttachment]
+) -> tuple[_Drift, TrustFacts, list[str]]:
+    """Compare one sealed grant role with its rendering; the steps that heal it, or why healing is unsafe.
+
+    ``held``: what Resource Manager lists as attached to this role (every resource group and account scope).
+    """
     ram = deps.cloud.ram
     tags = role.tags
     ticket = tags.get(g.TAG_TICKET, "")
@@ -146,6 +151,7 @@ def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Dr
     policy = g.access_policy_name(ticket)
     attached = ram.list_policies_for_role(role.name)
     names = [f"{p.policy_type}:{p.name}" for p in attached]
+    names += [f"{a.policy_type}:{a.policy_name}@{a.resource_group_id}" for a in held]
     expires_at = g.parse_time(tags.get(g.TAG_EXPIRES_AT))
     profile = deps.profiles.get(tags.get(g.TAG_PROFILE, ""))
     partner = tags.get(g.TAG_PARTNER_ACCOUNT, "")
@@ -198,19 +204,66 @@ def _owner_drift(deps: Deps, role: TaggedResource, account_id: str) -> tuple[_Dr
         drift.differences.append(f"attachments: {ref.policy_type} policy {ref.name} attached to the role")
         params = {"policy": ref.name, "role": role.name, "policy_type": ref.policy_type}
         drift.steps.append(Step("DetachPolicyFromRole", arn, params, "heal attachments"))
+    _extra_scoped_attachments(drift, held, attached, arn, policy, group, account_id)
     if document is None:
         return drift, facts, names
     if group is None and not any(r.name == policy and r.policy_type == "Custom" for r in attached):
         drift.differences.append(f"attachments: {policy} was detached")
         drift.steps.append(Step("AttachPolicyToRole", arn, {"policy": policy, "role": role.name}, "heal attachments"))
-    if group is not None:
-        in_group = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
-        if not any(g.is_role_principal(a.principal_name, role.name) for a in in_group):
-            drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
-            principal = g.role_principal_name(role.name, account_id)
-            params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
-            drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
+    if group is not None and not any(_is_own_scoped(a, policy, group) for a in held):
+        drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
+        principal = g.role_principal_name(role.name, account_id)
+        params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
+        drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
     return drift, facts, names
+
+
+def _is_own_scoped(attachment: RgAttachment, policy: str, group: str | None) -> bool:
+    """The grant's own access policy in the grant's own resource group."""
+    return (
+        group is not None
+        and attachment.resource_group_id == group
+        and attachment.policy_type == "Custom"
+        and attachment.policy_name == policy
+    )
+
+
+def _extra_scoped_attachments(
+    drift: _Drift,
+    held: list[RgAttachment],
+    attached: list[AttachedPolicyRef],
+    arn: str,
+    policy: str,
+    group: str | None,
+    account_id: str,
+) -> None:
+    """Policies attached to the role through Resource Manager beyond the grant's own: detached when they sit in a
+    resource group; at account scope the function's role may not detach them (its grants stop at ``rg-*``), so the
+    grant is unsafe and is revoked. An account-scope entry that is one of RAM's own attachments (if Resource Manager
+    lists those too) is left to the RAM check above."""
+    for extra in held:
+        if _is_own_scoped(extra, policy, group):
+            continue
+        if extra.resource_group_id in ("", account_id):
+            if any(ref.name == extra.policy_name and ref.policy_type == extra.policy_type for ref in attached):
+                continue
+            drift.differences.append(
+                f"attachments: {extra.policy_type} policy {extra.policy_name} attached to the role at account scope "
+                "through Resource Manager"
+            )
+            drift.unsafe = "a policy is attached to the role at account scope through Resource Manager"
+            continue
+        drift.differences.append(
+            f"attachments: {extra.policy_type} policy {extra.policy_name} attached to the role in resource group "
+            f"{extra.resource_group_id}"
+        )
+        params = {
+            "policy": extra.policy_name,
+            "policy_type": extra.policy_type,
+            "principal_name": extra.principal_name,
+            "resource_group_id": extra.resource_group_id,
+        }
+        drift.steps.append(Step("DetachPolicy", arn, params, "heal attachments"))
 
 
 def _trust_change(facts: TrustFacts, desired: PolicyDocument) -> str:
@@ -250,12 +303,16 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
     account_id = deps.account_id()
     secret = deps.settings.seal_secret
     findings: list[AuditFinding] = []
+    scoped: list[RgAttachment] | None = None  # listed once, when the first active grant is reached
     for role in deps.cloud.ram.list_roles(g.managed_filter(g.KIND_ROLE)):
         if not g.is_sealed(role.tags, role.name, secret) or g.state_of(role.tags, now) != "active":
             continue
         ticket = role.tags.get(g.TAG_TICKET, "")
+        if scoped is None:
+            scoped = deps.cloud.resource_manager.list_service_role_attachments()
+        held = [a for a in scoped if g.is_role_principal(a.principal_name, role.name)]
         try:
-            drift, facts, policies = _owner_drift(deps, role, account_id)
+            drift, facts, policies = _owner_drift(deps, role, account_id, held)
         except NotFoundError:
             continue  # removed meanwhile
         if not drift.differences and drift.unsafe is None:

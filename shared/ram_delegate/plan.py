@@ -123,7 +123,9 @@ def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
     if action == "AttachPolicy":
         return cloud.resource_manager.attach_policy(p["policy"], p["principal_name"], p["resource_group_id"])
     if action == "DetachPolicy":
-        return cloud.resource_manager.detach_policy(p["policy"], p["principal_name"], p["resource_group_id"])
+        return cloud.resource_manager.detach_policy(
+            p["policy"], p["principal_name"], p["resource_group_id"], p.get("policy_type", "Custom")
+        )
     if action == "CreateUser":
         return ram.create_user(p["user"], display_name=p["display_name"], comments=p["comments"])
     if action == "DeleteUser":

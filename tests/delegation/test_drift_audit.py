@@ -124,15 +124,69 @@ def test_each_tampered_part_is_healed_and_alerted(
     assert audit_owner_grants(owner_deps, now=now) == []  # healed for good
 
 
-def test_with_nothing_drifted_the_audit_costs_one_listing_and_three_reads_per_grant(
-    granted: tuple[Any, Any], aliyun_emulator: Any, now: Any
+def test_with_nothing_drifted_the_audit_costs_two_listings_and_three_reads_per_grant(
+    granted: tuple[Any, Any], aliyun_emulator: Any, approved: Any, now: Any
 ) -> None:
     owner_deps, _ = granted
+    second = approved(event_id="evt-approved-0002", ticket="OPS-2")
+    assert owner.handle_approved(second, owner_deps, now=now).status == "applied"
     before = dict(aliyun_emulator.requests.counts())
     assert audit_owner_grants(owner_deps, now=now) == []
     after = aliyun_emulator.requests.counts()
     spent = {action: n - before.get(action, 0) for action, n in after.items() if n != before.get(action, 0)}
-    assert spent == {"ListRoles": 1, "GetRole": 1, "ListPoliciesForRole": 1, "GetPolicy": 1}
+    assert spent == {"ListRoles": 1, "ListPolicyAttachments": 1, "GetRole": 2, "ListPoliciesForRole": 2, "GetPolicy": 2}
+
+
+def _attach_through_resource_manager(emulator: Any, group: str, policy_type: str, policy: str) -> None:
+    """The account's administrator (or anyone allowed resourcemanager:AttachPolicy) adds a policy to the grant role
+    in a resource group, or at account scope with the account id as the group: ListPoliciesForRole does not show it."""
+    from alibabacloud_resourcemanager20200331 import models as rm_models
+
+    from aliyun_emulator.testing import rm_client
+
+    rm_client(emulator, "AKIDENTERPRISEA0000001", "secret-a").attach_policy(
+        rm_models.AttachPolicyRequest(
+            resource_group_id=group,
+            policy_type=policy_type,
+            policy_name=policy,
+            principal_type="ServiceRole",
+            principal_name=g.role_principal_name(ROLE, ENTERPRISE_A_UID),
+        )
+    )
+
+
+def test_a_policy_added_to_the_role_in_a_resource_group_is_detached_and_alerted(
+    granted: tuple[Any, Any], aliyun_emulator: Any, now: Any
+) -> None:
+    from aliyun_emulator.testing import PROD_RESOURCE_GROUP_ID
+
+    owner_deps, _ = granted
+    _attach_through_resource_manager(aliyun_emulator, PROD_RESOURCE_GROUP_ID, "System", "AdministratorAccess")
+
+    [finding] = audit_owner_grants(owner_deps, now=now)
+
+    assert (finding.kind, finding.action, finding.severity) == ("tampered-grant", "healed", "critical")
+    assert f"AdministratorAccess attached to the role in resource group {PROD_RESOURCE_GROUP_ID}" in finding.detail
+    assert f"System:AdministratorAccess@{PROD_RESOURCE_GROUP_ID}" in finding.policies
+    assert "AdministratorAccess" in owner_deps.notifier.alerts[0][1]
+    assert audit_owner_grants(owner_deps, now=now) == []  # detached for good: the role holds only its own policy
+    remaining = owner_deps.cloud.resource_manager.list_service_role_attachments()
+    assert [a for a in remaining if g.is_role_principal(a.principal_name, ROLE)] == []
+
+
+def test_a_policy_added_to_the_role_at_account_scope_through_resource_manager_revokes_the_grant(
+    granted: tuple[Any, Any], aliyun_emulator: Any, owner_root: Any, now: Any
+) -> None:
+    """The function's role may not detach at account scope (its grants stop at rg-*): the grant is revoked."""
+    owner_deps, _ = granted
+    _attach_through_resource_manager(aliyun_emulator, ENTERPRISE_A_UID, "System", "AdministratorAccess")
+
+    [finding] = audit_owner_grants(owner_deps, now=now)
+
+    assert (finding.kind, finding.action) == ("tampered-grant", "revoked")
+    assert "AdministratorAccess attached to the role at account scope through Resource Manager" in finding.detail
+    roles = owner_root.list_roles(models.ListRolesRequest(max_items=1000)).body.roles.role
+    assert ROLE not in {r.role_name for r in roles}
 
 
 def test_a_removed_external_id_cannot_be_healed_so_the_grant_is_revoked(

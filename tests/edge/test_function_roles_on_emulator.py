@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, PROD_RESOURCE_GROUP_ID, ram_client
 from ram_delegate import owner, partner
 from ram_delegate.audit import AuditLog
 from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE, bootstrap
 from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
 from ram_delegate.deps import Deps
+from ram_delegate.errors import NotFoundError
 from ram_delegate.events import ApprovedEvent, GrantedEvent, RevokedEvent, parse_event
 from ram_delegate.notify import HttpNotifier
 from ram_delegate.policy import load_profiles
@@ -115,3 +118,44 @@ def test_the_partner_function_role_allows_grant_change_and_sweep(aliyun_emulator
     admin = ram_client(aliyun_emulator, "AKIDENTERPRISEB0000001", "secret-b")
     attached = admin.list_policies_for_role(models.ListPoliciesForRoleRequest(role_name=VERIFIER)).body.policies
     assert [p.policy_name for p in attached.policy] == [VERIFIER]  # only its own policy: rd-verify-* is gone
+
+
+def test_the_owner_function_role_finds_and_removes_policies_added_to_a_grant_through_resource_manager(
+    aliyun_emulator: Any,
+) -> None:
+    """As the function's role: the drift audit lists Resource Manager attachments across every group, detaches a
+    system policy slipped in at resource-group scope, and revokes a grant given more at account scope (which the
+    role may not detach)."""
+    from alibabacloud_resourcemanager20200331 import models as rm_models
+
+    from aliyun_emulator.testing import rm_client
+    from ram_delegate import grants as g
+    from ram_delegate.drift import audit_owner_grants
+
+    deps = function_deps(aliyun_emulator, ENTERPRISE_A_UID, "owner", OWNER_FUNCTION_ROLE)
+    now = aliyun_emulator.clock.now().replace(microsecond=0)
+    assert owner.handle_approved(event("approved.json", now), deps, now=now).status == "applied"
+    root = ROOT_KEYS[ENTERPRISE_A_UID]
+    administrator = rm_client(aliyun_emulator, root.access_key_id, root.access_key_secret)
+
+    def attach_admin(group: str) -> None:
+        administrator.attach_policy(
+            rm_models.AttachPolicyRequest(
+                resource_group_id=group,
+                policy_type="System",
+                policy_name="AdministratorAccess",
+                principal_type="ServiceRole",
+                principal_name=g.role_principal_name("rd-ops-1234", ENTERPRISE_A_UID),
+            )
+        )
+
+    attach_admin(PROD_RESOURCE_GROUP_ID)
+    [healed] = audit_owner_grants(deps, now=now)
+    assert healed.action == "healed"
+    assert audit_owner_grants(deps, now=now) == []
+
+    attach_admin(ENTERPRISE_A_UID)
+    [revoked] = audit_owner_grants(deps, now=now)
+    assert revoked.action == "revoked"
+    with pytest.raises(NotFoundError):
+        deps.cloud.ram.get_role("rd-ops-1234")
