@@ -13,13 +13,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 SEAL_VERSION = "v1"
 ENCRYPTED_PREFIX = "enc1."
 _ENCRYPTION_DOMAIN = b"ram-delegate-external-id-v1"
 MAX_ENCRYPTED_PLAINTEXT = 64  # 5 + base64(12 + 64 + 16 bytes) = 128 characters: one RAM tag value
 _DOMAIN = b"ram-delegate-seal-v1"
+_JOB_DOMAIN = b"ram-delegate-intake-job-v1"
+JOB_SEAL_FIELD = "seal"
+"""The field of an intake job (owner-onboard's asynchronous invocation of itself) that holds the job's seal."""
 _SEPARATOR = b"\x1f"
 
 
@@ -41,6 +46,24 @@ def verify(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str
     if not value:
         return False
     return hmac.compare_digest(value.encode(), seal(secret, name, fields, keys).encode())
+
+
+def job_seal(secret: str, job: Mapping[str, Any]) -> str:
+    """The seal of an intake job: an HMAC over its canonical JSON (every field but the seal itself), so a job reaches
+    the worker as the front door wrote it or not at all. Only the function holds the key; the InvokeFunction API,
+    which anyone allowed ``fc:InvokeFunction`` can call, cannot produce one."""
+    fields = {key: value for key, value in job.items() if key != JOB_SEAL_FIELD}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    digest = hmac.new(secret.encode(), _JOB_DOMAIN + _SEPARATOR + canonical.encode(), hashlib.sha256).digest()
+    return f"{SEAL_VERSION}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
+def verify_job(secret: str | None, job: Mapping[str, Any]) -> bool:
+    """Whether ``job`` carries its own seal under ``secret``; constant-time. False without a secret."""
+    value = job.get(JOB_SEAL_FIELD)
+    if not secret or not isinstance(value, str):
+        return False
+    return hmac.compare_digest(value.encode(), job_seal(secret, job).encode())
 
 
 def _aead_key(secret: str) -> bytes:

@@ -269,7 +269,7 @@ def test_dingtalk_agree_queues_and_the_worker_fetches_the_form(fakes: VendorFake
     assert job.instance == event["processInstanceId"]
     fakes.state.dingtalk_instances[event["processInstanceId"]] = payload("dingtalk-process-instance.json")["result"]
     apply = RecordingApply()
-    report = run_job(json.loads(job_event(job))["ramDelegateIntakeJob"], rt, apply)
+    report = run_job(json.loads(job_event(job, None))["ramDelegateIntakeJob"], rt, apply)
     assert report["status"] == "applied"
     [document] = apply.events
     assert document["data"]["partner"] == {"name": "Enterprise B", "account_id": "2222222222222222", "user": "alice"}
@@ -480,6 +480,16 @@ def test_github_worker_comments_and_retries_a_failing_api(fakes: VendorFakes) ->
     run_job(dispatcher.jobs[0].to_dict(), rt, RecordingApply())
     calls = fakes.state.calls("/repos/enterprise-a/access-requests/issues/17/comments")
     assert len(calls) == 2  # a 503, then the comment
+
+
+def test_without_write_back_the_worker_applies_and_tells_no_ticket(fakes: VendorFakes) -> None:
+    """What owner-onboard does with an unsealed revocation: the ticket it names is not trusted to be told."""
+    rt, dispatcher = runtime(fakes.url)
+    post(rt, "jira", senders.jira(jira_body(), JIRA_SECRET))
+    apply = RecordingApply()
+    assert run_job(dispatcher.jobs[0].to_dict(), rt, apply, write_back=False)["status"] == "applied"
+    assert len(apply.events) == 1
+    assert fakes.state.calls("/rest/api/2/issue") == []
 
 
 def test_a_duplicate_is_not_commented_again(fakes: VendorFakes) -> None:

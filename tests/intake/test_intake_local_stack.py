@@ -365,3 +365,57 @@ def test_ram_delegate_local_lists_the_intake_urls(env: Env) -> None:
         assert f"{env.stack.function_url(OWNER_ONBOARD)}/{source}" in lines
     for value in ENV.values():
         assert value.split(",")[0] not in lines
+
+
+def _token_job(stack: LocalStack, ticket: str, *, revoke: bool, event_id: str) -> dict[str, Any]:
+    """A worker job as the front door would queue it for the token source (before sealing)."""
+    from ram_delegate.intake.contract import Job
+
+    now = stack.emulator.clock.now().replace(microsecond=0)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = json.loads(token(stack, now, revoke).body)
+    event["id"], event["data"]["ticket"] = event_id, ticket
+    job = Job("token", "revoke" if revoke else "approve", event_id, ticket, stamp, stamp, event=event)
+    return job.to_dict()
+
+
+def _invoke_job(stack: LocalStack, job: dict[str, Any]) -> Any:
+    """owner-onboard invoked as anyone allowed fc:InvokeFunction could: a job handed in directly."""
+    return stack.invoke(OWNER_ONBOARD, json.dumps({"ramDelegateIntakeJob": job}).encode())
+
+
+def test_a_job_handed_in_through_invoke_function_grants_nothing_without_the_functions_seal(env: Env) -> None:
+    """The attacker holds fc:InvokeFunction on owner-onboard, not the function's seal key."""
+    from ram_delegate.seal import job_seal
+
+    stack = env.stack
+    forged = _token_job(stack, "OPS-7101", revoke=False, event_id="forged-7101")
+    assert _invoke_job(stack, forged)["status"] == "refused"
+    wrong_key = {**forged, "seal": job_seal("not-the-functions-seal-key-0123456789", forged)}
+    assert _invoke_job(stack, wrong_key)["status"] == "refused"
+    genuine = job_seal(stack.owner_seal_secret, forged)  # sealed for one partner account ...
+    elsewhere = {**forged, "event": {**forged["event"], "data": {**forged["event"]["data"], "ticket": "OPS-7102"}}}
+    assert _invoke_job(stack, {**elsewhere, "seal": genuine})["status"] == "refused"  # ... and edited after
+    disguised = {**forged, "decision": "revoke"}  # an approval dressed as a revocation
+    assert _invoke_job(stack, disguised)["status"] == "refused"
+    assert owner_grant_state(stack, "OPS-7101") is None
+    assert owner_grant_state(stack, "OPS-7102") is None
+
+    sealed = {**forged, "seal": job_seal(stack.owner_seal_secret, forged)}  # what the front door queues
+    assert _invoke_job(stack, sealed)["status"] == "applied"
+    assert owner_grant_state(stack, "OPS-7101") == "active"
+
+
+def test_an_unsealed_revocation_is_still_applied_and_writes_nothing_back(env: Env) -> None:
+    """Less access is the safe direction: a revocation job is never refused for lacking the seal."""
+    from ram_delegate.seal import job_seal
+
+    stack = env.stack
+    approval = _token_job(stack, "OPS-7103", revoke=False, event_id="approve-7103")
+    assert _invoke_job(stack, {**approval, "seal": job_seal(stack.owner_seal_secret, approval)})["status"] == "applied"
+    assert owner_grant_state(stack, "OPS-7103") == "active"
+    stack.advance_clock(30)
+
+    revocation = _token_job(stack, "OPS-7103", revoke=True, event_id="revoke-7103")
+    assert _invoke_job(stack, revocation)["status"] == "applied"
+    assert owner_grant_state(stack, "OPS-7103") is None

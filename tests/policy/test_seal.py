@@ -63,3 +63,39 @@ def test_the_external_id_tag_is_readable_only_with_the_key_and_for_its_own_polic
     assert seal.decrypt(None, "any", "plain-legacy-id") == "plain-legacy-id"
     longest = "x" * seal.MAX_ENCRYPTED_PLAINTEXT
     assert len(seal.encrypt(KEY, "p", longest)) <= 128
+
+
+_JOB: dict[str, object] = {
+    "source": "jira",
+    "decision": "approve",
+    "event_id": "jira-1",
+    "ticket": "OPS-1",
+    "event": {"type": "partner.access.approved", "data": {"ticket": "OPS-1", "partner": {"account_id": "2" * 16}}},
+}
+
+
+def test_a_job_seal_verifies_whatever_the_key_order_and_only_under_its_key() -> None:
+    sealed = {**_JOB, "seal": seal.job_seal(KEY, _JOB)}
+    reordered = dict(reversed(list(sealed.items())))
+
+    assert seal.verify_job(KEY, sealed)
+    assert seal.verify_job(KEY, reordered)
+    assert not seal.verify_job(KEY + "x", sealed)
+    assert not seal.verify_job(None, sealed)
+    assert not seal.verify_job(KEY, _JOB)  # no seal at all
+
+
+@given(st.sampled_from(["source", "decision", "event_id", "ticket"]), st.text(max_size=20))
+def test_editing_any_field_of_a_sealed_job_breaks_its_seal(field: str, value: str) -> None:
+    sealed = {**_JOB, "seal": seal.job_seal(KEY, _JOB)}
+    edited = {**sealed, field: value}
+
+    assert seal.verify_job(KEY, edited) == (value == _JOB[field])
+
+
+def test_editing_the_event_inside_a_sealed_job_breaks_its_seal() -> None:
+    sealed = {**_JOB, "seal": seal.job_seal(KEY, _JOB)}
+    event = {"type": "partner.access.approved", "data": {"ticket": "OPS-1", "partner": {"account_id": "3" * 16}}}
+
+    assert not seal.verify_job(KEY, {**sealed, "event": event})
+    assert not seal.verify_job(KEY, {**sealed, "extra": 1})  # a field added after sealing

@@ -85,18 +85,36 @@ def _apply(event: Event, deps: Deps, now: datetime) -> Outcome:
 def _run_intake_job(
     job: Mapping[str, Any], context: object, deps: Deps | None, instance: WarmInstance | None
 ) -> dict[str, Any]:
-    """The intake worker (an asynchronous invocation): errors that deserve a retry propagate, so FC retries."""
+    """The intake worker (an asynchronous invocation): errors that deserve a retry propagate, so FC retries.
+
+    Anyone allowed ``fc:InvokeFunction`` on this function can hand it a job, so a job counts only with the seal the
+    front door put on it. One exception, in the direction of less access: a revocation without a valid seal is still
+    applied (a revocation is never refused; at worst someone with InvokeFunction ends a grant early), but only a
+    revocation, and nothing is written back to the ticket it names.
+    """
     from ram_delegate.audit import install_redaction
     from ram_delegate.intake.service import run_job
+    from ram_delegate.seal import verify_job
 
     install_redaction()
     current = deps or SLOT.get(instance).deps(context)
     if current.intake is None:
         logger.error("owner-onboard: an intake job arrived but no intake file is configured")
         return {"status": "dropped", "reason": "no intake file"}
+    sealed = verify_job(current.settings.seal_secret, job)
+    if not sealed and (job.get("decision") != "revoke" or job.get("notice") is not None):
+        logger.error(
+            "owner-onboard: refused an intake job without a valid seal (source %r, event %r)",
+            str(job.get("source"))[:32],
+            str(job.get("event_id"))[:128],
+        )
+        return {"status": "refused", "reason": "the job is not sealed by this function"}
 
     def apply(document: Mapping[str, Any]) -> Outcome:
         now = current.clock()  # the platform's clock when the job runs: a job's own times are its sender's word
-        return _apply(parse_event(document), at(current, now), now)
+        event = parse_event(document)
+        if not sealed and not isinstance(event, RevokedEvent):
+            raise InvalidInputError("an unsealed job may only revoke", problems=[Problem("type", event.type)])
+        return _apply(event, at(current, now), now)
 
-    return run_job(job, current.intake, apply)
+    return run_job(job, current.intake, apply, write_back=sealed)

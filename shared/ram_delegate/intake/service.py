@@ -27,6 +27,7 @@ from ram_delegate.intake import JOB_KEY
 from ram_delegate.intake.config import IntakeFile, load_intake
 from ram_delegate.intake.contract import Adapter, Answer, Job, Refusal, refusal_text
 from ram_delegate.intake.vendor_http import VendorHttp
+from ram_delegate.seal import JOB_SEAL_FIELD, job_seal
 
 if TYPE_CHECKING:
     from ram_delegate.cloud import CloudClients
@@ -67,12 +68,17 @@ class FcAsyncDispatcher:
         return FcAsyncDispatcher(cloud, self._endpoint, self._function_name)
 
     def submit(self, job: Job) -> None:
-        self._cloud.fc(self._endpoint).invoke_async(self._function_name, job_event(job))
+        payload = job_event(job, self._cloud.settings.seal_secret)
+        self._cloud.fc(self._endpoint).invoke_async(self._function_name, payload)
 
 
-def job_event(job: Job) -> bytes:
-    """The asynchronous invocation's payload."""
-    return json.dumps({JOB_KEY: job.to_dict()}, separators=(",", ":")).encode()
+def job_event(job: Job, seal_secret: str | None) -> bytes:
+    """The asynchronous invocation's payload: the job, sealed with the function's key (the worker refuses a job
+    without a valid seal, except a revocation: see ``handlers.owner_onboard``)."""
+    document = job.to_dict()
+    if seal_secret:
+        document[JOB_SEAL_FIELD] = job_seal(seal_secret, document)
+    return json.dumps({JOB_KEY: document}, separators=(",", ":")).encode()
 
 
 class RecentIds:
@@ -147,11 +153,16 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     file = load_intake(env)
     if file is None:
         return None
+    from ram_delegate.errors import ConfigurationError, Problem
     from ram_delegate.intake.crypto import dingtalk_key
+    from ram_delegate.settings import ENV_SEAL_SECRET
+
+    if not cloud.settings.seal_secret:
+        problem = Problem(ENV_SEAL_SECRET, "required with an intake file: it seals the jobs the front door queues")
+        raise ConfigurationError("intake needs a seal secret", problems=[problem])
 
     dingtalk = file.sources.dingtalk
     if dingtalk is not None:
-        from ram_delegate.errors import ConfigurationError, Problem
         from ram_delegate.intake.config import split_secrets
 
         for key in split_secrets(env.get(dingtalk.aes_key_env, "")):
@@ -198,22 +209,30 @@ def serve(source: str, request: HttpRequest, runtime: IntakeRuntime | None) -> d
     return receipt.answer.to_fc()
 
 
-def run_job(raw: Mapping[str, Any], runtime: IntakeRuntime, apply: Apply) -> dict[str, Any]:
-    """The worker: complete, apply, write back. Raises on what deserves a retry."""
+def run_job(raw: Mapping[str, Any], runtime: IntakeRuntime, apply: Apply, *, write_back: bool = True) -> dict[str, Any]:
+    """The worker: complete, apply, write back (unless ``write_back`` is off: the ticket a job names is only trusted
+    when the job is sealed). Raises on what deserves a retry."""
     job = Job.from_dict(raw)
     adapter = runtime.adapters.get(job.source)
     if adapter is None:
         logger.error("intake job %s: the %s source is no longer configured", job.event_id, job.source)
         return {"status": "dropped", "event_id": job.event_id, "reason": "source not configured"}
+
+    def tell(text: str) -> None:
+        if write_back:
+            _write_back(adapter, job, text)
+        else:
+            logger.warning("intake job %s %s: not written back (the job is not sealed)", job.source, job.event_id)
+
     if job.notice is not None:
-        _write_back(adapter, job, job.notice)
+        tell(job.notice)
         return {"status": "noticed", "event_id": job.event_id, "ticket": job.ticket}
     try:
         document = adapter.complete(job)
     except InvalidInputError as exc:
         problems = [str(p) for p in exc.problems]
         logger.warning("intake job %s %s: refused %s %s", job.source, job.event_id, exc.message, problems)
-        _write_back(adapter, job, refusal_text(job.decision, job.ticket, exc.message, problems))
+        tell(refusal_text(job.decision, job.ticket, exc.message, problems))
         return {"status": "refused", "event_id": job.event_id, "ticket": job.ticket, "problems": problems}
     if document is None:
         logger.info("intake job %s %s: nothing to do at processing time", job.source, job.event_id)
@@ -224,11 +243,11 @@ def run_job(raw: Mapping[str, Any], runtime: IntakeRuntime, apply: Apply) -> dic
     except (InvalidInputError, GuardrailError, QuotaExceededError) as exc:
         problems = [str(p) for p in exc.problems]
         logger.warning("intake job %s %s: %s %s", job.source, job.event_id, exc.code, problems)
-        _write_back(adapter, job, refusal_text(job.decision, job.ticket, exc.message, problems))
+        tell(refusal_text(job.decision, job.ticket, exc.message, problems))
         return {"status": "refused", "event_id": job.event_id, "ticket": job.ticket, "code": exc.code}
     logger.info("intake job %s %s: %s %s", job.source, job.event_id, outcome.status, outcome.ticket)
     if outcome.status in ("applied", "unchanged"):
-        _write_back(adapter, job, outcome_text(job))
+        tell(outcome_text(job))
     return {"status": outcome.status, "event_id": job.event_id, "ticket": job.ticket}
 
 
