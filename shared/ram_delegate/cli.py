@@ -153,6 +153,11 @@ def grant_row(grant: Any, side: str) -> dict[str, Any]:
     else:
         partner = f"{grant.user} -> {grant.owner_account_id}"
     scope = f"{grant.region}/{grant.resource_group_id}" if grant.resource_group_id else f"{grant.region} (account)"
+    named: tuple[str, ...] = getattr(grant, "resource_ids", ())
+    if named:
+        scope += f": {', '.join(named)}" if len(named) <= 3 else f": {named[0]}, ... ({len(named)} named)"
+    elif getattr(grant, "resource_ids_digest", None):
+        scope += f": named instances (listed in {grant.policy_name})"
     return {
         "ticket": grant.ticket,
         "partner": partner,

@@ -297,13 +297,16 @@ def is_role_principal(principal_name: str, role: str) -> bool:
     return bool(at) and name == role and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
 
 
+_DIGEST_PREFIX = "sha256:"
+
+
 def resource_ids_tag(resource_ids: Iterable[str]) -> str:
     """The named instances as one tag value: the ids themselves when they fit, else a digest of them (the access
     policy holds the list; the tag lets a redelivered event with another list be told apart)."""
     joined = ",".join(resource_ids)
     if len(joined) <= _TAG_VALUE_MAX:
         return joined
-    return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+    return _DIGEST_PREFIX + hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 def state_of(tags: Mapping[str, str], now: datetime) -> GrantState:
@@ -332,6 +335,10 @@ class OwnerGrant:
     role_arn: str
     policy_name: str
     state: GrantState
+    resource_ids: tuple[str, ...] = ()
+    """The named instances the grant is limited to (empty: every instance the profile covers in its scope)."""
+    resource_ids_digest: str | None = None
+    """When the list was too long for a tag: its digest (the list itself is in the access policy)."""
 
 
 @dataclass(frozen=True)
@@ -355,6 +362,8 @@ class PartnerGrant:
 def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -> OwnerGrant:
     tags = resource.tags
     ticket = tags.get(TAG_TICKET, "")
+    named = tags.get(TAG_RESOURCE_IDS, "")
+    digest = named if named.startswith(_DIGEST_PREFIX) else None
     return OwnerGrant(
         ticket=ticket,
         partner_account_id=tags.get(TAG_PARTNER_ACCOUNT, ""),
@@ -368,6 +377,8 @@ def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -
         role_arn=resource.arn or role_arn(account_id, resource.name),
         policy_name=access_policy_name(ticket),
         state=state_of(tags, now),
+        resource_ids=tuple(named.split(",")) if named and digest is None else (),
+        resource_ids_digest=digest,
     )
 
 

@@ -220,3 +220,30 @@ def test_an_operator_grant_is_scoped_to_its_named_instances_and_a_changed_redeli
         owner.handle_approved(changed, owner_deps, now=now)
     assert "resource-ids" in refused.value.problems[0].reason
     assert owner.handle_approved(first, owner_deps, now=now).status == "duplicate"
+
+
+@pytest.mark.parametrize(
+    ("resource_ids", "listed", "shown"),
+    [
+        (
+            ["lb-bp1a0001", "lb-bp1a0002"],
+            ("lb-bp1a0001", "lb-bp1a0002"),
+            "cn-hangzhou (account): lb-bp1a0001, lb-bp1a0002",
+        ),
+        ([f"lb-bp1a{n:04d}{'x' * 16}" for n in range(8)], (), "named instances (listed in rd-access-ops-1234)"),
+    ],
+    ids=["listed", "digest"],
+)
+def test_the_grant_listing_shows_the_named_instances(
+    owner_deps: Any, approved: Any, now: Any, resource_ids: list[str], listed: tuple[str, ...], shown: str
+) -> None:
+    from ram_delegate.cli import grant_row
+
+    access = {"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": resource_ids}
+    assert owner.handle_approved(approved(access=access), owner_deps, now=now).status == "applied"
+
+    [grant] = g.list_owner_grants(owner_deps.cloud, now)
+
+    assert grant.resource_ids == listed
+    assert (grant.resource_ids_digest is None) == bool(listed)
+    assert shown in grant_row(grant, "owner")["scope"]
