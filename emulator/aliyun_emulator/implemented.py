@@ -109,6 +109,7 @@ IMPLEMENTED: dict[str, frozenset[str]] = _table(
             "Tag.N.Value",
         ),
         "slb:DescribeLoadBalancerAttribute": ("LoadBalancerId",),
+        "slb:DescribeHealthStatus": ("LoadBalancerId", "ListenerPort", "ListenerProtocol"),
         "slb:AddBackendServers": ("LoadBalancerId", "BackendServers"),
         "slb:RemoveBackendServers": ("LoadBalancerId", "BackendServers"),
         "slb:SetBackendServers": ("LoadBalancerId", "BackendServers"),

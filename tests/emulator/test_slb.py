@@ -65,3 +65,28 @@ def test_region_is_required_and_page_size_bounded(aliyun_emulator: Emulator) -> 
     with pytest.raises(ClientException) as too_big:
         slb.describe_load_balancers(slb_models.DescribeLoadBalancersRequest(region_id="cn-hangzhou", page_size=101))
     assert too_big.value.code == "InvalidParameter.PageSize"
+
+
+def test_describe_health_status_follows_the_backends_and_the_listener(aliyun_emulator: Emulator) -> None:
+    slb = slb_client(aliyun_emulator, *ROOT_A)
+    lb = "lb-bp1prod000000000001"
+
+    def health(**filters: object) -> list[tuple[int, str, str]]:
+        request = slb_models.DescribeHealthStatusRequest(region_id="cn-hangzhou", load_balancer_id=lb, **filters)
+        rows = slb.describe_health_status(request).body.backend_servers.backend_server
+        return [(row.listener_port, row.server_id, row.server_health_status) for row in rows]
+
+    assert health() == []  # no backend server yet
+    servers = '[{"ServerId": "i-bp1prod0000001", "Weight": "100"}, {"ServerId": "i-bp1prod0000002", "Weight": "50"}]'
+    slb.add_backend_servers(slb_models.AddBackendServersRequest(load_balancer_id=lb, backend_servers=servers))
+    assert health() == [(80, "i-bp1prod0000001", "normal"), (80, "i-bp1prod0000002", "normal")]
+    slb.stop_load_balancer_listener(slb_models.StopLoadBalancerListenerRequest(load_balancer_id=lb, listener_port=80))
+    stopped = [(80, "i-bp1prod0000001", "unavailable"), (80, "i-bp1prod0000002", "unavailable")]
+    assert health(listener_port=80) == stopped
+    assert health(listener_port=443) == []
+    assert health(listener_protocol="tcp") == []
+    with pytest.raises(ClientException) as unknown:
+        slb.describe_health_status(
+            slb_models.DescribeHealthStatusRequest(region_id="cn-hangzhou", load_balancer_id="lb-doesnotexist")
+        )
+    assert (unknown.value.code, unknown.value.status_code) == ("InvalidLoadBalancerId.NotFound", 404)

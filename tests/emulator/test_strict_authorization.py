@@ -224,3 +224,21 @@ def test_a_trust_deny_on_a_negated_external_id_refuses_a_request_without_one(ali
     assert code_of(assume(None)) == "NoPermission"
     assert code_of(assume("another-id")) == "NoPermission"
     assert assume("the-shared-id")().body.assumed_role_user.arn.endswith("/guarded/s1")
+
+
+def test_describe_health_status_is_authorized_on_the_named_load_balancer(aliyun_emulator: Emulator) -> None:
+    """What the slb-operator profile grants: DescribeHealthStatus on its named instances, not on their neighbours."""
+    from alibabacloud_slb20140515 import models as slb_models
+
+    from aliyun_emulator.testing import slb_client
+
+    named = f"acs:slb:cn-hangzhou:{ENTERPRISE_A_UID}:loadbalancer/lb-bp1prod000000000001"
+    slb = slb_client(aliyun_emulator, *operator_with(aliyun_emulator, allow(["slb:DescribeHealthStatus"], [named])))
+
+    def health(lb: str) -> Any:
+        return slb.describe_health_status(
+            slb_models.DescribeHealthStatusRequest(region_id="cn-hangzhou", load_balancer_id=lb)
+        )
+
+    assert health("lb-bp1prod000000000001").body.backend_servers.backend_server == []
+    assert code_of(lambda: health("lb-bp1prod000000000002")) == "Forbidden.RAM"

@@ -1,5 +1,5 @@
-"""SLB actions over the seeded load balancers: DescribeLoadBalancers and DescribeLoadBalancerAttribute (the
-operator actions are in ``operations.py``)."""
+"""SLB actions over the seeded load balancers: DescribeLoadBalancers, DescribeLoadBalancerAttribute and
+DescribeHealthStatus (the operator actions are in ``operations.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ MAX_IDS = 10
 """``LoadBalancerId`` and ``LoadBalancerName`` each take at most 10 comma-separated values."""
 STATUSES = ("inactive", "active", "locked")
 ADDRESS_TYPES = ("internet", "intranet")
+LISTENER_PROTOCOLS = ("tcp", "udp", "http", "https")
 
 
 def _comma_list(call: Call, name: str) -> list[str]:
@@ -109,9 +110,32 @@ def describe_load_balancer_attribute(call: Call) -> Body:
     }
 
 
+def describe_health_status(call: Call) -> Body:
+    """One row per backend server and listener: ``normal`` behind a running listener, ``unavailable`` behind a
+    stopped one (the emulator runs no health checks; a listener's backend port is its own port)."""
+    lb = operations.authorized_load_balancer(call, "slb:DescribeHealthStatus")
+    port = call.params.integer("ListenerPort", default=0, minimum=1, maximum=65535)
+    protocol = call.params.choice("ListenerProtocol", LISTENER_PROTOCOLS, default="")
+    state = call.account.slb_backends[lb.seed.id]
+    rows = [
+        {
+            "ListenerPort": listener_port,
+            "Port": listener_port,
+            "Protocol": listener.protocol,
+            "ServerHealthStatus": "normal" if listener.status == "running" else "unavailable",
+            "ServerId": server,
+        }
+        for listener_port, listener in sorted(state.listeners.items())
+        if (not port or listener_port == port) and (not protocol or listener.protocol == protocol)
+        for server in sorted(state.servers)
+    ]
+    return {"BackendServers": {"BackendServer": rows}}
+
+
 READ_HANDLERS = {
     "DescribeLoadBalancers": describe_load_balancers,
     "DescribeLoadBalancerAttribute": describe_load_balancer_attribute,
+    "DescribeHealthStatus": describe_health_status,
 }
 HANDLERS = {**READ_HANDLERS, **operations.HANDLERS}
 READ_ONLY = frozenset(READ_HANDLERS)
