@@ -184,6 +184,7 @@ VALID_CALLS: dict[str, dict[str, str]] = {
     "DescribeLoadBalancers": {"RegionId": "cn-hangzhou", "PageSize": "2"},
     "GetSecretValue": {"SecretName": "ram-delegate/owner/webhook", "VersionStage": "ACSCurrent"},
     "DescribeLoadBalancerAttribute": {"LoadBalancerId": "lb-bp1prod000000000001"},
+    "DescribeHealthStatus": {**LB, "ListenerPort": "80", "ListenerProtocol": "http"},
     "ListResourceGroups": {"PageSize": "1"},
     "AttachPolicy": {**GRANT, "PolicyName": "AliyunSLBFullAccess"},
     "DetachPolicy": GRANT,

@@ -258,6 +258,8 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
     sdk.slb(a, "SetBackendServers", backend_servers=servers.replace("60", "30"), **lb)
     detail = sdk.slb(a, "DescribeLoadBalancerAttribute", **lb)
     assert (detail.backend_servers.backend_server[0].weight, detail.listener_ports.listener_port) == (30, [80])
+    [health] = sdk.slb(a, "DescribeHealthStatus", listener_port=80, **lb).backend_servers.backend_server
+    assert (health.listener_port, health.port, health.server_health_status) == (80, 80, "normal")
     sdk.slb(a, "RemoveBackendServers", backend_servers=servers, **lb)
     sdk.slb(a, "StopLoadBalancerListener", listener_port=80, **lb)
     sdk.slb(a, "StartLoadBalancerListener", listener_port=80, **lb)
