@@ -136,11 +136,12 @@ def _alert(deps: Deps, title: str, text: str) -> None:
 
 
 def _owner_drift(
-    deps: Deps, role: TaggedResource, account_id: str, held: list[RgAttachment]
+    deps: Deps, role: TaggedResource, account_id: str, held: list[RgAttachment] | None
 ) -> tuple[_Drift, TrustFacts, list[str]]:
     """Compare one sealed grant role with its rendering; the steps that heal it, or why healing is unsafe.
 
-    ``held``: what Resource Manager lists as attached to this role (every resource group and account scope).
+    ``held``: what Resource Manager lists as attached to this role (every resource group and account scope); None
+    when that listing could not be read this run (the other checks still run).
     """
     ram = deps.cloud.ram
     tags = role.tags
@@ -151,7 +152,7 @@ def _owner_drift(
     policy = g.access_policy_name(ticket)
     attached = ram.list_policies_for_role(role.name)
     names = [f"{p.policy_type}:{p.name}" for p in attached]
-    names += [f"{a.policy_type}:{a.policy_name}@{a.resource_group_id}" for a in held]
+    names += [f"{a.policy_type}:{a.policy_name}@{a.resource_group_id}" for a in held or ()]
     expires_at = g.parse_time(tags.get(g.TAG_EXPIRES_AT))
     profile = deps.profiles.get(tags.get(g.TAG_PROFILE, ""))
     partner = tags.get(g.TAG_PARTNER_ACCOUNT, "")
@@ -204,17 +205,20 @@ def _owner_drift(
         drift.differences.append(f"attachments: {ref.policy_type} policy {ref.name} attached to the role")
         params = {"policy": ref.name, "role": role.name, "policy_type": ref.policy_type}
         drift.steps.append(Step("DetachPolicyFromRole", arn, params, "heal attachments"))
-    _extra_scoped_attachments(drift, held, attached, arn, policy, group, account_id)
+    if held is not None:
+        _extra_scoped_attachments(drift, held, attached, arn, policy, group, account_id)
     if document is None:
         return drift, facts, names
     if group is None and not any(r.name == policy and r.policy_type == "Custom" for r in attached):
         drift.differences.append(f"attachments: {policy} was detached")
         drift.steps.append(Step("AttachPolicyToRole", arn, {"policy": policy, "role": role.name}, "heal attachments"))
-    if group is not None and not any(_is_own_scoped(a, policy, group) for a in held):
-        drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
-        principal = g.role_principal_name(role.name, account_id)
-        params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
-        drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
+    if group is not None:
+        in_group = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+        if not any(g.is_role_principal(a.principal_name, role.name) for a in in_group):
+            drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
+            principal = g.role_principal_name(role.name, account_id)
+            params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
+            drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
     return drift, facts, names
 
 
@@ -266,6 +270,22 @@ def _extra_scoped_attachments(
         drift.steps.append(Step("DetachPolicy", arn, params, "heal attachments"))
 
 
+def _role_attachments(deps: Deps) -> list[RgAttachment] | None:
+    """Every role's Resource Manager attachments, or None (logged and alerted) when they cannot be listed: the rest
+    of the audit still runs, without the check for policies added to a grant role through Resource Manager."""
+    try:
+        return deps.cloud.resource_manager.list_service_role_attachments()
+    except RamDelegateError as exc:
+        logger.error("drift audit: Resource Manager attachments cannot be listed: %s", exc.code)
+        _alert(
+            deps,
+            "ram-delegate: drift audit incomplete",
+            f"Resource Manager ListPolicyAttachments failed ({exc.code}); policies added to grant roles through "
+            "Resource Manager were not checked this run.",
+        )
+        return None
+
+
 def _trust_change(facts: TrustFacts, desired: PolicyDocument) -> str:
     wanted = {p for s in desired.statements if s.principals for p in s.principals.ram}
     added = sorted(set(facts.principals) - wanted)
@@ -303,14 +323,15 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
     account_id = deps.account_id()
     secret = deps.settings.seal_secret
     findings: list[AuditFinding] = []
-    scoped: list[RgAttachment] | None = None  # listed once, when the first active grant is reached
+    scoped: list[RgAttachment] | None = None
+    listed = False  # Resource Manager's attachments are listed once, when the first active grant is reached
     for role in deps.cloud.ram.list_roles(g.managed_filter(g.KIND_ROLE)):
         if not g.is_sealed(role.tags, role.name, secret) or g.state_of(role.tags, now) != "active":
             continue
         ticket = role.tags.get(g.TAG_TICKET, "")
-        if scoped is None:
-            scoped = deps.cloud.resource_manager.list_service_role_attachments()
-        held = [a for a in scoped if g.is_role_principal(a.principal_name, role.name)]
+        if not listed:
+            scoped, listed = _role_attachments(deps), True
+        held = None if scoped is None else [a for a in scoped if g.is_role_principal(a.principal_name, role.name)]
         try:
             drift, facts, policies = _owner_drift(deps, role, account_id, held)
         except NotFoundError:

@@ -174,6 +174,21 @@ def test_a_policy_added_to_the_role_in_a_resource_group_is_detached_and_alerted(
     assert [a for a in remaining if g.is_role_principal(a.principal_name, ROLE)] == []
 
 
+def test_when_resource_manager_cannot_be_listed_the_rest_of_the_audit_still_runs_and_says_so(
+    granted: tuple[Any, Any], aliyun_emulator: Any, owner_root: Any, now: Any
+) -> None:
+    owner_deps, _ = granted
+    attach_admin(owner_root)
+    aliyun_emulator.faults.add_error(action="ListPolicyAttachments", code="NoPermission", status=403)
+
+    [finding] = audit_owner_grants(owner_deps, now=now)
+
+    assert (finding.action, "System policy AdministratorAccess attached" in finding.detail) == ("healed", True)
+    titles = [title for title, _text, _critical in owner_deps.notifier.alerts]
+    assert "ram-delegate: drift audit incomplete" in titles
+    assert audit_owner_grants(owner_deps, now=now) == []  # listed again on the next run
+
+
 def test_a_policy_added_to_the_role_at_account_scope_through_resource_manager_revokes_the_grant(
     granted: tuple[Any, Any], aliyun_emulator: Any, owner_root: Any, now: Any
 ) -> None:
