@@ -212,14 +212,21 @@ def _owner_drift(
     if group is None and not any(r.name == policy and r.policy_type == "Custom" for r in attached):
         drift.differences.append(f"attachments: {policy} was detached")
         drift.steps.append(Step("AttachPolicyToRole", arn, {"policy": policy, "role": role.name}, "heal attachments"))
-    if group is not None:
-        in_group = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
-        if not any(g.is_role_principal(a.principal_name, role.name) for a in in_group):
-            drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
-            principal = g.role_principal_name(role.name, account_id)
-            params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
-            drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
+    if group is not None and not _holds_own_in_group(deps, held, role.name, policy, group):
+        drift.differences.append(f"attachments: {policy} was detached from resource group {group}")
+        principal = g.role_principal_name(role.name, account_id)
+        params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
+        drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
     return drift, facts, names
+
+
+def _holds_own_in_group(deps: Deps, held: list[RgAttachment] | None, role: str, policy: str, group: str) -> bool:
+    """Whether the grant's access policy is attached to its role in its group: read from the account-wide listing,
+    or, when that listing failed this run, from the group's own."""
+    if held is None:
+        in_group = deps.cloud.resource_manager.list_policy_attachments(policy=policy, resource_group_id=group)
+        return any(g.is_role_principal(a.principal_name, role) for a in in_group)
+    return any(_is_own_scoped(a, policy, group) for a in held)
 
 
 def _is_own_scoped(attachment: RgAttachment, policy: str, group: str | None) -> bool:
@@ -270,11 +277,12 @@ def _extra_scoped_attachments(
         drift.steps.append(Step("DetachPolicy", arn, params, "heal attachments"))
 
 
-def _role_attachments(deps: Deps) -> list[RgAttachment] | None:
-    """Every role's Resource Manager attachments, or None (logged and alerted) when they cannot be listed: the rest
-    of the audit still runs, without the check for policies added to a grant role through Resource Manager."""
+def _role_attachments(deps: Deps) -> dict[str, list[RgAttachment]] | None:
+    """Every role's Resource Manager attachments by role name, or None (logged and alerted) when they cannot be
+    listed: the rest of the audit still runs, without the check for policies added to a grant role through Resource
+    Manager."""
     try:
-        return deps.cloud.resource_manager.list_service_role_attachments()
+        listed = deps.cloud.resource_manager.list_service_role_attachments()
     except RamDelegateError as exc:
         logger.error("drift audit: Resource Manager attachments cannot be listed: %s", exc.code)
         _alert(
@@ -284,6 +292,12 @@ def _role_attachments(deps: Deps) -> list[RgAttachment] | None:
             "Resource Manager were not checked this run.",
         )
         return None
+    by_role: dict[str, list[RgAttachment]] = {}
+    for attachment in listed:
+        role = g.principal_role(attachment.principal_name)
+        if role is not None:
+            by_role.setdefault(role, []).append(attachment)
+    return by_role
 
 
 def _trust_change(facts: TrustFacts, desired: PolicyDocument) -> str:
@@ -323,7 +337,7 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
     account_id = deps.account_id()
     secret = deps.settings.seal_secret
     findings: list[AuditFinding] = []
-    scoped: list[RgAttachment] | None = None
+    scoped: dict[str, list[RgAttachment]] | None = None
     listed = False  # Resource Manager's attachments are listed once, when the first active grant is reached
     for role in deps.cloud.ram.list_roles(g.managed_filter(g.KIND_ROLE)):
         if not g.is_sealed(role.tags, role.name, secret) or g.state_of(role.tags, now) != "active":
@@ -331,7 +345,7 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
         ticket = role.tags.get(g.TAG_TICKET, "")
         if not listed:
             scoped, listed = _role_attachments(deps), True
-        held = None if scoped is None else [a for a in scoped if g.is_role_principal(a.principal_name, role.name)]
+        held = None if scoped is None else scoped.get(role.name, [])
         try:
             drift, facts, policies = _owner_drift(deps, role, account_id, held)
         except NotFoundError:

@@ -291,10 +291,17 @@ def role_principal_name(role: str, account_id: str) -> str:
     return f"{role}@role.{account_id}.onaliyunservice.com"
 
 
-def is_role_principal(principal_name: str, role: str) -> bool:
-    """Whether a ResourceManager principal is ``role`` (RAM answers with the account alias, we attach with the uid)."""
+def principal_role(principal_name: str) -> str | None:
+    """The role a ResourceManager principal names, None for a user (RAM answers with the account alias, we attach
+    with the uid: either form counts)."""
     name, at, domain = principal_name.partition("@")
-    return bool(at) and name == role and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
+    is_role = bool(at) and domain.startswith("role.") and domain.endswith(".onaliyunservice.com")
+    return name if is_role else None
+
+
+def is_role_principal(principal_name: str, role: str) -> bool:
+    """Whether a ResourceManager principal is ``role``."""
+    return principal_role(principal_name) == role
 
 
 _DIGEST_PREFIX = "sha256:"

@@ -363,7 +363,10 @@ def test_a_group_scoped_grant_detached_from_its_group_is_reattached(
     owner_deps = make_owner_deps(alert_webhook=ALERTS)
     scoped = approved(access__resource_group_id=PROD_RESOURCE_GROUP_ID)
     assert owner.handle_approved(scoped, owner_deps, now=now).status == "applied"
+    before = aliyun_emulator.requests.counts().get("ListPolicyAttachments", 0)
     assert audit_owner_grants(owner_deps, now=now) == []
+    # The account-wide listing also shows the grant's own attachment: its group is not listed a second time.
+    assert aliyun_emulator.requests.counts()["ListPolicyAttachments"] == before + 1
     root = rm_client(aliyun_emulator, "AKIDENTERPRISEA0000001", "secret-a")
     root.detach_policy(
         rm_models.DetachPolicyRequest(
