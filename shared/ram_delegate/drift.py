@@ -335,12 +335,12 @@ def _revoke(deps: Deps, ticket: str, now: datetime, why: str) -> bool:
 def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[AuditFinding]:
     """Check (and, with ``heal``, heal or revoke) every sealed active grant of the owner account."""
     account_id = deps.account_id()
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     findings: list[AuditFinding] = []
     scoped: dict[str, list[RgAttachment]] | None = None
     listed = False  # Resource Manager's attachments are listed once, when the first active grant is reached
     for role in deps.cloud.ram.list_roles(g.managed_filter(g.KIND_ROLE)):
-        if not g.is_sealed(role.tags, role.name, secret) or g.state_of(role.tags, now) != "active":
+        if not g.is_sealed(role.tags, role.name, keys) or g.state_of(role.tags, now) != "active":
             continue
         ticket = role.tags.get(g.TAG_TICKET, "")
         if not listed:
@@ -388,12 +388,12 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
 def audit_partner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[AuditFinding]:
     """Check (and heal) every sealed active assume policy: its document and that only its user holds it."""
     own = deps.account_id()
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     ram = deps.cloud.ram
     findings: list[AuditFinding] = []
     for policy in ram.list_policies(g.managed_filter(g.KIND_ASSUME)):
         tags = policy.tags
-        if not g.is_sealed(tags, policy.name, secret) or g.state_of(tags, now) != "active":
+        if not g.is_sealed(tags, policy.name, keys) or g.state_of(tags, now) != "active":
             continue
         expires_at = g.parse_time(tags.get(g.TAG_EXPIRES_AT))
         role_arn = tags.get(g.TAG_ROLE_ARN, "")
@@ -456,13 +456,13 @@ def _audit_verifier_policies(deps: Deps, *, heal: bool) -> list[AuditFinding]:
     the verifier role only. The document is healed; another holder is reported (the partner role may detach these
     policies from the verifier role only)."""
     own = deps.account_id()
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     verifier = deps.settings.verifier_role
     ram = deps.cloud.ram
     findings: list[AuditFinding] = []
     for policy in ram.list_policies(g.managed_filter(g.KIND_VERIFY)):
         owner = policy.tags.get(g.TAG_OWNER_ACCOUNT, "")
-        if not g.is_sealed(policy.tags, policy.name, secret) or policy.name != g.verifier_policy_name(owner):
+        if not g.is_sealed(policy.tags, policy.name, keys) or policy.name != g.verifier_policy_name(owner):
             continue
         try:
             document = ram.get_policy(policy.name).document

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ram_delegate import seal
 from ram_delegate.errors import GuardrailError, Problem
+from ram_delegate.seal import SealKeys
 
 if TYPE_CHECKING:
     from ram_delegate.cloud import CloudClients, TaggedResource
@@ -99,49 +100,88 @@ SEALED_TAGS = (
 )
 
 
-def with_seal(tags: Mapping[str, str], name: str, secret: str | None) -> dict[str, str]:
-    """``tags`` plus the seal of resource ``name`` (unchanged when no seal secret is configured)."""
-    if secret is None:
+def with_seal(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> dict[str, str]:
+    """``tags`` plus the seal of resource ``name`` under the current key (unchanged without seal keys)."""
+    if keys is None:
         return dict(tags)
     unsealed = {k: v for k, v in tags.items() if k != TAG_SEAL}
-    return {**unsealed, TAG_SEAL: seal.seal(secret, name, unsealed, SEALED_TAGS)}
+    return {**unsealed, TAG_SEAL: seal.seal(keys.current, name, unsealed, SEALED_TAGS)}
 
 
-def is_sealed(tags: Mapping[str, str], name: str, secret: str | None) -> bool:
-    """Whether resource ``name`` is ours: managed-by tag and, when a seal secret is configured, a valid seal.
+def is_sealed(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
+    """Whether resource ``name`` is ours: managed-by tag and, when seal keys are configured, a valid seal under one
+    of them (the current key or one kept from before a rotation).
 
-    Without a secret (a deployment that has not set one yet) only the tag counts, as before sealing existed.
+    Without keys (a deployment that has not set one yet) only the tag counts, as before sealing existed.
     """
     if not is_managed(tags):
         return False
-    return secret is None or seal.verify(secret, name, tags, SEALED_TAGS, tags.get(TAG_SEAL))
+    return keys is None or seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL)) is not None
 
 
-def is_unsealed(tags: Mapping[str, str], name: str, secret: str | None) -> bool:
+def sealed_with_previous_key(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
+    """Ours, but sealed under a key from before a rotation: the sweeps count these, as that key is still needed."""
+    if keys is None or not keys.previous or not is_managed(tags):
+        return False
+    return bool(seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL)))
+
+
+def previous_key_report(
+    resources: Iterable[TaggedResource], keys: SealKeys | None, tombstone_hours: int
+) -> dict[str, object]:
+    """What still needs a key from before a rotation: how many of ``resources`` it sealed, and until when (the latest
+    expiry among them; a tombstone's end of retention). A key dropped earlier would make those resources look
+    foreign, so no sweep or revocation would act on them. Empty when no previous key is held."""
+    if keys is None or not keys.previous:
+        return {}
+    ends: list[datetime | None] = []
+    for resource in resources:
+        tags = resource.tags
+        if not sealed_with_previous_key(tags, resource.name, keys):
+            continue
+        if tags.get(TAG_KIND) == KIND_TOMBSTONE:
+            revoked_at = parse_time(tags.get(TAG_REVOKED_AT))
+            ends.append(revoked_at + timedelta(hours=tombstone_hours) if revoked_at is not None else None)
+        else:
+            ends.append(parse_time(tags.get(TAG_EXPIRES_AT)))
+    known = [end for end in ends if end is not None]
+    report: dict[str, object] = {"sealed_with_previous_key": len(ends)}
+    if ends:
+        # A resource without a readable end keeps the key needed until an operator has looked at it.
+        report["previous_key_needed_until"] = format_time(max(known)) if len(known) == len(ends) else "unknown"
+    return report
+
+
+def is_unsealed(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
     """Our tags without a valid seal: a forgery (or a copy) to report, never to act on."""
-    return is_managed(tags) and not is_sealed(tags, name, secret)
+    return is_managed(tags) and not is_sealed(tags, name, keys)
 
 
 USER_MARKER = "created by ram-delegate"
 
 
-def user_marker(user: str, secret: str | None) -> str:
-    """The Comments of a user ram-delegate creates: the marker, sealed (users cannot carry tags)."""
-    if secret is None:
+def user_marker(user: str, keys: SealKeys | None) -> str:
+    """The Comments of a user ram-delegate creates: the marker, sealed under the current key (users cannot carry
+    tags)."""
+    if keys is None:
         return USER_MARKER
+    return _user_marker(user, keys.current)
+
+
+def _user_marker(user: str, secret: str) -> str:
     return f"{USER_MARKER} {seal.seal(secret, 'user/' + user, {}, ())}"
 
 
-def is_user_marker(comments: str, user: str, secret: str | None) -> bool:
+def is_user_marker(comments: str, user: str, keys: SealKeys | None) -> bool:
     """Whether ram-delegate created ``user``: anyone with ram:UpdateUser can write the marker, not its seal."""
-    if secret is None:
+    if keys is None:
         return USER_MARKER in comments
-    return hmac.compare_digest(comments.encode(), user_marker(user, secret).encode())
+    return any(hmac.compare_digest(comments.encode(), _user_marker(user, key).encode()) for key in keys.all)
 
 
-def find_sealed(resources: Iterable[TaggedResource], name: str, secret: str | None) -> TaggedResource | None:
+def find_sealed(resources: Iterable[TaggedResource], name: str, keys: SealKeys | None) -> TaggedResource | None:
     """The resource called ``name`` among ``resources``, if it is ours (``is_sealed``)."""
-    return next((r for r in resources if r.name == name and is_sealed(r.tags, name, secret)), None)
+    return next((r for r in resources if r.name == name and is_sealed(r.tags, name, keys)), None)
 
 
 def find_managed(resources: Iterable[TaggedResource], name: str) -> TaggedResource | None:
@@ -222,6 +262,27 @@ def refuse_changed_redelivery(recorded: Mapping[str, str] | None, desired: Mappi
             f"event {desired.get(TAG_EVENT_ID)} was applied with other values; a change needs a new event",
             problems=[Problem("id", f"same event id, different {', '.join(changed)}")],
         )
+
+
+def record_differs(existing: Mapping[str, str], desired: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
+    """Whether writing ``desired`` onto our resource ``name`` would change what it records. The seal is not compared
+    (the resource may be sealed under a key from before a rotation), nor the ExternalId's ciphertext when both say the
+    same under the held keys: a redelivery after a rotation writes nothing."""
+    for key, value in desired.items():
+        actual = existing.get(key)
+        if key == TAG_SEAL or actual == value:
+            continue
+        if key == TAG_EXTERNAL_ID and _same_encrypted(actual, value, name, keys):
+            continue
+        return True
+    return False
+
+
+def _same_encrypted(actual: str | None, value: str, name: str, keys: SealKeys | None) -> bool:
+    if keys is None or actual is None or not actual.startswith(seal.ENCRYPTED_PREFIX):
+        return False  # plain text, stored before encryption: rewritten encrypted
+    plain = seal.decrypt(keys, name, actual)
+    return plain is not None and plain == seal.decrypt(keys, name, value)
 
 
 def is_stale(event_time: datetime, event_id: str, recorded: Mapping[str, str] | None, *, inclusive: bool) -> bool:
@@ -389,19 +450,20 @@ def owner_grant_from(resource: TaggedResource, account_id: str, now: datetime) -
     )
 
 
-def stored_external_id(external_id: str, policy: str, secret: str | None) -> str:
-    """What the partner writes into the assume policy's tag: the ExternalId encrypted when a seal secret is set."""
-    return external_id if secret is None else seal.encrypt(secret, policy, external_id)
+def stored_external_id(external_id: str, policy: str, keys: SealKeys | None) -> str:
+    """What the partner writes into the assume policy's tag: the ExternalId encrypted (current key) when seal keys
+    are set."""
+    return external_id if keys is None else seal.encrypt(keys.current, policy, external_id)
 
 
-def partner_grant_from(resource: TaggedResource, now: datetime, secret: str | None = None) -> PartnerGrant:
-    """A partner grant from its assume policy; the ExternalId decrypted with ``secret`` ("" when unreadable)."""
+def partner_grant_from(resource: TaggedResource, now: datetime, keys: SealKeys | None = None) -> PartnerGrant:
+    """A partner grant from its assume policy; the ExternalId decrypted with ``keys`` ("" when unreadable)."""
     tags = resource.tags
     return PartnerGrant(
         ticket=tags.get(TAG_TICKET, ""),
         owner_account_id=tags.get(TAG_OWNER_ACCOUNT, ""),
         role_arn=tags.get(TAG_ROLE_ARN, ""),
-        external_id=seal.decrypt(secret, resource.name, tags.get(TAG_EXTERNAL_ID, "")) or "",
+        external_id=seal.decrypt(keys, resource.name, tags.get(TAG_EXTERNAL_ID, "")) or "",
         user=tags.get(TAG_PARTNER_USER, ""),
         profile=tags.get(TAG_PROFILE, ""),
         region=tags.get(TAG_REGION, ""),
@@ -423,5 +485,5 @@ def list_owner_grants(cloud: CloudClients, now: datetime) -> list[OwnerGrant]:
 def list_partner_grants(cloud: CloudClients, now: datetime) -> list[PartnerGrant]:
     """Every assume policy in the partner account: ``ceil(N / 1000)`` ListPolicies calls with the managed-by filter."""
     policies = cloud.ram.list_policies(managed_filter(KIND_ASSUME))
-    secret = cloud.settings.seal_secret
-    return [partner_grant_from(policy, now, secret) for policy in policies if is_managed(policy.tags)]
+    keys = cloud.settings.seal_keys
+    return [partner_grant_from(policy, now, keys) for policy in policies if is_managed(policy.tags)]

@@ -112,7 +112,7 @@ def _opens_more_than_a_grant(facts: TrustFacts, external: list[str], risky: list
 def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
     """The owner's inventory of external access (module docstring); sealed grants healed or revoked first."""
     account_id = deps.account_id()
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     ram = deps.cloud.ram
     findings = audit_owner_grants(deps, now=now, heal=heal)
     seen = {f.resource for f in findings}
@@ -128,7 +128,7 @@ def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
             continue
         facts = trust_facts(info.trust_policy)
         external = [p for p in facts.principals if is_external(p, account_id)]
-        unsealed = g.is_unsealed(role.tags, role.name, secret)
+        unsealed = g.is_unsealed(role.tags, role.name, keys)
         if not external and not unsealed:
             continue
         try:
@@ -137,7 +137,7 @@ def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
             continue
         risky = _high_risk(ram, attached)
         wider = _opens_more_than_a_grant(facts, external, risky)
-        sealed = g.is_sealed(role.tags, role.name, secret)
+        sealed = g.is_sealed(role.tags, role.name, keys)
         kind: Kind
         severity: Severity
         if unsealed:
@@ -166,7 +166,7 @@ def owner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
         )
     for policy in ram.list_policies(g.managed_filter(g.KIND_ACCESS)):
         ticket = policy.tags.get(g.TAG_TICKET, "")
-        if g.is_sealed(policy.tags, policy.name, secret) and g.role_name(ticket) not in role_names:
+        if g.is_sealed(policy.tags, policy.name, keys) and g.role_name(ticket) not in role_names:
             findings.append(_leftover_policy(account_id, policy.name, f"its role {g.role_name(ticket)} is gone"))
     return AuditReport("owner", len(roles), _ordered(findings))
 
@@ -209,12 +209,12 @@ def _only_assumes_allowed_rd_roles(text: str, owners: frozenset[str]) -> bool:
 def partner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditReport:
     """The partner's inventory: policies like ours, or held by grant users, that allow more than a grant could."""
     own = deps.account_id()
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     owners = frozenset(deps.settings.allowed_owners)
     ram = deps.cloud.ram
     findings = audit_partner_grants(deps, now=now, heal=heal)
     seen = {f.resource for f in findings}
-    assume = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_sealed(p.tags, p.name, secret)]
+    assume = [p for p in ram.list_policies(g.managed_filter(g.KIND_ASSUME)) if g.is_sealed(p.tags, p.name, keys)]
     users = sorted({p.tags.get(g.TAG_PARTNER_USER, "") for p in assume} - {""})
     policies = ram.list_policies({})
     tagged = {p.name: p for p in policies}
@@ -233,13 +233,13 @@ def partner_audit(deps: Deps, *, now: datetime, heal: bool = True) -> AuditRepor
         arn = g.policy_arn(own, name)
         resource = tagged.get(name)
         tags = resource.tags if resource is not None else {}
-        if arn in seen or (g.is_sealed(tags, name, secret) and tags.get(g.TAG_KIND) == g.KIND_VERIFY):
+        if arn in seen or (g.is_sealed(tags, name, keys) and tags.get(g.TAG_KIND) == g.KIND_VERIFY):
             continue
         try:
             text = ram.get_policy(name).document
         except NotFoundError:
             continue
-        unsealed = g.is_unsealed(tags, name, secret)
+        unsealed = g.is_unsealed(tags, name, keys)
         if _only_assumes_allowed_rd_roles(text, owners) and not unsealed:
             continue
         holders = ram.list_entities_for_policy(name)

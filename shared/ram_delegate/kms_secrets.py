@@ -1,4 +1,4 @@
-"""Webhook secrets from KMS Secrets Manager, feeding the settings' rotation lists.
+"""Webhook secrets and the seal key from KMS Secrets Manager, feeding the settings' rotation lists.
 
 A secret named in ``RAM_DELEGATE_KMS_*`` is read at cold start: its ``ACSCurrent`` version first, then its
 ``ACSPrevious`` version when there is one, so during a rotation deliveries signed with either verify, and the owner
@@ -6,7 +6,8 @@ signs what it forwards with ``ACSCurrent``. The values are read again after ``km
 failure (at most once per ``MIN_REREAD_SECONDS``, so a flood of unsigned requests cannot turn into a flood of KMS
 calls). A failed re-read keeps the secrets already held; a failed first read stops the cold start. Without any
 ``RAM_DELEGATE_KMS_*`` name the environment's secrets are used (local runs). Freshness uses a monotonic clock: it
-decides when to ask again, never whether a request is authentic.
+decides when to ask again, never whether a request is authentic. The seal key (``RAM_DELEGATE_KMS_SEAL_SECRET``)
+works the same way: ``ACSCurrent`` seals, ``ACSPrevious`` still verifies what was sealed before the rotation.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ram_delegate.errors import ConfigurationError, Problem, RamDelegateError
-from ram_delegate.settings import ENV_KMS_HUB_SECRET, ENV_KMS_PARTNER_SECRET, ENV_KMS_WEBHOOK_SECRET, Settings
+from ram_delegate.settings import (
+    ENV_KMS_HUB_SECRET,
+    ENV_KMS_PARTNER_SECRET,
+    ENV_KMS_SEAL_SECRET,
+    ENV_KMS_WEBHOOK_SECRET,
+    Settings,
+)
 
 logger = logging.getLogger(__name__)
 
 CURRENT = "ACSCurrent"
 PREVIOUS = "ACSPrevious"
 MIN_REREAD_SECONDS = 60.0
+MIN_SEAL_KEY_LENGTH = 16
+"""As ``Settings.seal_secret`` requires of a key from the environment."""
 
 Fetch = Callable[[str, str], "str | None"]
 """``fetch(secret_name, version_stage) -> value`` (None when the stage does not exist)."""
@@ -66,6 +75,14 @@ def with_kms_secrets(settings: Settings, fetch: Fetch) -> Settings:
         updates["partner_secrets"] = read_versions(
             fetch, settings.kms_partner_secret, ENV_KMS_PARTNER_SECRET
         ).rotation()
+    if settings.kms_seal_secret:
+        # ACSPrevious keeps one older key; keys named in RAM_DELEGATE_SEAL_PREVIOUS_SECRETS are kept after it.
+        current, *previous = read_versions(fetch, settings.kms_seal_secret, ENV_KMS_SEAL_SECRET).rotation()
+        if min(len(key) for key in (current, *previous)) < MIN_SEAL_KEY_LENGTH:
+            problem = Problem(ENV_KMS_SEAL_SECRET, f"a version of it is shorter than {MIN_SEAL_KEY_LENGTH} characters")
+            raise ConfigurationError("the KMS seal key is too short", problems=[problem])
+        updates["seal_secret"] = current
+        updates["seal_previous_secrets"] = (*previous, *settings.seal_previous_secrets)
     return settings.model_copy(update=updates)
 
 

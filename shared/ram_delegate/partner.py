@@ -130,10 +130,10 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     policy_arn = g.policy_arn(own, policy)
     user = data.partner.user
     user_arn = g.user_arn(own, user)
-    secret = settings.seal_secret
+    keys = settings.seal_keys
     tags = _assume_tags(event)
-    tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, secret)
-    tags = g.with_seal(tags, policy, secret)
+    tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, keys)
+    tags = g.with_seal(tags, policy, keys)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
@@ -141,7 +141,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         other = g.other_ticket([existing.tags] if existing else [], data.ticket)
         if other is not None:
             raise g.name_collision(data.ticket, other)
-        if existing is not None and not g.is_sealed(existing.tags, policy, secret):
+        if existing is not None and not g.is_sealed(existing.tags, policy, keys):
             raise GuardrailError(
                 f"policy {policy} carries ram-delegate's tags without a valid seal; it is left untouched",
                 problems=[Problem("ticket", f"{policy}: unsealed policy with the grant's name")],
@@ -152,14 +152,14 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
         current_document = ram.get_policy(policy).document if existing is not None else None
         user_info = _get_user(deps, user)
         if user_info is not None:
-            refuse_foreign_user(user, g.is_user_marker(user_info.comments, user, secret), settings)
+            refuse_foreign_user(user, g.is_user_marker(user_info.comments, user, keys), settings)
         user_policies = {p.name for p in ram.list_policies_for_user(user)} if user_info is not None else set()
         verifier = settings.verifier_role
         verifier_policies = {p.name for p in ram.list_policies_for_role(verifier)} if verifier else set()
         verify_policy_exists = (
             verifier is not None
             and verify_policy not in verifier_policies
-            and g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), verify_policy, secret) is not None
+            and g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), verify_policy, keys) is not None
         )
         steps: list[Step] = []
         if user_info is None:
@@ -167,7 +167,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                 Step(
                     "CreateUser",
                     user_arn,
-                    {"user": user, "display_name": user, "comments": g.user_marker(user, secret)},
+                    {"user": user, "display_name": user, "comments": g.user_marker(user, keys)},
                     "the partner user does not exist (created without any AccessKey)",
                 )
             )
@@ -221,7 +221,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                             "policy": verify_policy,
                             "document": to_json(verify_document),
                             "description": f"ram-delegate: the verifier may check grants of {data.owner_account_id}",
-                            "tags": g.with_seal(_verify_tags(data.owner_account_id), verify_policy, secret),
+                            "tags": g.with_seal(_verify_tags(data.owner_account_id), verify_policy, keys),
                         },
                         "the verifier has no policy for this owner account yet",
                     )
@@ -234,7 +234,7 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
                     "let the verifier check this owner's grants",
                 )
             )
-        if existing is not None and any(existing.tags.get(k) != v for k, v in tags.items()):
+        if existing is not None and g.record_differs(existing.tags, tags, policy, keys):
             steps.append(
                 Step("TagResources", policy_arn, {"resource_type": "policy", "name": policy, "tags": tags}, "record")
             )
@@ -268,11 +268,11 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
     owner = event.data.owner_account_id
     own = deps.account_id()
     listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_ASSUME, ticket))
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     mine = [
         p
         for p in listed
-        if g.is_sealed(p.tags, p.name, secret)
+        if g.is_sealed(p.tags, p.name, keys)
         and p.tags.get(g.TAG_TICKET) == ticket
         and (owner is None or p.tags.get(g.TAG_OWNER_ACCOUNT) == owner)
     ]
@@ -291,7 +291,7 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
             g.TAG_EVENT_TIME: g.format_time(revoked_time),
             g.TAG_REVOKED_AT: g.format_time(now),
         }
-        tags = g.with_seal(tags, policy.name, secret)
+        tags = g.with_seal(tags, policy.name, keys)
         if any(policy.tags.get(k) != v for k, v in tags.items() if k not in (g.TAG_REVOKED_AT, g.TAG_SEAL)):
             record = {"resource_type": "policy", "name": policy.name, "tags": tags}
             steps.append(Step("TagResources", g.policy_arn(own, policy.name), record, "record the revocation"))
@@ -327,15 +327,15 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
     """
     own = deps.account_id()
     ram = deps.cloud.ram
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME))
-    policies = [p for p in listed if g.is_sealed(p.tags, p.name, secret)]
+    policies = [p for p in listed if g.is_sealed(p.tags, p.name, keys)]
     verifier = deps.settings.verifier_role
     all_steps: list[Step] = []
     errors = [
         f"{p.name}: carries ram-delegate's tags without a valid seal; reported, never deleted"
         for p in listed
-        if g.is_unsealed(p.tags, p.name, secret)
+        if g.is_unsealed(p.tags, p.name, keys)
     ]
     detached: list[tuple[str, str]] = []  # (ticket, policy) whose user no longer holds it
     users: set[str] = set()
@@ -403,6 +403,7 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
         steps=tuple(all_steps),
         errors=tuple(errors),
         dry_run=dry_run,
+        detail=g.previous_key_report(policies, keys, deps.settings.tombstone_hours),
     )
 
 
@@ -411,7 +412,7 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
     listed = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
     steps: list[Step] = []
     for policy in listed:
-        sealed = g.is_sealed(policy.tags, policy.name, deps.settings.seal_secret)
+        sealed = g.is_sealed(policy.tags, policy.name, deps.settings.seal_keys)
         if not sealed or policy.tags.get(g.TAG_OWNER_ACCOUNT) not in owners:
             continue
         if verifier:
@@ -425,7 +426,7 @@ def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[st
 def _user_cleanup(deps: Deps, own: str, user: str) -> list[Step]:
     """Delete the user only if we made it and it holds nothing (the broad opt-in policy is ours to take back)."""
     info = _get_user(deps, user)
-    if info is None or not g.is_user_marker(info.comments, user, deps.settings.seal_secret):
+    if info is None or not g.is_user_marker(info.comments, user, deps.settings.seal_keys):
         return []
     ram = deps.cloud.ram
     attached = ram.list_policies_for_user(user)

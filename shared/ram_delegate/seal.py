@@ -6,6 +6,11 @@ the resource's name and the tags that decide what the sweeps and revocation do w
 user, role, scope, state). Forging one needs the key; copying one onto another resource fails because the name is
 sealed; editing a sealed tag (say, a later expiry to keep a grant alive) breaks it. The same key encrypts the
 ExternalId the partner keeps in a tag, so only the functions can read it. Pure: no I/O.
+
+The key rotates (``SealKeys``): the current key seals and encrypts, previous keys still verify and decrypt, so what
+was sealed before a rotation stays the function's own until it is written again or ends. A resource is never
+re-sealed behind its writers' backs: a sweep rewriting a seal could race a revocation's tag write and leave a
+resource nobody can act on, or launder a concurrent forged edit into a valid seal.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 SEAL_VERSION = "v1"
@@ -26,6 +32,23 @@ _JOB_DOMAIN = b"ram-delegate-intake-job-v1"
 JOB_SEAL_FIELD = "seal"
 """The field of an intake job (owner-onboard's asynchronous invocation of itself) that holds the job's seal."""
 _SEPARATOR = b"\x1f"
+
+
+@dataclass(frozen=True, repr=False)
+class SealKeys:
+    """The seal keys a function holds: ``current`` seals and encrypts; it and every ``previous`` key verify and
+    decrypt (a rotation keeps the old key here until nothing sealed under it remains). Never shown in a repr."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every key, current first, without repeats."""
+        return tuple(dict.fromkeys((self.current, *self.previous)))
+
+    def __repr__(self) -> str:
+        return f"SealKeys(current=..., previous={len(self.all) - 1})"
 
 
 def _message(name: str, fields: Mapping[str, str], keys: Iterable[str]) -> bytes:
@@ -48,6 +71,16 @@ def verify(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str
     return hmac.compare_digest(value.encode(), seal(secret, name, fields, keys).encode())
 
 
+def sealing_key(
+    held: SealKeys, name: str, fields: Mapping[str, str], keys: Iterable[str], value: str | None
+) -> int | None:
+    """Which of the held keys (0: the current one, then the previous ones) sealed ``value``; None when none did."""
+    sealed_keys = tuple(keys)
+    return next(
+        (index for index, secret in enumerate(held.all) if verify(secret, name, fields, sealed_keys, value)), None
+    )
+
+
 def job_seal(secret: str, job: Mapping[str, Any]) -> str:
     """The seal of an intake job: an HMAC over its canonical JSON (every field but the seal itself), so a job reaches
     the worker as the front door wrote it or not at all. Only the function holds the key; the InvokeFunction API,
@@ -58,12 +91,13 @@ def job_seal(secret: str, job: Mapping[str, Any]) -> str:
     return f"{SEAL_VERSION}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 
-def verify_job(secret: str | None, job: Mapping[str, Any]) -> bool:
-    """Whether ``job`` carries its own seal under ``secret``; constant-time. False without a secret."""
+def verify_job(held: SealKeys | None, job: Mapping[str, Any]) -> bool:
+    """Whether ``job`` carries its own seal under one of the held keys (a job queued just before a rotation still
+    runs after it); constant-time per key. False without keys."""
     value = job.get(JOB_SEAL_FIELD)
-    if not secret or not isinstance(value, str):
+    if held is None or not isinstance(value, str):
         return False
-    return hmac.compare_digest(value.encode(), job_seal(secret, job).encode())
+    return any(hmac.compare_digest(value.encode(), job_seal(secret, job).encode()) for secret in held.all)
 
 
 def _aead_key(secret: str) -> bytes:
@@ -84,12 +118,12 @@ def encrypt(secret: str, context: str, plaintext: str) -> str:
     return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
-def decrypt(secret: str | None, context: str, value: str) -> str | None:
-    """The plaintext of ``encrypt``; a value without the prefix is returned as is (stored before encryption);
-    None when it cannot be read (no key, another key, another context, tampered)."""
+def decrypt(held: SealKeys | None, context: str, value: str) -> str | None:
+    """The plaintext of ``encrypt`` under any held key; a value without the prefix is returned as is (stored before
+    encryption); None when it cannot be read (no key, another key, another context, tampered)."""
     if not value.startswith(ENCRYPTED_PREFIX):
         return value
-    if secret is None:
+    if held is None:
         return None
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -97,6 +131,11 @@ def decrypt(secret: str | None, context: str, value: str) -> str | None:
     raw = value.removeprefix(ENCRYPTED_PREFIX)
     try:
         blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        return AESGCM(_aead_key(secret)).decrypt(blob[:12], blob[12:], context.encode()).decode()
-    except (InvalidTag, ValueError):
+    except ValueError:
         return None
+    for secret in held.all:
+        try:
+            return AESGCM(_aead_key(secret)).decrypt(blob[:12], blob[12:], context.encode()).decode()
+        except (InvalidTag, ValueError):
+            continue
+    return None

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ram_delegate.errors import ConfigurationError, Problem
+from ram_delegate.seal import SealKeys
 
 ENV_SIDE = "RAM_DELEGATE_SIDE"
 ENV_ACCOUNT_ID = "RAM_DELEGATE_ACCOUNT_ID"
@@ -47,6 +48,8 @@ ENV_ALLOWED_OWNERS = "RAM_DELEGATE_ALLOWED_OWNERS"
 ENV_ADOPT_USERS = "RAM_DELEGATE_ADOPT_EXISTING_USERS"
 ENV_OWNER_SECRETS = "RAM_DELEGATE_OWNER_SECRETS"
 ENV_SEAL_SECRET = "RAM_DELEGATE_SEAL_SECRET"  # noqa: S105 (a variable name)
+ENV_SEAL_PREVIOUS_SECRETS = "RAM_DELEGATE_SEAL_PREVIOUS_SECRETS"
+ENV_KMS_SEAL_SECRET = "RAM_DELEGATE_KMS_SEAL_SECRET"  # noqa: S105 (a variable name)
 ENV_SDK_DEBUG = "DEBUG"
 KMS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,192}$"  # noqa: S105 (a name pattern)
 
@@ -96,11 +99,14 @@ class Settings(BaseModel):
     kms_partner_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     kms_ttl_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
     seal_secret: Annotated[str | None, Field(repr=False, min_length=16)] = None
+    seal_previous_secrets: Annotated[tuple[Annotated[str, Field(min_length=16)], ...], Field(repr=False)] = ()
+    """Seal keys from before a rotation: they still verify and decrypt, never seal (``seal.SealKeys``)."""
+    kms_seal_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
     allowed_owners: tuple[str, ...] = ()
     owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
     adopt_existing_users: bool = False
 
-    @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", mode="before")
+    @field_validator("webhook_secrets", "hub_secrets", "partner_secrets", "seal_previous_secrets", mode="before")
     @classmethod
     def _split_rotation_list(cls, value: object) -> object:
         """One string is a rotation list ("new old"): the same splitting everywhere a secret list is read."""
@@ -128,6 +134,14 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _previous_seal_keys_need_a_current_one(self) -> Settings:
+        """Previous keys only verify: without a current key nothing would be sealed, and everything sealed under
+        them would count as ours while new resources carried no seal at all."""
+        if self.seal_previous_secrets and not (self.seal_secret or self.kms_seal_secret):
+            raise ValueError(f"{ENV_SEAL_PREVIOUS_SECRETS} needs {ENV_SEAL_SECRET} or {ENV_KMS_SEAL_SECRET}")
+        return self
+
+    @model_validator(mode="after")
     def _tombstones_outlive_events(self) -> Settings:
         """An approval older than its ticket's tombstone could undo a revocation; the pair is checked together."""
         if self.tombstone_hours < self.max_event_age_hours + TOMBSTONE_MARGIN_HOURS:
@@ -146,7 +160,14 @@ class Settings(BaseModel):
     @property
     def uses_kms(self) -> bool:
         """Whether any secret is read from KMS Secrets Manager (then the environment's secrets are not used)."""
-        return bool(self.kms_webhook_secret or self.kms_hub_secret or self.kms_partner_secret)
+        return bool(self.kms_webhook_secret or self.kms_hub_secret or self.kms_partner_secret or self.kms_seal_secret)
+
+    @property
+    def seal_keys(self) -> SealKeys | None:
+        """The seal keys: the current one and those kept from before a rotation; None when sealing is off."""
+        if not self.seal_secret:
+            return None
+        return SealKeys(self.seal_secret, tuple(k for k in self.seal_previous_secrets if k != self.seal_secret))
 
     def endpoint_for(
         self,
@@ -205,10 +226,12 @@ class Settings(BaseModel):
         put("kms_partner_secret", ENV_KMS_PARTNER_SECRET)
         put("kms_ttl_seconds", ENV_KMS_TTL)
         put("seal_secret", ENV_SEAL_SECRET)
+        put("kms_seal_secret", ENV_KMS_SEAL_SECRET)
         for key, name in (
             ("webhook_secrets", ENV_WEBHOOK_SECRET),
             ("hub_secrets", ENV_HUB_SECRET),
             ("allowed_partners", ENV_ALLOWED_PARTNERS),
+            ("seal_previous_secrets", ENV_SEAL_PREVIOUS_SECRETS),
         ):
             raw = source.get(name, "").strip()
             if raw:

@@ -273,7 +273,7 @@ def _partner_grants(deps: Deps, now: datetime) -> list[_Listed]:
     """What ``grants.list_partner_grants`` returns, plus each grant's time (to recognise a fresh grant)."""
     policies = deps.cloud.ram.list_policies(managed_filter(KIND_ASSUME))
     return [
-        _Listed(partner_grant_from(policy, now, deps.settings.seal_secret), parse_time(policy.tags.get(TAG_EVENT_TIME)))
+        _Listed(partner_grant_from(policy, now, deps.settings.seal_keys), parse_time(policy.tags.get(TAG_EVENT_TIME)))
         for policy in policies
         if is_managed(policy.tags)
     ]

@@ -273,8 +273,9 @@ def alice(partner_root: Any) -> Credentials:
     from alibabacloud_ram20150501 import models
 
     from ram_delegate.grants import user_marker
+    from ram_delegate.seal import SealKeys
 
     key = make_alice(partner_root)
-    marker = user_marker("alice", SEAL_SECRET)
+    marker = user_marker("alice", SealKeys(SEAL_SECRET))
     partner_root.update_user(models.UpdateUserRequest(user_name="alice", new_comments=marker))
     return key

@@ -113,7 +113,7 @@ def test_grant_is_usable_then_expires_and_both_sweeps_clean_up(
     assert partner_grant.role_arn == ROLE_ARN
     assert partner_grant.external_id == external_id
     user = partner_root.get_user(models.GetUserRequest(user_name="alice")).body.user
-    assert user.comments == g.user_marker("alice", partner_deps.settings.seal_secret)
+    assert user.comments == g.user_marker("alice", partner_deps.settings.seal_keys)
     assert user.comments.startswith(partner.USER_MARKER + " v1.")
     assume_doc = json.loads(
         partner_root.get_policy(

@@ -73,7 +73,7 @@ def test_a_copied_seal_is_worth_nothing_on_another_resource(
     owner_deps, _partner_deps = linked
     assert owner.handle_approved(approved(), owner_deps, now=now).status == "applied"
     genuine = _role_tags(owner_root, "rd-ops-1234")
-    assert g.is_sealed(genuine, "rd-ops-1234", owner_deps.settings.seal_secret)
+    assert g.is_sealed(genuine, "rd-ops-1234", owner_deps.settings.seal_keys)
     owner_root.create_role(models.CreateRoleRequest(role_name="rd-payments-ci", assume_role_policy_document=TRUST))
     _tag_role(owner_root, "rd-payments-ci", genuine)  # every tag of a real grant, seal included
     report = owner.sweep_owner(owner_deps, now=now + timedelta(days=8))

@@ -5,24 +5,30 @@ emulator's kms product, called through the SDK core's generic client as a deploy
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID, ram_client
 from ram_delegate import app
+from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE as VERIFIER
 from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE, bootstrap
 from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
 from ram_delegate.errors import AccessDeniedError, ConfigurationError
 from ram_delegate.kms_secrets import MIN_REREAD_SECONDS, KmsSecretCache, SecretVersions, with_kms_secrets
+from ram_delegate.seal import SealKeys
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret, sign
 
+REPO = Path(__file__).resolve().parents[2]
 OWNER_ROOT = Credentials("AKIDENTERPRISEA0000001", "secret-a")
 PARTNER_ROOT = Credentials("AKIDENTERPRISEB0000001", "secret-b")
 WEBHOOK = "ram-delegate/owner/webhook"
 FORWARDING = "ram-delegate/owner/partner-forwarding"
+OWNER_SEAL = "ram-delegate/owner/seal"
+PARTNER_SEAL = "ram-delegate/partner/seal"
 
 
 class FakeKms:
@@ -65,6 +71,40 @@ def test_current_and_previous_versions_feed_the_rotation_lists() -> None:
     assert resolved.partner_signing_secret == "fwd-1"
     assert SecretVersions("a", "a").rotation() == ("a",)
     assert "whsec-new" not in repr(resolved)
+
+
+def test_the_seal_key_from_kms_seals_with_the_current_version_and_keeps_the_older_ones() -> None:
+    kms = FakeKms()
+    kms.rotate(OWNER_SEAL, "seal-one-0123456789")
+    kms.rotate(OWNER_SEAL, "seal-two-0123456789")
+    settings = Settings(kms_seal_secret=OWNER_SEAL, seal_previous_secrets=("seal-zero-0123456789",))
+    keys = with_kms_secrets(settings, kms.fetch).seal_keys
+    assert keys == SealKeys("seal-two-0123456789", ("seal-one-0123456789", "seal-zero-0123456789"))
+    assert "seal-two" not in repr(with_kms_secrets(settings, kms.fetch))
+
+
+def test_a_short_seal_key_in_kms_stops_the_cold_start() -> None:
+    kms = FakeKms()
+    kms.rotate(OWNER_SEAL, "tiny-k3y")
+    with pytest.raises(ConfigurationError) as refused:
+        with_kms_secrets(Settings(kms_seal_secret=OWNER_SEAL), kms.fetch)
+    assert refused.value.problems[0].path == "RAM_DELEGATE_KMS_SEAL_SECRET"
+    assert "tiny-k3y" not in f"{refused.value} {refused.value.problems}"
+
+
+def test_previous_seal_keys_need_a_current_one_and_each_is_long_enough() -> None:
+    env = {
+        "RAM_DELEGATE_SEAL_SECRET": "seal-new-0123456789",
+        "RAM_DELEGATE_SEAL_PREVIOUS_SECRETS": "seal-old-0123456789",
+    }
+    assert Settings.from_env(env).seal_keys == SealKeys("seal-new-0123456789", ("seal-old-0123456789",))
+    for broken in (
+        {"RAM_DELEGATE_SEAL_PREVIOUS_SECRETS": "seal-old-0123456789"},  # only verifying keys: nothing would seal
+        {**env, "RAM_DELEGATE_SEAL_PREVIOUS_SECRETS": "seal-old-0123456789, short"},
+    ):
+        with pytest.raises(ConfigurationError):
+            Settings.from_env(broken)
+    assert Settings.from_env({}).seal_keys is None
 
 
 def test_a_secret_without_a_current_version_stops_the_cold_start() -> None:
@@ -136,10 +176,10 @@ def _function_role_user(emulator: Any, account: str, root: Credentials, side: st
 
 def test_the_function_roles_read_exactly_their_own_secrets(aliyun_emulator: Any) -> None:
     owner_kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
-    for name in (WEBHOOK, FORWARDING, "ram-delegate/owner/hub", "billing/db-password"):
+    for name in (WEBHOOK, FORWARDING, OWNER_SEAL, "ram-delegate/owner/hub", "billing/db-password"):
         owner_kms.put(name, f"value of {name}")
     partner_kms = aliyun_emulator.state.accounts[ENTERPRISE_B_UID].kms
-    for name in ("ram-delegate/partner/forwarding", "ram-delegate/partner/other"):
+    for name in ("ram-delegate/partner/forwarding", PARTNER_SEAL, "ram-delegate/partner/other"):
         partner_kms.put(name, f"value of {name}")
     settings = Settings(endpoint=aliyun_emulator.endpoint, protocol="http")
     owner = CloudClients(
@@ -159,6 +199,34 @@ def test_the_function_roles_read_exactly_their_own_secrets(aliyun_emulator: Any)
     assert value == "value of ram-delegate/partner/forwarding"
     with pytest.raises(AccessDeniedError):
         partner.kms.get_secret_value("ram-delegate/partner/other", "ACSCurrent")
+    assert owner.kms.get_secret_value(OWNER_SEAL, "ACSCurrent") == f"value of {OWNER_SEAL}"
+    assert partner.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent") == f"value of {PARTNER_SEAL}"
+    with pytest.raises(AccessDeniedError):
+        owner.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent")  # another account's name pattern, not the owner's
+
+
+def test_the_verifier_role_reads_the_partner_seal_key_and_nothing_else(aliyun_emulator: Any) -> None:
+    """partner-verify decrypts the ExternalIds the partner keeps under its seal key; it may read only that key."""
+    from alibabacloud_ram20150501 import models
+
+    partner_kms = aliyun_emulator.state.accounts[ENTERPRISE_B_UID].kms
+    for name in (PARTNER_SEAL, "ram-delegate/partner/forwarding"):
+        partner_kms.put(name, f"value of {name}")
+    _function_role_user(aliyun_emulator, ENTERPRISE_B_UID, PARTNER_ROOT, "partner", PARTNER_FUNCTION_ROLE)
+    admin = ram_client(aliyun_emulator, PARTNER_ROOT.access_key_id, PARTNER_ROOT.access_key_secret)
+    admin.create_user(models.CreateUserRequest(user_name="verifier-fn"))
+    admin.attach_policy_to_user(
+        models.AttachPolicyToUserRequest(policy_name=VERIFIER, policy_type="Custom", user_name="verifier-fn")
+    )
+    key = admin.create_access_key(models.CreateAccessKeyRequest(user_name="verifier-fn")).body.access_key
+    verifier = CloudClients(
+        Settings(endpoint=aliyun_emulator.endpoint, protocol="http"),
+        Credentials(key.access_key_id, key.access_key_secret),
+    )
+
+    assert verifier.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent") == f"value of {PARTNER_SEAL}"
+    with pytest.raises(AccessDeniedError):
+        verifier.kms.get_secret_value("ram-delegate/partner/forwarding", "ACSCurrent")
 
 
 def _delivery(secret: str, now: datetime) -> bytes:
@@ -215,3 +283,63 @@ def test_the_owner_endpoint_verifies_with_kms_secrets_through_a_rotation(aliyun_
     assert status(new) == 200  # the signature failure made the instance read KMS again
     assert status(old) == 200  # ACSPrevious still verifies during the rotation
     assert status(generate_secret()) == 401
+
+
+def _signed(secret: str, document: dict[str, Any], now: datetime) -> bytes:
+    body = json.dumps(document).encode()
+    headers = sign(secret, f"msg_{document['id']}", int(now.timestamp()), body)
+    event = {
+        "version": "v1",
+        "rawPath": "/",
+        "body": body.decode(),
+        "isBase64Encoded": False,
+        "headers": {"Content-Type": "application/json", **headers},
+        "requestContext": {"requestId": document["id"], "timeEpoch": str(int(now.timestamp() * 1000))},
+    }
+    return json.dumps(event).encode()
+
+
+def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotation(aliyun_emulator: Any) -> None:
+    """A grant sealed under the first version is revoked after KMS rotated the key; what the revocation writes is
+    sealed under the new version."""
+    from ram_delegate import grants as g
+
+    webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
+    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
+    kms.put(WEBHOOK, webhook)
+    kms.put(OWNER_SEAL, first)
+    env = {
+        "RAM_DELEGATE_SIDE": "owner",
+        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+        "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
+        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
+        "RAM_DELEGATE_PROTOCOL": "http",
+        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
+        "RAM_DELEGATE_KMS_SEAL_SECRET": OWNER_SEAL,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
+    }
+    clock = Clock()
+    instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
+    now = aliyun_emulator.clock.now().replace(microsecond=0)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    approval = json.loads((REPO / "tests" / "events" / "approved.json").read_text())
+    approval["time"] = stamp
+    approval["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    revocation = {**approval, "id": "evt-revoked-kms", "type": "partner.access.revoked", "data": {"ticket": "OPS-1234"}}
+    ram = instance.deps(None).cloud.ram
+
+    approved = app.owner_onboard(_signed(webhook, approval, now), None, instance=instance)
+    assert approved["statusCode"] == 200
+    [role] = ram.list_roles(g.managed_filter(g.KIND_ROLE))
+    assert g.is_sealed(role.tags, role.name, SealKeys(first))
+    kms.put(OWNER_SEAL, second)  # KMS rotates the key: ACSCurrent is new, ACSPrevious the first
+    clock.now += 300  # the instance reads its KMS secrets again after the TTL
+    assert instance.deps(None).settings.seal_keys == SealKeys(second, (first,))
+
+    revoked = app.owner_onboard(_signed(webhook, revocation, now + timedelta(seconds=30)), None, instance=instance)
+
+    assert revoked["statusCode"] == 200
+    assert ram.list_roles(g.managed_filter(g.KIND_ROLE)) == []
+    [tombstone] = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
+    assert g.is_sealed(tombstone.tags, tombstone.name, SealKeys(second))

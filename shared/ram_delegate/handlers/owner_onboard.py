@@ -59,7 +59,7 @@ def _route(request: HttpRequest, deps: Deps) -> dict[str, Any] | None:
         return None
     from ram_delegate.intake.service import serve
 
-    return serve(source, request, deps.intake.bound(deps.cloud) if deps.intake else None)
+    return serve(source, request, deps.intake.bound(deps.cloud, deps.settings.seal_keys) if deps.intake else None)
 
 
 def _dispatch(
@@ -101,7 +101,7 @@ def _run_intake_job(
     if current.intake is None:
         logger.error("owner-onboard: an intake job arrived but no intake file is configured")
         return {"status": "dropped", "reason": "no intake file"}
-    sealed = verify_job(current.settings.seal_secret, job)
+    sealed = verify_job(current.settings.seal_keys, job)
     if not sealed and (job.get("decision") != "revoke" or job.get("notice") is not None):
         logger.error(
             "owner-onboard: refused an intake job without a valid seal (source %r, event %r)",

@@ -27,7 +27,7 @@ from ram_delegate.intake import JOB_KEY
 from ram_delegate.intake.config import IntakeFile, load_intake
 from ram_delegate.intake.contract import Adapter, Answer, Job, Refusal, refusal_text
 from ram_delegate.intake.vendor_http import VendorHttp
-from ram_delegate.seal import JOB_SEAL_FIELD, job_seal
+from ram_delegate.seal import JOB_SEAL_FIELD, SealKeys, job_seal
 
 if TYPE_CHECKING:
     from ram_delegate.cloud import CloudClients
@@ -57,27 +57,32 @@ class FcAsyncDispatcher:
     dispatcher built with them would fail to queue once they had.
     """
 
-    def __init__(self, cloud: CloudClients, endpoint: str, function_name: str) -> None:
+    def __init__(
+        self, cloud: CloudClients, endpoint: str, function_name: str, seal_keys: SealKeys | None = None
+    ) -> None:
         self._cloud = cloud
         self._endpoint = endpoint
         self._function_name = function_name
+        self._seal_keys = seal_keys
 
-    def with_cloud(self, cloud: CloudClients) -> FcAsyncDispatcher:
-        if cloud is self._cloud:
+    def with_cloud(self, cloud: CloudClients, seal_keys: SealKeys | None) -> FcAsyncDispatcher:
+        """This dispatcher with the invocation's clients and seal keys (from KMS, they can rotate in a warm
+        instance)."""
+        if cloud is self._cloud and seal_keys == self._seal_keys:
             return self
-        return FcAsyncDispatcher(cloud, self._endpoint, self._function_name)
+        return FcAsyncDispatcher(cloud, self._endpoint, self._function_name, seal_keys)
 
     def submit(self, job: Job) -> None:
-        payload = job_event(job, self._cloud.settings.seal_secret)
+        payload = job_event(job, self._seal_keys)
         self._cloud.fc(self._endpoint).invoke_async(self._function_name, payload)
 
 
-def job_event(job: Job, seal_secret: str | None) -> bytes:
-    """The asynchronous invocation's payload: the job, sealed with the function's key (the worker refuses a job
-    without a valid seal, except a revocation: see ``handlers.owner_onboard``)."""
+def job_event(job: Job, seal_keys: SealKeys | None) -> bytes:
+    """The asynchronous invocation's payload: the job, sealed with the function's current key (the worker refuses a
+    job without a valid seal, except a revocation: see ``handlers.owner_onboard``)."""
     document = job.to_dict()
-    if seal_secret:
-        document[JOB_SEAL_FIELD] = job_seal(seal_secret, document)
+    if seal_keys is not None:
+        document[JOB_SEAL_FIELD] = job_seal(seal_keys.current, document)
     return json.dumps({JOB_KEY: document}, separators=(",", ":")).encode()
 
 
@@ -117,11 +122,12 @@ class IntakeRuntime:
     dispatcher: Dispatcher
     recent: RecentIds = field(default_factory=RecentIds)
 
-    def bound(self, cloud: CloudClients) -> IntakeRuntime:
-        """This runtime dispatching with ``cloud`` (this invocation's clients); other dispatchers are kept."""
+    def bound(self, cloud: CloudClients, seal_keys: SealKeys | None) -> IntakeRuntime:
+        """This runtime dispatching with ``cloud`` (this invocation's clients) and sealing with ``seal_keys`` (this
+        invocation's settings); other dispatchers are kept."""
         if not isinstance(self.dispatcher, FcAsyncDispatcher):
             return self
-        return replace(self, dispatcher=self.dispatcher.with_cloud(cloud))
+        return replace(self, dispatcher=self.dispatcher.with_cloud(cloud, seal_keys))
 
 
 def build_adapters(file: IntakeFile, env: Mapping[str, str], http: VendorHttp | None = None) -> dict[str, Adapter]:
@@ -157,7 +163,7 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     from ram_delegate.intake.crypto import dingtalk_key
     from ram_delegate.settings import ENV_SEAL_SECRET
 
-    if not cloud.settings.seal_secret:
+    if not (cloud.settings.seal_secret or cloud.settings.kms_seal_secret):
         problem = Problem(ENV_SEAL_SECRET, "required with an intake file: it seals the jobs the front door queues")
         raise ConfigurationError("intake needs a seal secret", problems=[problem])
 
@@ -174,7 +180,9 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     region = cloud.settings.region
     endpoint = env.get(ENV_FC_ENDPOINT, "").strip() or f"{account_id}.{region}.fc.aliyuncs.com"
     function_name = env.get(ENV_FUNCTION_NAME, "").strip() or "ram-delegate-owner-onboard"
-    return IntakeRuntime(file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name))
+    return IntakeRuntime(
+        file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name, cloud.settings.seal_keys)
+    )
 
 
 def serve(source: str, request: HttpRequest, runtime: IntakeRuntime | None) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from ram_delegate.policy import (
     scope_problems,
     to_json,
 )
+from ram_delegate.seal import SealKeys
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +172,11 @@ def _trust_for(event: ApprovedEvent, deps: Deps, external_id: str) -> PolicyDocu
     )
 
 
-def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, seal_secret: str | None) -> list[Step]:
+def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, seal_keys: SealKeys | None) -> list[Step]:
     steps: list[Step] = []
     role, policy = desired.role, desired.policy
-    role_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, role, seal_secret)
-    policy_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, policy, seal_secret)
+    role_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, role, seal_keys)
+    policy_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, policy, seal_keys)
     trust_json = to_json(trust)
     ticket = desired.tags[g.TAG_TICKET]
     if observed.role is None:
@@ -395,7 +396,7 @@ def _converge(
         external_id = (_external_id_of(observed.role.trust_policy) if observed.role else None) or secrets.token_urlsafe(
             24
         )
-        steps = _plan_grant(desired, observed, _trust_for(event, deps, external_id), deps.settings.seal_secret)
+        steps = _plan_grant(desired, observed, _trust_for(event, deps, external_id), deps.settings.seal_keys)
         if dry_run:
             return Outcome("dry-run", data.ticket, tuple(steps), detail)
         if not steps:

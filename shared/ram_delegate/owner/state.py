@@ -69,15 +69,15 @@ def observe(deps: Deps, ticket: str, *, wanted_group: str | None = None) -> Obse
     role = g.role_name(ticket)
     policy = g.access_policy_name(ticket)
     listed = ram.list_policies(g.managed_filter(ticket=ticket))
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     # Only sealed resources are ours (seal.py): a forged tag or seal is neither adopted, nor changed, nor deleted.
-    access = g.find_sealed(listed, policy, secret)
+    access = g.find_sealed(listed, policy, keys)
     tomb_name = g.tombstone_policy_name(ticket)
-    tombstone = g.find_sealed(listed, tomb_name, secret)
+    tombstone = g.find_sealed(listed, tomb_name, keys)
     forged_tombstone = tombstone is None and g.find_managed(listed, tomb_name) is not None
     role_info, role_tags = _read_role(deps, role)
     other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
-    ours = g.is_sealed(role_tags, role, secret) and role_tags.get(g.TAG_TICKET) == ticket
+    ours = g.is_sealed(role_tags, role, keys) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = False
     attached_groups: frozenset[str] = frozenset()
     if ours and other is None and access is not None:
@@ -130,7 +130,10 @@ def _is_attached_in_group(deps: Deps, role: str, policy: str, group: str) -> boo
 
 
 def tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
-    return any(actual.get(key) != value for key, value in desired.items())
+    """Whether writing ``desired`` would change the record. The seal is not compared: the observed resource is ours
+    (sealed under a key the function holds, perhaps one from before a rotation), so equal fields are the same record
+    and a redelivery writes nothing."""
+    return any(actual.get(key) != value for key, value in desired.items() if key != g.TAG_SEAL)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ def retire_steps(
     if observed.access is not None:
         steps.append(Step("DeletePolicy", g.policy_arn(account_id, policy), {"policy": policy}, reason))
     if tombstone is not None and not observed.forged_tombstone:  # a forged one occupies the name: cut access anyway
-        sealed = g.with_seal(tombstone, g.tombstone_policy_name(ticket), deps.settings.seal_secret)
+        sealed = g.with_seal(tombstone, g.tombstone_policy_name(ticket), deps.settings.seal_keys)
         steps += _tombstone_steps(account_id, ticket, arn, observed.tombstone, sealed)
     if observed.role_is_ours:
         steps.append(Step("DeleteRole", arn, {"role": role}, reason))
@@ -220,9 +223,7 @@ def _tombstone_steps(
             "tags": dict(tags),
         }
         return [Step("CreatePolicy", arn, params, "remember the revocation so older approvals stay refused")]
-    if tags_differ(
-        existing.tags, {key: value for key, value in tags.items() if key not in (g.TAG_REVOKED_AT, g.TAG_SEAL)}
-    ):
+    if tags_differ(existing.tags, {key: value for key, value in tags.items() if key != g.TAG_REVOKED_AT}):
         params = {"resource_type": "policy", "name": name, "tags": dict(tags)}
         return [Step("TagResources", arn, params, "record the later revocation")]
     return []

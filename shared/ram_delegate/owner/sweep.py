@@ -56,13 +56,13 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
     account_id = deps.account_id()
     ram = deps.cloud.ram
     roles = ram.list_roles(g.managed_filter(g.KIND_ROLE))
-    secret = deps.settings.seal_secret
+    keys = deps.settings.seal_keys
     listed_tombstones = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
-    tombstones = {t.name: t for t in listed_tombstones if g.is_sealed(t.tags, t.name, secret)}
+    tombstones = {t.name: t for t in listed_tombstones if g.is_sealed(t.tags, t.name, keys)}
     all_steps: list[Step] = []
     retired: list[str] = []
-    errors = [unsealed_report(r.name) for r in [*roles, *listed_tombstones] if g.is_unsealed(r.tags, r.name, secret)]
-    expired_roles = [r for r in roles if g.is_sealed(r.tags, r.name, secret) and g.state_of(r.tags, now) != "active"]
+    errors = [unsealed_report(r.name) for r in [*roles, *listed_tombstones] if g.is_unsealed(r.tags, r.name, keys)]
+    expired_roles = [r for r in roles if g.is_sealed(r.tags, r.name, keys) and g.state_of(r.tags, now) != "active"]
     expired = len(expired_roles)
     for index, role in enumerate(expired_roles, start=1):
         if progress is not None:
@@ -109,5 +109,8 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
         steps=tuple(all_steps),
         errors=tuple(errors),
         dry_run=dry_run,
-        detail={"tombstones": len(tombstones)},
+        detail={
+            "tombstones": len(tombstones),
+            **g.previous_key_report([*roles, *listed_tombstones], keys, deps.settings.tombstone_hours),
+        },
     )
