@@ -166,6 +166,15 @@ class TaggedResource:
 
 
 @dataclass(frozen=True)
+class SecretVersion:
+    """One version stage of a KMS secret: its value (never shown in a repr) and when the version was created."""
+
+    value: str = field(repr=False)
+    created_at: datetime | None = None
+    """None when KMS did not say (or said it in a form not understood)."""
+
+
+@dataclass(frozen=True)
 class PolicyInfo:
     name: str
     document: str

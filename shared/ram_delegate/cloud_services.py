@@ -15,6 +15,7 @@ from ram_delegate.cloud_base import (
     LoadBalancerSummary,
     RetryPolicy,
     RgAttachment,
+    SecretVersion,
     WriteResult,
     _Api,
     _parse_time,
@@ -355,8 +356,9 @@ class FcApi(_Api):
 class KmsApi(_Api):
     """KMS Secrets Manager's GetSecretValue, through the SDK core's generic call (no product SDK to vendor)."""
 
-    def get_secret_value(self, name: str, stage: str) -> str | None:
-        """The value of one version stage (``ACSCurrent``, ``ACSPrevious``) of a text secret; None when absent."""
+    def get_secret_version(self, name: str, stage: str) -> SecretVersion | None:
+        """One version stage (``ACSCurrent``, ``ACSPrevious``) of a text secret: its value and creation time; None
+        when absent."""
         from alibabacloud_tea_openapi import utils_models
         from darabonba.runtime import RuntimeOptions
 
@@ -380,7 +382,14 @@ class KmsApi(_Api):
             raise
         body = response.get("body") if isinstance(response, dict) else None
         value = body.get("SecretData") if isinstance(body, dict) else None
-        return value if isinstance(value, str) and value else None
+        if not isinstance(value, str) or not value:
+            return None
+        created = body.get("CreateTime") if isinstance(body, dict) else None
+        try:
+            created_at = _parse_time(created) if isinstance(created, str) and created else None
+        except ValueError:
+            created_at = None
+        return SecretVersion(value, created_at)
 
 
 # ---------------------------------------------------------------------------------------------------------------

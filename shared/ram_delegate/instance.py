@@ -22,6 +22,7 @@ from ram_delegate.kms_secrets import KmsSecretCache
 
 if TYPE_CHECKING:
     from ram_delegate.cloud import Credentials
+    from ram_delegate.cloud_base import SecretVersion
     from ram_delegate.deps import Deps
     from ram_delegate.settings import Settings
 
@@ -75,7 +76,7 @@ class WarmInstance:
             if current is None or self._secrets is None:
                 current = self._build(self.side, credentials, env)
                 self.client_builds += 1
-                self._secrets = KmsSecretCache(current.settings, monotonic=self._monotonic)
+                self._secrets = KmsSecretCache(current.settings, monotonic=self._monotonic, clock=current.clock)
                 settings = self._secrets.settings(_kms_reader(current))
                 if self._check is not None:
                     self._check(settings)
@@ -94,10 +95,10 @@ class WarmInstance:
             return current
 
 
-def _kms_reader(deps: Deps) -> Callable[[str, str], str | None]:
+def _kms_reader(deps: Deps) -> Callable[[str, str], SecretVersion | None]:
     """GetSecretValue through ``deps``' clients, the KMS client built only if a secret is actually read."""
 
-    def read(name: str, stage: str) -> str | None:
-        return deps.cloud.kms.get_secret_value(name, stage)
+    def read(name: str, stage: str) -> SecretVersion | None:
+        return deps.cloud.kms.get_secret_version(name, stage)
 
     return read

@@ -6,8 +6,13 @@ signs what it forwards with ``ACSCurrent``. The values are read again after ``km
 failure (at most once per ``MIN_REREAD_SECONDS``, so a flood of unsigned requests cannot turn into a flood of KMS
 calls). A failed re-read keeps the secrets already held; a failed first read stops the cold start. Without any
 ``RAM_DELEGATE_KMS_*`` name the environment's secrets are used (local runs). Freshness uses a monotonic clock: it
-decides when to ask again, never whether a request is authentic. The seal key (``RAM_DELEGATE_KMS_SEAL_SECRET``)
-works the same way: ``ACSCurrent`` seals, ``ACSPrevious`` still verifies what was sealed before the rotation.
+decides when to ask again, never whether a request is authentic.
+
+The seal key (``RAM_DELEGATE_KMS_SEAL_SECRET``) works the same way, with one delay: a new ``ACSCurrent`` version only
+verifies until it has settled (``SEAL_KEY_SETTLE_SECONDS`` past the TTL after its creation), and ``ACSPrevious`` seals
+meanwhile. An instance that read the secret just before the rotation holds only the older keys until its TTL runs
+out (longer while its re-reads fail) and would take what the new key sealed, a tombstone say, for a forgery: an
+older approval would then not see the revocation that tombstone records.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from ram_delegate.cloud_base import SecretVersion
 from ram_delegate.errors import ConfigurationError, Problem, RamDelegateError
 from ram_delegate.settings import (
     ENV_KMS_HUB_SECRET,
@@ -35,8 +42,13 @@ MIN_REREAD_SECONDS = 60.0
 MIN_SEAL_KEY_LENGTH = 16
 """As ``Settings.seal_secret`` requires of a key from the environment."""
 
-Fetch = Callable[[str, str], "str | None"]
-"""``fetch(secret_name, version_stage) -> value`` (None when the stage does not exist)."""
+SEAL_KEY_SETTLE_SECONDS = 900
+"""Beyond the TTL, how old a seal key version must be before it seals: the longest function timeout (600 s, the
+timers), so no invocation that began with keys read before the rotation is still running, plus 300 s of clock skew
+between KMS and the platform."""
+
+Fetch = Callable[[str, str], "SecretVersion | None"]
+"""``fetch(secret_name, version_stage) -> version`` (None when the stage does not exist)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class SecretVersions:
 
     current: str
     previous: str | None = None
+    current_created: datetime | None = None
 
     def rotation(self) -> tuple[str, ...]:
         """The rotation list: current first, then the previous version while it differs."""
@@ -56,14 +69,28 @@ class SecretVersions:
 def read_versions(fetch: Fetch, name: str, variable: str) -> SecretVersions:
     """Both version stages of ``name``; ConfigurationError when it has no current version."""
     current = fetch(name, CURRENT)
-    if not current:
+    if current is None:
         problem = Problem(variable, f"KMS secret {name!r} has no {CURRENT} version (or this role may not read it)")
         raise ConfigurationError("a KMS secret cannot be read", problems=[problem])
-    return SecretVersions(current, fetch(name, PREVIOUS) or None)
+    previous = fetch(name, PREVIOUS)
+    return SecretVersions(current.value, previous.value if previous else None, current.created_at)
 
 
-def with_kms_secrets(settings: Settings, fetch: Fetch) -> Settings:
-    """``settings`` with every KMS-named secret replaced by what KMS holds now."""
+def seal_keys_in_use(versions: SecretVersions, *, now: datetime, ttl_seconds: int) -> tuple[str, tuple[str, ...]]:
+    """(the key that seals, the keys that only verify) of a seal secret's versions: the current version seals once
+    it has settled (module docstring); until then the previous one does. A version whose creation time KMS did not
+    give counts as settled (it cannot be held back forever)."""
+    current, previous, created = versions.current, versions.previous, versions.current_created
+    if previous is None or previous == current:
+        return current, ()
+    if created is not None and (now - created).total_seconds() < ttl_seconds + SEAL_KEY_SETTLE_SECONDS:
+        logger.info("the seal key's new version is not settled yet: it verifies, the previous version seals")
+        return previous, (current,)
+    return current, (previous,)
+
+
+def with_kms_secrets(settings: Settings, fetch: Fetch, *, now: datetime) -> Settings:
+    """``settings`` with every KMS-named secret replaced by what KMS holds at ``now`` (the platform's clock)."""
     updates: dict[str, object] = {}
     if settings.kms_webhook_secret:
         updates["webhook_secrets"] = read_versions(
@@ -76,22 +103,33 @@ def with_kms_secrets(settings: Settings, fetch: Fetch) -> Settings:
             fetch, settings.kms_partner_secret, ENV_KMS_PARTNER_SECRET
         ).rotation()
     if settings.kms_seal_secret:
-        # ACSPrevious keeps one older key; keys named in RAM_DELEGATE_SEAL_PREVIOUS_SECRETS are kept after it.
-        current, *previous = read_versions(fetch, settings.kms_seal_secret, ENV_KMS_SEAL_SECRET).rotation()
-        if min(len(key) for key in (current, *previous)) < MIN_SEAL_KEY_LENGTH:
+        versions = read_versions(fetch, settings.kms_seal_secret, ENV_KMS_SEAL_SECRET)
+        if min(len(key) for key in versions.rotation()) < MIN_SEAL_KEY_LENGTH:
             problem = Problem(ENV_KMS_SEAL_SECRET, f"a version of it is shorter than {MIN_SEAL_KEY_LENGTH} characters")
             raise ConfigurationError("the KMS seal key is too short", problems=[problem])
-        updates["seal_secret"] = current
-        updates["seal_previous_secrets"] = (*previous, *settings.seal_previous_secrets)
+        sealing, verifying = seal_keys_in_use(versions, now=now, ttl_seconds=settings.kms_ttl_seconds)
+        updates["seal_secret"] = sealing
+        # Keys named in RAM_DELEGATE_SEAL_PREVIOUS_SECRETS (older than ACSPrevious) are kept after KMS's.
+        updates["seal_previous_secrets"] = (*verifying, *settings.seal_previous_secrets)
     return settings.model_copy(update=updates)
 
 
 class KmsSecretCache:
-    """The secrets one instance holds: read once, re-read after the TTL or (rate-limited) after a signature failure."""
+    """The secrets one instance holds: read once, re-read after the TTL or (rate-limited) after a signature failure.
 
-    def __init__(self, base: Settings, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` is the platform's (it dates a seal key version against KMS's creation time); ``monotonic`` only decides
+    when to read again."""
+
+    def __init__(
+        self,
+        base: Settings,
+        *,
+        clock: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._base = base
         self._monotonic = monotonic
+        self._clock = clock
         self._lock = threading.Lock()
         self._settings: Settings | None = None
         self._read_at = 0.0
@@ -111,7 +149,7 @@ class KmsSecretCache:
                 assert self._settings is not None
                 return self._settings
             try:
-                fresh = with_kms_secrets(self._base, fetch)
+                fresh = with_kms_secrets(self._base, fetch, now=self._clock())
             except RamDelegateError as exc:
                 if self._settings is None:
                     if isinstance(exc, ConfigurationError):

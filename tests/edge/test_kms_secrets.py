@@ -5,7 +5,7 @@ emulator's kms product, called through the SDK core's generic client as a deploy
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,16 @@ from ram_delegate import app
 from ram_delegate.bootstrap import DEFAULT_VERIFIER_ROLE as VERIFIER
 from ram_delegate.bootstrap import OWNER_FUNCTION_ROLE, PARTNER_FUNCTION_ROLE, bootstrap
 from ram_delegate.cloud import CloudClients, Credentials, RetryPolicy
+from ram_delegate.cloud_base import SecretVersion
 from ram_delegate.errors import AccessDeniedError, ConfigurationError
-from ram_delegate.kms_secrets import MIN_REREAD_SECONDS, KmsSecretCache, SecretVersions, with_kms_secrets
+from ram_delegate.kms_secrets import (
+    MIN_REREAD_SECONDS,
+    SEAL_KEY_SETTLE_SECONDS,
+    KmsSecretCache,
+    SecretVersions,
+    seal_keys_in_use,
+    with_kms_secrets,
+)
 from ram_delegate.seal import SealKeys
 from ram_delegate.settings import Settings
 from ram_delegate.webhook import generate_secret, sign
@@ -31,21 +39,24 @@ OWNER_SEAL = "ram-delegate/owner/seal"
 PARTNER_SEAL = "ram-delegate/partner/seal"
 
 
+NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
 class FakeKms:
     """Secrets by name and stage, counting reads; ``fail`` makes every read raise."""
 
     def __init__(self) -> None:
-        self.values: dict[tuple[str, str], str] = {}
+        self.values: dict[tuple[str, str], SecretVersion] = {}
         self.reads = 0
         self.fail = False
 
-    def rotate(self, name: str, value: str) -> None:
+    def rotate(self, name: str, value: str, *, created: datetime = NOW - timedelta(days=30)) -> None:
         current = self.values.get((name, "ACSCurrent"))
         if current is not None:
             self.values[(name, "ACSPrevious")] = current
-        self.values[(name, "ACSCurrent")] = value
+        self.values[(name, "ACSCurrent")] = SecretVersion(value, created)
 
-    def fetch(self, name: str, stage: str) -> str | None:
+    def fetch(self, name: str, stage: str) -> SecretVersion | None:
         self.reads += 1
         if self.fail:
             raise AccessDeniedError("GetSecretValue: Forbidden.RAM", cloud_code="Forbidden.RAM")
@@ -66,7 +77,7 @@ def test_current_and_previous_versions_feed_the_rotation_lists() -> None:
     kms.rotate(WEBHOOK, "whsec-new")
     kms.rotate(FORWARDING, "fwd-1")
     settings = Settings(kms_webhook_secret=WEBHOOK, kms_partner_secret=FORWARDING, webhook_secrets=("env",))
-    resolved = with_kms_secrets(settings, kms.fetch)
+    resolved = with_kms_secrets(settings, kms.fetch, now=NOW)
     assert resolved.webhook_secrets == ("whsec-new", "whsec-old")  # sign with the first, verify with any
     assert resolved.partner_signing_secret == "fwd-1"
     assert SecretVersions("a", "a").rotation() == ("a",)
@@ -78,16 +89,32 @@ def test_the_seal_key_from_kms_seals_with_the_current_version_and_keeps_the_olde
     kms.rotate(OWNER_SEAL, "seal-one-0123456789")
     kms.rotate(OWNER_SEAL, "seal-two-0123456789")
     settings = Settings(kms_seal_secret=OWNER_SEAL, seal_previous_secrets=("seal-zero-0123456789",))
-    keys = with_kms_secrets(settings, kms.fetch).seal_keys
+    keys = with_kms_secrets(settings, kms.fetch, now=NOW).seal_keys
     assert keys == SealKeys("seal-two-0123456789", ("seal-one-0123456789", "seal-zero-0123456789"))
-    assert "seal-two" not in repr(with_kms_secrets(settings, kms.fetch))
+    assert "seal-two" not in repr(with_kms_secrets(settings, kms.fetch, now=NOW))
+
+
+def test_a_new_seal_key_version_only_verifies_until_it_has_settled() -> None:
+    ttl = 300
+    young = SecretVersions("new-key", "old-key", NOW - timedelta(seconds=ttl + SEAL_KEY_SETTLE_SECONDS - 1))
+    settled = SecretVersions("new-key", "old-key", NOW - timedelta(seconds=ttl + SEAL_KEY_SETTLE_SECONDS))
+
+    assert seal_keys_in_use(young, now=NOW, ttl_seconds=ttl) == ("old-key", ("new-key",))
+    assert seal_keys_in_use(settled, now=NOW, ttl_seconds=ttl) == ("new-key", ("old-key",))
+    assert seal_keys_in_use(SecretVersions("new-key", "old-key"), now=NOW, ttl_seconds=ttl) == ("new-key", ("old-key",))
+    assert seal_keys_in_use(SecretVersions("only-key", None, NOW), now=NOW, ttl_seconds=ttl) == ("only-key", ())
+    kms = FakeKms()
+    kms.rotate(OWNER_SEAL, "seal-one-0123456789")
+    kms.rotate(OWNER_SEAL, "seal-two-0123456789", created=NOW - timedelta(minutes=5))
+    keys = with_kms_secrets(Settings(kms_seal_secret=OWNER_SEAL), kms.fetch, now=NOW).seal_keys
+    assert keys == SealKeys("seal-one-0123456789", ("seal-two-0123456789",))
 
 
 def test_a_short_seal_key_in_kms_stops_the_cold_start() -> None:
     kms = FakeKms()
     kms.rotate(OWNER_SEAL, "tiny-k3y")
     with pytest.raises(ConfigurationError) as refused:
-        with_kms_secrets(Settings(kms_seal_secret=OWNER_SEAL), kms.fetch)
+        with_kms_secrets(Settings(kms_seal_secret=OWNER_SEAL), kms.fetch, now=NOW)
     assert refused.value.problems[0].path == "RAM_DELEGATE_KMS_SEAL_SECRET"
     assert "tiny-k3y" not in f"{refused.value} {refused.value.problems}"
 
@@ -109,21 +136,23 @@ def test_previous_seal_keys_need_a_current_one_and_each_is_long_enough() -> None
 
 def test_a_secret_without_a_current_version_stops_the_cold_start() -> None:
     with pytest.raises(ConfigurationError) as refused:
-        with_kms_secrets(Settings(kms_webhook_secret=WEBHOOK), FakeKms().fetch)
+        with_kms_secrets(Settings(kms_webhook_secret=WEBHOOK), FakeKms().fetch, now=NOW)
     assert refused.value.problems[0].path == "RAM_DELEGATE_KMS_WEBHOOK_SECRET"
 
 
 def test_without_kms_names_the_environment_secrets_are_used() -> None:
     settings = Settings(webhook_secrets=("from-env",))
     kms = FakeKms()
-    assert KmsSecretCache(settings).settings(kms.fetch) is settings
+    assert KmsSecretCache(settings, clock=lambda: NOW).settings(kms.fetch) is settings
     assert kms.reads == 0
 
 
 def test_secrets_are_read_again_after_the_ttl_and_a_failed_reread_keeps_them() -> None:
     kms, clock = FakeKms(), Clock()
     kms.rotate(WEBHOOK, "one")
-    cache = KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK, kms_ttl_seconds=300), monotonic=clock)
+    cache = KmsSecretCache(
+        Settings(kms_webhook_secret=WEBHOOK, kms_ttl_seconds=300), monotonic=clock, clock=lambda: NOW
+    )
     assert cache.settings(kms.fetch).webhook_secrets == ("one",)
     kms.rotate(WEBHOOK, "two")
     clock.now += 299
@@ -138,7 +167,7 @@ def test_secrets_are_read_again_after_the_ttl_and_a_failed_reread_keeps_them() -
 def test_a_signature_failure_rereads_at_most_once_a_minute() -> None:
     kms, clock = FakeKms(), Clock()
     kms.rotate(WEBHOOK, "one")
-    cache = KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK), monotonic=clock)
+    cache = KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK), monotonic=clock, clock=lambda: NOW)
     cache.settings(kms.fetch)
     reads = kms.reads
     for _ in range(100):  # a flood of badly signed requests
@@ -153,10 +182,15 @@ def test_a_first_read_the_role_may_not_make_is_a_configuration_error() -> None:
     kms = FakeKms()
     kms.fail = True
     with pytest.raises(ConfigurationError):
-        KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK)).settings(kms.fetch)
+        KmsSecretCache(Settings(kms_webhook_secret=WEBHOOK), clock=lambda: NOW).settings(kms.fetch)
 
 
 # --- on the emulator ---------------------------------------------------------------------------------------------
+
+
+def value_of(cloud: CloudClients, name: str) -> str | None:
+    version = cloud.kms.get_secret_version(name, "ACSCurrent")
+    return version.value if version else None
 
 
 def _function_role_user(emulator: Any, account: str, root: Credentials, side: str, role_policy: str) -> Credentials:
@@ -190,19 +224,18 @@ def test_the_function_roles_read_exactly_their_own_secrets(aliyun_emulator: Any)
         _function_role_user(aliyun_emulator, ENTERPRISE_B_UID, PARTNER_ROOT, "partner", PARTNER_FUNCTION_ROLE),
     )
 
-    assert owner.kms.get_secret_value(WEBHOOK, "ACSCurrent") == f"value of {WEBHOOK}"
-    assert owner.kms.get_secret_value(WEBHOOK, "ACSPrevious") is None  # never rotated yet
+    assert value_of(owner, WEBHOOK) == f"value of {WEBHOOK}"
+    assert owner.kms.get_secret_version(WEBHOOK, "ACSPrevious") is None  # never rotated yet
     for other in ("billing/db-password", "ram-delegate/owner/webhook-2"):
         with pytest.raises(AccessDeniedError):
-            owner.kms.get_secret_value(other, "ACSCurrent")
-    value = partner.kms.get_secret_value("ram-delegate/partner/forwarding", "ACSCurrent")
-    assert value == "value of ram-delegate/partner/forwarding"
+            value_of(owner, other)
+    assert value_of(partner, "ram-delegate/partner/forwarding") == "value of ram-delegate/partner/forwarding"
     with pytest.raises(AccessDeniedError):
-        partner.kms.get_secret_value("ram-delegate/partner/other", "ACSCurrent")
-    assert owner.kms.get_secret_value(OWNER_SEAL, "ACSCurrent") == f"value of {OWNER_SEAL}"
-    assert partner.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent") == f"value of {PARTNER_SEAL}"
+        value_of(partner, "ram-delegate/partner/other")
+    assert value_of(owner, OWNER_SEAL) == f"value of {OWNER_SEAL}"
+    assert value_of(partner, PARTNER_SEAL) == f"value of {PARTNER_SEAL}"
     with pytest.raises(AccessDeniedError):
-        owner.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent")  # another account's name pattern, not the owner's
+        value_of(owner, PARTNER_SEAL)  # another account's name pattern, not the owner's
 
 
 def test_the_verifier_role_reads_the_partner_seal_key_and_nothing_else(aliyun_emulator: Any) -> None:
@@ -224,9 +257,9 @@ def test_the_verifier_role_reads_the_partner_seal_key_and_nothing_else(aliyun_em
         Credentials(key.access_key_id, key.access_key_secret),
     )
 
-    assert verifier.kms.get_secret_value(PARTNER_SEAL, "ACSCurrent") == f"value of {PARTNER_SEAL}"
+    assert value_of(verifier, PARTNER_SEAL) == f"value of {PARTNER_SEAL}"
     with pytest.raises(AccessDeniedError):
-        verifier.kms.get_secret_value("ram-delegate/partner/forwarding", "ACSCurrent")
+        value_of(verifier, "ram-delegate/partner/forwarding")
 
 
 def _delivery(secret: str, now: datetime) -> bytes:
@@ -285,6 +318,13 @@ def test_the_owner_endpoint_verifies_with_kms_secrets_through_a_rotation(aliyun_
     assert status(generate_secret()) == 401
 
 
+def _approval(now: datetime) -> dict[str, Any]:
+    approval: dict[str, Any] = json.loads((REPO / "tests" / "events" / "approved.json").read_text())
+    approval["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    approval["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return approval
+
+
 def _signed(secret: str, document: dict[str, Any], now: datetime) -> bytes:
     body = json.dumps(document).encode()
     headers = sign(secret, f"msg_{document['id']}", int(now.timestamp()), body)
@@ -322,10 +362,7 @@ def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotati
     clock = Clock()
     instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
     now = aliyun_emulator.clock.now().replace(microsecond=0)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    approval = json.loads((REPO / "tests" / "events" / "approved.json").read_text())
-    approval["time"] = stamp
-    approval["data"]["expires_at"] = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    approval = _approval(now)
     revocation = {**approval, "id": "evt-revoked-kms", "type": "partner.access.revoked", "data": {"ticket": "OPS-1234"}}
     ram = instance.deps(None).cloud.ram
 
@@ -343,3 +380,49 @@ def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotati
     assert ram.list_roles(g.managed_filter(g.KIND_ROLE)) == []
     [tombstone] = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
     assert g.is_sealed(tombstone.tags, tombstone.name, SealKeys(second))
+
+
+def test_a_revocation_during_a_kms_rotation_is_seen_by_an_instance_that_read_the_key_before_it(
+    aliyun_emulator: Any,
+) -> None:
+    """Two warm instances of owner-onboard: one read the seal key before KMS rotated it, one after. The fresh one
+    revokes; the stale one then gets the (older) approval again. The tombstone must be sealed under a key the stale
+    instance holds, or it would take it for a forgery and grant again what was just revoked."""
+    from ram_delegate import grants as g
+
+    webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
+    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
+    kms.put(WEBHOOK, webhook)
+    kms.put(OWNER_SEAL, first)
+    env = {
+        "RAM_DELEGATE_SIDE": "owner",
+        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+        "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
+        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
+        "RAM_DELEGATE_PROTOCOL": "http",
+        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
+        "RAM_DELEGATE_KMS_SEAL_SECRET": OWNER_SEAL,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
+    }
+    stale = app.warm_instance("owner", webhook=True, env=env, monotonic=Clock())
+    now = aliyun_emulator.clock.now().replace(microsecond=0)
+    approval = _approval(now)
+    assert app.owner_onboard(_signed(webhook, approval, now), None, instance=stale)["statusCode"] == 200
+    rotated_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kms.put(OWNER_SEAL, second, created=rotated_at)  # rotated now: the stale instance still holds only the first
+    fresh = app.warm_instance("owner", webhook=True, env=env, monotonic=Clock())
+    assert fresh.deps(None).settings.seal_keys == SealKeys(first, (second,))  # the new version only verifies yet
+
+    revocation = {**approval, "id": "evt-revoked-kms", "type": "partner.access.revoked", "data": {"ticket": "OPS-1234"}}
+    assert app.owner_onboard(_signed(webhook, revocation, now), None, instance=fresh)["statusCode"] == 200
+    roles_created = aliyun_emulator.requests.counts().get("CreateRole", 0)
+    again = app.owner_onboard(_signed(webhook, approval, now + timedelta(seconds=5)), None, instance=stale)
+
+    assert again["statusCode"] == 200
+    assert json.loads(again["body"])["status"] == "stale"  # the tombstone is recognised ...
+    assert aliyun_emulator.requests.counts().get("CreateRole", 0) == roles_created  # ... so nothing, not for a moment
+    ram = stale.deps(None).cloud.ram
+    assert ram.list_roles(g.managed_filter(g.KIND_ROLE)) == []
+    [tombstone] = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
+    assert g.is_sealed(tombstone.tags, tombstone.name, SealKeys(first))

@@ -104,6 +104,7 @@ def test_each_company_renders_its_side_with_only_its_own_variables(s_binary: Pat
         environment = props["environmentVariables"]
         settings = Settings.from_env(environment)
         assert settings.side == side
+        assert (settings.kms_seal_secret, settings.seal_secret) == (f"ram-delegate/{side}/seal", None)  # in KMS
         if props.get("triggers", [{}])[0].get("triggerType") == "http":
             assert props["instanceConcurrency"] > 1
             assert props["concurrencyConfig"]["reservedConcurrency"] >= 1

@@ -185,7 +185,9 @@ def test_the_kms_call_still_works(aliyun_emulator: Emulator, cloud: CloudClients
     secrets = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
     secrets.put("ram-delegate/owner/webhook", "whsec-old")
     secrets.put("ram-delegate/owner/webhook", "whsec-new")
-    assert cloud.kms.get_secret_value("ram-delegate/owner/webhook", "ACSCurrent") == "whsec-new"
+    current = cloud.kms.get_secret_version("ram-delegate/owner/webhook", "ACSCurrent")
+    assert current is not None
+    assert current.value == "whsec-new"
     request = kms_models.GetSecretValueRequest(secret_name="ram-delegate/owner/webhook", version_stage="ACSPrevious")
     answer = KmsClient(sdk_config(aliyun_emulator, *ROOT_A)).get_secret_value(request).body
     assert answer.secret_data == "whsec-old"

@@ -12,6 +12,7 @@ import json
 import re
 import typing
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -284,7 +285,9 @@ def test_every_action_answers_in_the_shape_the_sdk_models_parse(sdk: SdkDriver) 
 
     settings = Settings(endpoint=sdk.emulator.endpoint, protocol="http")
     kms = CloudClients(settings, Credentials(*a)).kms
-    assert kms.get_secret_value("ram-delegate/owner/webhook", "ACSCurrent") == "whsec-shape"
+    version = kms.get_secret_version("ram-delegate/owner/webhook", "ACSCurrent")
+    assert version is not None
+    assert (version.value, version.created_at) == ("whsec-shape", datetime(2024, 1, 1, tzinfo=timezone.utc))
 
     served = {action for handlers, _read_only in PRODUCTS.values() for action in handlers}
     assert set(sdk.emulator.requests.counts()) == served
