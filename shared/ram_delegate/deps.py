@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from ram_delegate.settings import Settings
 
 if TYPE_CHECKING:
     from ram_delegate.intake.service import IntakeRuntime
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,3 +41,10 @@ class Deps:
                 f"the {self.settings.side} account id is not configured (RAM_DELEGATE_ACCOUNT_ID / FC_ACCOUNT_ID)"
             )
         return account
+
+    def critical_alert(self, title: str, text: str) -> None:
+        """Log at CRITICAL and, when an alert webhook is configured, post it there (best effort, never raises)."""
+        logger.critical("%s: %s", title, text)
+        url = self.settings.alert_webhook
+        if url:
+            self.notifier.alert(url, title, text, critical=True)

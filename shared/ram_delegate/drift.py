@@ -125,13 +125,6 @@ class _Drift:
     unsafe: str | None = None
 
 
-def _alert(deps: Deps, title: str, text: str) -> None:
-    url = deps.settings.alert_webhook
-    logger.critical("%s: %s", title, text)
-    if url:
-        deps.notifier.alert(url, title, text, critical=True)
-
-
 # --- owner side ------------------------------------------------------------------------------------------------------
 
 
@@ -285,8 +278,7 @@ def _role_attachments(deps: Deps) -> dict[str, list[RgAttachment]] | None:
         listed = deps.cloud.resource_manager.list_service_role_attachments()
     except RamDelegateError as exc:
         logger.error("drift audit: Resource Manager attachments cannot be listed: %s", exc.code)
-        _alert(
-            deps,
+        deps.critical_alert(
             "ram-delegate: drift audit incomplete",
             f"Resource Manager ListPolicyAttachments failed ({exc.code}); policies added to grant roles through "
             "Resource Manager were not checked this run.",
@@ -364,7 +356,7 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
             action = "revoked"
         incomplete = not drift.steps and drift.unsafe is None  # only the access policy is missing: grants nothing
         if not incomplete:
-            _alert(deps, f"ram-delegate: grant {ticket} was tampered with ({action})", text)
+            deps.critical_alert(f"ram-delegate: grant {ticket} was tampered with ({action})", text)
         findings.append(
             AuditFinding(
                 kind="orphan" if incomplete else "tampered-grant",
@@ -433,7 +425,7 @@ def audit_partner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> lis
             except RamDelegateError as exc:
                 differences.append(f"healing failed: {exc}")
         text = "; ".join(differences)
-        _alert(deps, f"ram-delegate: assume policy {policy.name} was tampered with ({action})", text)
+        deps.critical_alert(f"ram-delegate: assume policy {policy.name} was tampered with ({action})", text)
         findings.append(
             AuditFinding(
                 kind="tampered-grant",
@@ -491,7 +483,7 @@ def _audit_verifier_policies(deps: Deps, *, heal: bool) -> list[AuditFinding]:
             except RamDelegateError as exc:
                 differences.append(f"healing failed: {exc}")
         text = "; ".join(differences)
-        _alert(deps, f"ram-delegate: verifier policy {policy.name} was tampered with ({action})", text)
+        deps.critical_alert(f"ram-delegate: verifier policy {policy.name} was tampered with ({action})", text)
         findings.append(
             AuditFinding(
                 kind="tampered-grant",

@@ -12,7 +12,7 @@ from alibabacloud_ram20150501 import models
 
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
-from ram_delegate.errors import GuardrailError, RamDelegateError
+from ram_delegate.errors import GuardrailError, RamDelegateError, RetryableCloudError
 from ram_delegate.events import GrantedEvent, parse_event
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -84,16 +84,61 @@ def test_a_copied_seal_is_worth_nothing_on_another_resource(
 
 
 def test_a_forged_role_with_the_grants_name_is_neither_adopted_nor_revoked(
-    owner_deps: Any, owner_root: Any, approved: Any, revoked: Any, now: Any
+    owner_deps: Any, owner_root: Any, approved: Any, revoked: Any, now: Any, writes: Any
 ) -> None:
     owner_root.create_role(models.CreateRoleRequest(role_name="rd-ops-1234", assume_role_policy_document=TRUST))
     _tag_role(owner_root, "rd-ops-1234", {**g.managed_filter(g.KIND_ROLE), g.TAG_TICKET: "OPS-1234"})
     with pytest.raises(GuardrailError, match="sealed"):
         owner.handle_approved(approved(), owner_deps, now=now)
-    outcome = owner.handle_revoked(revoked(), owner_deps, now=now)
-    assert not any(s.action in {"DeleteRole", "UpdateRole", "DetachPolicyFromRole"} for s in outcome.steps)
+    written = writes()
+    # The revocation records its tombstone but cannot vouch for a role it may not touch: no 2xx, the sender retries.
+    with pytest.raises(RetryableCloudError, match="may remain: rd-ops-1234"):
+        owner.handle_revoked(revoked(), owner_deps, now=now)
+    made = {action: n - written.get(action, 0) for action, n in writes().items() if n != written.get(action, 0)}
+    assert made == {"CreatePolicy": 1}  # the tombstone, nothing else
     role = owner_root.get_role(models.GetRoleRequest(role_name="rd-ops-1234")).body.role
     assert json.loads(role.assume_role_policy_document) == json.loads(TRUST)
+    [tombstone] = owner_deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
+    assert g.is_sealed(tombstone.tags, tombstone.name, owner_deps.settings.seal_keys)
+    with pytest.raises(RetryableCloudError):  # a redelivery is no duplicate while the role is there
+        owner.handle_revoked(revoked(), owner_deps, now=now)
+
+
+def _forged_tombstone(owner_root: Any, ticket: str, revoked_at: Any) -> None:
+    tags = {
+        **g.managed_filter(g.KIND_TOMBSTONE, ticket),
+        g.TAG_TICKET: ticket,
+        g.TAG_STATE: "revoked",
+        g.TAG_EVENT_ID: "forged",
+        g.TAG_EVENT_TIME: g.format_time(revoked_at),
+    }
+    owner_root.create_policy(
+        models.CreatePolicyRequest(
+            policy_name=g.tombstone_policy_name(ticket),
+            policy_document=json.dumps(
+                {"Version": "1", "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}]}
+            ),
+            tag=[models.CreatePolicyRequestTag(key=k, value=v) for k, v in tags.items()],
+        )
+    )
+
+
+def test_an_unverifiable_tombstone_stops_an_approval_it_postdates_before_any_write(
+    owner_deps: Any, owner_root: Any, approved: Any, now: Any, writes: Any
+) -> None:
+    """A tombstone the function cannot verify (forged, or sealed under a key it does not hold) is never changed, but
+    when in doubt an approval older than it does not proceed: no role, not even for a moment."""
+    _forged_tombstone(owner_root, "OPS-1234", now + timedelta(days=1))
+    _forged_tombstone(owner_root, "OPS-77", now - timedelta(days=1))
+    written = writes()
+
+    blocked = owner.handle_approved(approved(), owner_deps, now=now)
+
+    assert blocked.status == "stale"
+    assert writes() == written
+    assert not _exists(owner_root, "rd-ops-1234")
+    older = owner.handle_approved(approved(ticket="OPS-77", event_id="evt-approved-77"), owner_deps, now=now)
+    assert older.status == "applied"  # a revocation recorded before the approval never blocks it
 
 
 def test_a_forged_tombstone_does_not_make_a_revocation_a_duplicate(

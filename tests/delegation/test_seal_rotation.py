@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from alibabacloud_ram20150501 import models
 
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
+from ram_delegate.errors import RetryableCloudError
 from ram_delegate.owner.sweep import unsealed_report
 from ram_delegate.seal import SealKeys
 
@@ -103,7 +105,7 @@ def test_the_sweeps_say_until_when_the_old_key_is_needed_and_a_renewal_reseals(
 
 
 def test_a_key_dropped_too_early_makes_the_grant_foreign_reported_and_left_alone(
-    make_owner_deps: Any, make_partner_deps: Any, approved: Any, now: Any, owner_root: Any
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, revoked: Any, now: Any, owner_root: Any
 ) -> None:
     before, _ = linked_pair(make_owner_deps, make_partner_deps)
     assert owner.handle_approved(approved(days=1), before, now=now).status == "applied"
@@ -115,3 +117,6 @@ def test_a_key_dropped_too_early_makes_the_grant_foreign_reported_and_left_alone
     assert (report.expired, report.revoked, report.errors) == (0, (), (unsealed_report(ROLE),))
     assert role_exists(owner_root, ROLE)
     assert report.detail == {"tombstones": 0}  # no previous key held: nothing to report about one
+    with pytest.raises(RetryableCloudError, match="may remain"):  # a revocation cannot vouch for it: never a 2xx
+        owner.handle_revoked(revoked(), owner_deps, now=now + timedelta(seconds=60))
+    assert role_exists(owner_root, ROLE)

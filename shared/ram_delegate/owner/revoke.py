@@ -60,7 +60,7 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
 
     if dry_run:
         return Outcome("dry-run", ticket, tuple(retire_steps(deps, ticket, observed, tombstone_for(None), "revoked")))
-    if _already_applied(event, observed):
+    if _already_applied(event, observed) and not observed.unverified:
         _forward_revocation(event, deps, now, observed.tombstone)
         return Outcome("duplicate", ticket)
     steps = retire(deps, ticket, tombstone_for, reason="revoked", event_id=event.id, observed=observed)
@@ -68,7 +68,24 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
         deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket)), g.tombstone_policy_name(ticket)
     )
     _forward_revocation(event, deps, now, tombstone)
+    if observed.unverified:
+        _unconfirmed(deps, ticket, observed.unverified)
     return Outcome("applied", ticket, tuple(steps))
+
+
+def _unconfirmed(deps: Deps, ticket: str, names: tuple[str, ...]) -> None:
+    """The ticket's role or access policy carries our tags without a seal this function can verify: a forgery, or a
+    grant sealed under a key it does not hold (a rotation it has not seen yet, a key dropped too early). It is not
+    touched, so the revocation cannot say that no access remains: a critical alert, and a 5xx so the sender retries
+    (an instance that reads its seal keys again may then recognise it). The tombstone and the partner's detach are
+    done already."""
+    listed = ", ".join(names)
+    deps.critical_alert(
+        f"ram-delegate: revocation of {ticket} is not confirmed",
+        f"{listed} carries ram-delegate's tags without a seal this function can verify (a forgery, or a seal key it "
+        "does not hold); it was not touched. The partner was told to detach; an operator must look.",
+    )
+    raise RetryableCloudError(f"access of {ticket} may remain: {listed} is not verifiably ram-delegate's")
 
 
 def _forward_revocation(event: RevokedEvent, deps: Deps, now: datetime, tombstone: TaggedResource | None) -> None:

@@ -37,7 +37,12 @@ class Observed:
     attached_account: bool
     attached_groups: frozenset[str]
     other_ticket: str | None  # another ticket holding this ticket's resource names
-    forged_tombstone: bool = False  # our tags on the tombstone's name without a valid seal: never acted on
+    unverified_tombstone: TaggedResource | None = None
+    """Our tags on the tombstone's name without a seal this function can verify (a forgery, or a seal key it does not
+    hold): never changed, but an approval it says was revoked later does not proceed."""
+    unverified: tuple[str, ...] = ()
+    """The ticket's role or access policy carrying our tags without a seal this function can verify: never touched,
+    so a revocation cannot confirm that no access remains."""
 
     @property
     def role_is_ours(self) -> bool:
@@ -74,8 +79,14 @@ def observe(deps: Deps, ticket: str, *, wanted_group: str | None = None) -> Obse
     access = g.find_sealed(listed, policy, keys)
     tomb_name = g.tombstone_policy_name(ticket)
     tombstone = g.find_sealed(listed, tomb_name, keys)
-    forged_tombstone = tombstone is None and g.find_managed(listed, tomb_name) is not None
+    unverified_tombstone = None if tombstone is not None else g.find_managed(listed, tomb_name)
     role_info, role_tags = _read_role(deps, role)
+    listed_access = g.find_managed(listed, policy)
+    unverified = tuple(
+        name
+        for name, tags in ((role, role_tags), (policy, listed_access.tags if listed_access else {}))
+        if g.is_unsealed(tags, name, keys)
+    )
     other = g.other_ticket([*(p.tags for p in listed), role_tags], ticket)
     ours = g.is_sealed(role_tags, role, keys) and role_tags.get(g.TAG_TICKET) == ticket
     attached_account = False
@@ -100,7 +111,8 @@ def observe(deps: Deps, ticket: str, *, wanted_group: str | None = None) -> Obse
         attached_account=attached_account,
         attached_groups=attached_groups,
         other_ticket=other,
-        forged_tombstone=forged_tombstone,
+        unverified_tombstone=unverified_tombstone,
+        unverified=unverified,
     )
 
 
@@ -202,7 +214,9 @@ def retire_steps(
         steps.append(Step("UpdateRole", arn, params, f"{reason}: no new sessions", absent_is_done=True))
     if observed.access is not None:
         steps.append(Step("DeletePolicy", g.policy_arn(account_id, policy), {"policy": policy}, reason))
-    if tombstone is not None and not observed.forged_tombstone:  # a forged one occupies the name: cut access anyway
+    if (
+        tombstone is not None and observed.unverified_tombstone is None
+    ):  # a forged one holds the name: cut access anyway
         sealed = g.with_seal(tombstone, g.tombstone_policy_name(ticket), deps.settings.seal_keys)
         steps += _tombstone_steps(account_id, ticket, arn, observed.tombstone, sealed)
     if observed.role_is_ours:
