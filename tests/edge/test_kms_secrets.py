@@ -5,6 +5,7 @@ emulator's kms product, called through the SDK core's generic client as a deploy
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -339,10 +340,14 @@ def _signed(secret: str, document: dict[str, Any], now: datetime) -> bytes:
     return json.dumps(event).encode()
 
 
-def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotation(aliyun_emulator: Any) -> None:
-    """A grant sealed under the first version is revoked after KMS rotated the key; what the revocation writes is
-    sealed under the new version."""
+def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotation(
+    aliyun_emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A grant sealed under the first version is revoked after KMS rotated the key (a version that has long settled);
+    what the revocation writes is sealed under the new version. No key is ever logged."""
     from ram_delegate import grants as g
+
+    caplog.set_level(logging.DEBUG)
 
     webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
     kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
@@ -380,6 +385,9 @@ def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotati
     assert ram.list_roles(g.managed_filter(g.KIND_ROLE)) == []
     [tombstone] = ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE))
     assert g.is_sealed(tombstone.tags, tombstone.name, SealKeys(second))
+    logged = "\n".join(logging.Formatter().format(record) for record in caplog.records)
+    assert caplog.records
+    assert not [key for key in (first, second, webhook) if key in logged]
 
 
 def test_a_revocation_during_a_kms_rotation_is_seen_by_an_instance_that_read_the_key_before_it(
