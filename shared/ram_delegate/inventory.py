@@ -31,11 +31,11 @@ from ram_delegate.drift import (
     Kind,
     Severity,
     TrustFacts,
-    audit_owner_grants,
     audit_partner_grants,
     trust_facts,
 )
 from ram_delegate.errors import NotFoundError, RamDelegateError
+from ram_delegate.owner.drift import audit_owner_grants
 from ram_delegate.policy import errors_of, lint, parse_policy
 from ram_delegate.policy.lint import ASSUME_ANY_ROLE_SYSTEM_POLICIES, HIGH_RISK_SYSTEM_POLICIES
 

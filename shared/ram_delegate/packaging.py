@@ -6,10 +6,8 @@ Why each step:
   (``ram_delegate.handlers.<name>``). Our library is scanned from there through its syntax tree, lazy imports inside
   functions included and imports under ``if TYPE_CHECKING:`` left out (they never run), and copied module by module
   (never the emulator, local host, CLI, demo or bootstrap). A product SDK is kept only if the reached code calls its
-  ``CloudClients`` accessor (``PRODUCT_SDKS``): the partner functions carry no FC client, the owner functions no STS,
-  SLB, ALB, NLB or ECS client, partner-verify no Resource Manager client. (partner-onboard and partner-expire still
-  carry Resource Manager's, about 4 MB: they share the plan executor and the drift module with the owner, which reach
-  it; only the owner ever calls it.) The third-party modules our code imports are then followed by
+  ``CloudClients`` accessor (``PRODUCT_SDKS``): the partner functions carry no Resource Manager or FC client, the owner
+  functions no STS, SLB, ALB, NLB or ECS client. The third-party modules our code imports are then followed by
   ``modulefinder``; a third-party package is copied whole once any of its modules is reached (packages such as
   pydantic import their parts dynamically, which a static scan cannot see), with its ``.dist-info`` and what it
   requires.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +91,19 @@ def _abbreviate(value: Any) -> Any:
     return value
 
 
+Runner = Callable[["CloudClients", Step], "WriteResult"]
+_RUNNERS: dict[str, Runner] = {}
+"""Steps of another API than RAM, added by the side that plans them: the owner's Resource Manager steps
+(``owner.scoped``). The partner's functions never import those, so their packages carry no Resource Manager client."""
+
+
+def add_runners(runners: Mapping[str, Runner]) -> None:
+    """Let ``execute`` run these steps too (``action -> runner``); RAM's own steps cannot be replaced."""
+    _RUNNERS.update(runners)
+
+
 def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
-    """The one place a Step becomes an API call."""
+    """The one place a RAM Step becomes an API call (other APIs' steps: ``add_runners``)."""
     p = step.params
     ram = cloud.ram
     action = step.action
@@ -120,12 +131,6 @@ def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
         return ram.attach_policy_to_role(p["policy"], p["role"], p.get("policy_type", "Custom"))
     if action == "DetachPolicyFromRole":
         return ram.detach_policy_from_role(p["policy"], p["role"], p.get("policy_type", "Custom"))
-    if action == "AttachPolicy":
-        return cloud.resource_manager.attach_policy(p["policy"], p["principal_name"], p["resource_group_id"])
-    if action == "DetachPolicy":
-        return cloud.resource_manager.detach_policy(
-            p["policy"], p["principal_name"], p["resource_group_id"], p.get("policy_type", "Custom")
-        )
     if action == "CreateUser":
         return ram.create_user(p["user"], display_name=p["display_name"], comments=p["comments"])
     if action == "DeleteUser":
@@ -134,7 +139,10 @@ def _dispatch(cloud: CloudClients, step: Step) -> WriteResult:
         return ram.attach_policy_to_user(p["policy"], p["user"], p.get("policy_type", "Custom"))
     if action == "DetachPolicyFromUser":
         return ram.detach_policy_from_user(p["policy"], p["user"], p.get("policy_type", "Custom"))
-    raise ValueError(f"unknown plan step {action!r}")
+    runner = _RUNNERS.get(action)
+    if runner is None:
+        raise ValueError(f"unknown plan step {action!r}")
+    return runner(cloud, step)
 
 
 # What takes back a step this run made, for a change refused half-way by a quota (no partial grant is left).

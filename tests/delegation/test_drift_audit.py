@@ -19,8 +19,9 @@ from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
 from ram_delegate.cli import main
-from ram_delegate.drift import audit_owner_grants, audit_partner_grants
+from ram_delegate.drift import audit_partner_grants
 from ram_delegate.inventory import owner_audit, partner_audit
+from ram_delegate.owner.drift import audit_owner_grants
 
 THIRD = "3333333333333333"
 ROLE = "rd-ops-1234"

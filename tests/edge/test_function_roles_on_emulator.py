@@ -130,7 +130,7 @@ def test_the_owner_function_role_finds_and_removes_policies_added_to_a_grant_thr
 
     from aliyun_emulator.testing import rm_client
     from ram_delegate import grants as g
-    from ram_delegate.drift import audit_owner_grants
+    from ram_delegate.owner.drift import audit_owner_grants
 
     deps = function_deps(aliyun_emulator, ENTERPRISE_A_UID, "owner", OWNER_FUNCTION_ROLE)
     now = aliyun_emulator.clock.now().replace(microsecond=0)

@@ -23,8 +23,8 @@ def owner_expire(
 
 
 def _sweep(current: Deps, now: datetime) -> dict[str, Any]:
-    from ram_delegate.drift import audit_owner_grants
     from ram_delegate.owner import sweep_owner
+    from ram_delegate.owner.drift import audit_owner_grants
 
     notices = None
     if current.intake is not None and not current.settings.dry_run:

@@ -20,6 +20,7 @@ Why a revocation always wins, although RAM has no conditional writes:
   refused; tombstones outlive that age (checked at start-up), so no replay can outlast its ticket's tombstone.
 """
 
+from ram_delegate.owner import scoped  # noqa: F401 (lets plan.execute run the Resource Manager steps)
 from ram_delegate.owner.grant import KNOWN_REGIONS, handle_approved, validate_approved
 from ram_delegate.owner.revoke import handle_revoked
 from ram_delegate.owner.sweep import sweep_owner
