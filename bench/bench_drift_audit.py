@@ -30,11 +30,12 @@ from ram_delegate import grants
 from ram_delegate.audit import AuditLog
 from ram_delegate.cloud import CloudClients, Credentials
 from ram_delegate.deps import Deps
-from ram_delegate.drift import audit_owner_grants
 from ram_delegate.events import ApprovedEvent, parse_event
 from ram_delegate.notify import HttpNotifier
 from ram_delegate.owner import handle_approved
+from ram_delegate.owner.drift import audit_owner_grants
 from ram_delegate.policy import load_profiles, parse_policy
+from ram_delegate.seal import SealKeys
 from ram_delegate.settings import Settings
 from scale_support import approved_event, seed
 
@@ -60,8 +61,8 @@ def clone_grants(emulator: Emulator, owner_uid: str, template: str, count: int, 
         ticket = f"AUDIT-{index:05d}"
         role_name, policy_name = grants.role_name(ticket), grants.access_policy_name(ticket)
         own = {grants.TAG_TICKET: ticket, grants.TAG_NAME_KEY: grants.name_key(ticket)}
-        role_tags = grants.with_seal({**role.tags, **own}, role_name, SEAL)
-        policy_tags = grants.with_seal({**policy.tags, **own}, policy_name, SEAL)
+        role_tags = grants.with_seal({**role.tags, **own}, role_name, SealKeys(SEAL))
+        policy_tags = grants.with_seal({**policy.tags, **own}, policy_name, SealKeys(SEAL))
         tamper = index % round(1 / DRIFTED_FRACTION) == 0
         drifted += tamper
         trust_text = widened_text if tamper else role.trust_policy
@@ -132,7 +133,7 @@ def run(size: int) -> dict[str, Any]:
 
 def main() -> int:
     logging.getLogger("bench.audit").setLevel(logging.WARNING)
-    logging.getLogger("ram_delegate.drift").setLevel(logging.CRITICAL + 1)  # one critical line per healed grant
+    logging.getLogger("ram_delegate.deps").setLevel(logging.CRITICAL + 1)  # one critical line per healed grant
     print(f"owner drift audit, {DRIFTED_FRACTION:.0%} of grants with a widened trust (bounds in the docstring)")
     print(f"  {'grants':>6} {'drifted':>7} {'reads':>6} {'bound':>6} {'updates':>7} {'heal s':>7} {'clean s':>8}")
     results = [run(size) for size in SIZES]

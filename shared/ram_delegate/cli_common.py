@@ -90,7 +90,16 @@ class Invocation:
         if self.endpoint:
             overrides["endpoint"] = self.endpoint
             overrides["protocol"] = "http"
-        return Settings.from_env(self.env, **overrides)
+        settings = Settings.from_env(self.env, **overrides)
+        return self._with_kms_seal_key(settings) if settings.kms_seal_secret else settings
+
+    def _with_kms_seal_key(self, settings: Settings) -> Settings:
+        """The seal key read from KMS with the caller's credentials (``RAM_DELEGATE_KMS_SEAL_SECRET``): the CLI decides
+        ownership with the functions' keys, never with the managed-by tag alone."""
+        from ram_delegate.kms_secrets import with_kms_seal_key
+
+        kms = self.cloud(settings).kms
+        return with_kms_seal_key(settings, kms.get_secret_version, now=self.now())
 
     def credentials(self) -> Credentials:
         from ram_delegate.cloud import Credentials

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
@@ -108,6 +108,19 @@ def with_seal(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> dict
     return {**unsealed, TAG_SEAL: seal.seal(keys.current, name, unsealed, SEALED_TAGS)}
 
 
+def clear_dropped(desired: Mapping[str, str], existing: Mapping[str, str] | None) -> dict[str, str]:
+    """``desired`` plus an empty value for each of our tags ``existing`` carries and ``desired`` no longer does (a
+    resource group no longer named, the revocation time of a grant given again, a former grant's instances).
+    TagResources never removes a tag and a seal reads an absent tag as empty, so the record, its seal and the removal
+    stay one write: an UntagResources beside it would leave a moment (after a crash, for good) in which the seal does
+    not verify and the grant looks foreign."""
+    if existing is None:
+        return dict(desired)
+    dropped = {key: "" for key, value in existing.items() if key.startswith(_PREFIX) and value and key not in desired}
+    dropped.pop(TAG_SEAL, None)
+    return {**dropped, **desired}
+
+
 def is_sealed(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
     """Whether resource ``name`` is ours: managed-by tag and, when seal keys are configured, a valid seal under one
     of them (the current key or one kept from before a rotation).
@@ -119,20 +132,41 @@ def is_sealed(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool
     return keys is None or seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL)) is not None
 
 
+def sealed_by(tags: Mapping[str, str], name: str, keys: SealKeys) -> str | None:
+    """The held key that sealed resource ``name`` (None: not ours)."""
+    if not is_managed(tags):
+        return None
+    return seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL))
+
+
 def sealed_with_previous_key(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
-    """Ours, but sealed under a key from before a rotation: the sweeps count these, as that key is still needed."""
-    if keys is None or not keys.previous or not is_managed(tags):
+    """Ours, but in need of another key than the newest (one from before a rotation, or, while a new KMS version
+    settles, the current one): its seal, or the ExternalId it keeps encrypted. The sweeps count these."""
+    if keys is None or len(keys.all) == 1:
         return False
-    return bool(seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL)))
+    key = sealed_by(tags, name, keys)
+    if key is None:
+        return False
+    encrypted = tags.get(TAG_EXTERNAL_ID, "")
+    newest_only = SealKeys(keys.newest)
+    return key != keys.newest or (
+        encrypted.startswith(seal.ENCRYPTED_PREFIX)
+        and seal.decrypt(newest_only, name, encrypted) is None
+        and seal.decrypt(keys, name, encrypted) is not None
+    )
 
 
 def previous_key_report(
-    resources: Iterable[TaggedResource], keys: SealKeys | None, tombstone_hours: int
+    resources: Iterable[TaggedResource],
+    keys: SealKeys | None,
+    tombstone_hours: int,
+    end_of: Callable[[TaggedResource], datetime | None] | None = None,
 ) -> dict[str, object]:
-    """What still needs a key from before a rotation: how many of ``resources`` it sealed, and until when (the latest
-    expiry among them; a tombstone's end of retention). A key dropped earlier would make those resources look
-    foreign, so no sweep or revocation would act on them. Empty when no previous key is held."""
-    if keys is None or not keys.previous:
+    """What still needs a key other than the newest: how many of ``resources`` it sealed (or encrypted for), and
+    until when (the latest expiry among them; a tombstone's end of retention; ``end_of`` for other kinds). A key
+    dropped earlier would make those resources look foreign, so no sweep or revocation would act on them. Empty when
+    only one key is held."""
+    if keys is None or len(keys.all) == 1:
         return {}
     ends: list[datetime | None] = []
     for resource in resources:
@@ -142,10 +176,14 @@ def previous_key_report(
         if tags.get(TAG_KIND) == KIND_TOMBSTONE:
             revoked_at = parse_time(tags.get(TAG_REVOKED_AT))
             ends.append(revoked_at + timedelta(hours=tombstone_hours) if revoked_at is not None else None)
+        elif end_of is not None and TAG_EXPIRES_AT not in tags:
+            ends.append(end_of(resource))
         else:
             ends.append(parse_time(tags.get(TAG_EXPIRES_AT)))
     known = [end for end in ends if end is not None]
     report: dict[str, object] = {"sealed_with_previous_key": len(ends)}
+    if keys.pending:
+        report["seal_key_settling"] = True  # a new KMS version verifies but does not seal yet: do not rotate again
     if ends:
         # A resource without a readable end keeps the key needed until an operator has looked at it.
         report["previous_key_needed_until"] = format_time(max(known)) if len(known) == len(ends) else "unknown"
@@ -256,7 +294,12 @@ def refuse_changed_redelivery(recorded: Mapping[str, str] | None, desired: Mappi
     """
     if recorded is None or not is_managed(recorded) or recorded.get(TAG_EVENT_ID) != desired.get(TAG_EVENT_ID):
         return
-    changed = sorted(key.removeprefix(_PREFIX) for key in DECIDED_BY_EVENT if recorded.get(key) != desired.get(key))
+    # An empty value is an absent one (clear_dropped writes a dropped field empty).
+    changed = sorted(
+        key.removeprefix(_PREFIX)
+        for key in DECIDED_BY_EVENT
+        if (recorded.get(key) or None) != (desired.get(key) or None)
+    )
     if changed:
         raise GuardrailError(
             f"event {desired.get(TAG_EVENT_ID)} was applied with other values; a change needs a new event",

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from ram_delegate.cloud_base import SecretVersion
 from ram_delegate.errors import ConfigurationError, Problem, RamDelegateError
+from ram_delegate.seal import SealKeys
 from ram_delegate.settings import (
     ENV_KMS_HUB_SECRET,
     ENV_KMS_PARTNER_SECRET,
@@ -51,7 +52,7 @@ Fetch = Callable[[str, str], "SecretVersion | None"]
 """``fetch(secret_name, version_stage) -> version`` (None when the stage does not exist)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SecretVersions:
     """One secret's usable versions: the current one signs, both verify."""
 
@@ -76,17 +77,20 @@ def read_versions(fetch: Fetch, name: str, variable: str) -> SecretVersions:
     return SecretVersions(current.value, previous.value if previous else None, current.created_at)
 
 
-def seal_keys_in_use(versions: SecretVersions, *, now: datetime, ttl_seconds: int) -> tuple[str, tuple[str, ...]]:
-    """(the key that seals, the keys that only verify) of a seal secret's versions: the current version seals once
-    it has settled (module docstring); until then the previous one does. A version whose creation time KMS did not
-    give counts as settled (it cannot be held back forever)."""
+def seal_keys_in_use(versions: SecretVersions, *, now: datetime, ttl_seconds: int) -> SealKeys:
+    """The keys of a seal secret's versions: the current version seals once it has settled (module docstring); until
+    then the previous one does and the current one is pending. A version whose creation time KMS did not give counts
+    as settled (it cannot be held back forever), with a warning."""
     current, previous, created = versions.current, versions.previous, versions.current_created
     if previous is None or previous == current:
-        return current, ()
-    if created is not None and (now - created).total_seconds() < ttl_seconds + SEAL_KEY_SETTLE_SECONDS:
+        return SealKeys(current)
+    if created is None:
+        logger.warning("KMS gave no creation time for the seal key's current version: it seals at once")
+        return SealKeys(current, (previous,))
+    if (now - created).total_seconds() < ttl_seconds + SEAL_KEY_SETTLE_SECONDS:
         logger.info("the seal key's new version is not settled yet: it verifies, the previous version seals")
-        return previous, (current,)
-    return current, (previous,)
+        return SealKeys(previous, pending=current)
+    return SealKeys(current, (previous,))
 
 
 def with_kms_secrets(settings: Settings, fetch: Fetch, *, now: datetime) -> Settings:
@@ -102,16 +106,35 @@ def with_kms_secrets(settings: Settings, fetch: Fetch, *, now: datetime) -> Sett
         updates["partner_secrets"] = read_versions(
             fetch, settings.kms_partner_secret, ENV_KMS_PARTNER_SECRET
         ).rotation()
-    if settings.kms_seal_secret:
-        versions = read_versions(fetch, settings.kms_seal_secret, ENV_KMS_SEAL_SECRET)
-        if min(len(key) for key in versions.rotation()) < MIN_SEAL_KEY_LENGTH:
-            problem = Problem(ENV_KMS_SEAL_SECRET, f"a version of it is shorter than {MIN_SEAL_KEY_LENGTH} characters")
-            raise ConfigurationError("the KMS seal key is too short", problems=[problem])
-        sealing, verifying = seal_keys_in_use(versions, now=now, ttl_seconds=settings.kms_ttl_seconds)
-        updates["seal_secret"] = sealing
-        # Keys named in RAM_DELEGATE_SEAL_PREVIOUS_SECRETS (older than ACSPrevious) are kept after KMS's.
-        updates["seal_previous_secrets"] = (*verifying, *settings.seal_previous_secrets)
-    return settings.model_copy(update=updates)
+    return with_kms_seal_key(settings.model_copy(update=updates), fetch, now=now)
+
+
+def with_kms_seal_key(settings: Settings, fetch: Fetch, *, now: datetime) -> Settings:
+    """``settings`` with the seal key read from KMS (``settings.kms_seal_secret``); the CLI reads only this one.
+
+    A seal key set in the environment as well (a deployment moving its key into KMS) stays a verifying key, and the
+    first KMS version settles against it as against an ``ACSPrevious``: what the environment key sealed stays ours,
+    and no instance still holding only that key meets a seal it cannot verify."""
+    name = settings.kms_seal_secret
+    if not name:
+        return settings
+    versions = read_versions(fetch, name, ENV_KMS_SEAL_SECRET)
+    environment_key = settings.seal_secret if not settings.seal_read_from_kms else None
+    if versions.previous is None and environment_key and environment_key != versions.current:
+        versions = SecretVersions(versions.current, environment_key, versions.current_created)
+    if min(len(key) for key in versions.rotation()) < MIN_SEAL_KEY_LENGTH:
+        problem = Problem(ENV_KMS_SEAL_SECRET, f"a version of it is shorter than {MIN_SEAL_KEY_LENGTH} characters")
+        raise ConfigurationError("the KMS seal key is too short", problems=[problem])
+    keys = seal_keys_in_use(versions, now=now, ttl_seconds=settings.kms_ttl_seconds)
+    kept = (environment_key,) if environment_key and environment_key not in keys.all else ()
+    # Keys named in RAM_DELEGATE_SEAL_PREVIOUS_SECRETS (older than ACSPrevious) are kept after KMS's.
+    update = {
+        "seal_secret": keys.current,
+        "seal_pending_secret": keys.pending,
+        "seal_previous_secrets": (*keys.previous, *kept, *settings.seal_previous_secrets),
+        "seal_read_from_kms": True,
+    }
+    return settings.model_copy(update=update)
 
 
 class KmsSecretCache:

@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ram_delegate import grants as g
-from ram_delegate.cloud import UserInfo
+from ram_delegate import seal
+from ram_delegate.cloud import RamApi, TaggedResource, UserInfo
 from ram_delegate.deps import Deps
 from ram_delegate.errors import (
     GuardrailError,
@@ -46,6 +47,7 @@ from ram_delegate.policy import (
     same_policy,
     to_json,
 )
+from ram_delegate.seal import SealKeys
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +133,13 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
     user = data.partner.user
     user_arn = g.user_arn(own, user)
     keys = settings.seal_keys
-    tags = _assume_tags(event)
-    tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, keys)
-    tags = g.with_seal(tags, policy, keys)
+    record = _assume_tags(event)
+    record[g.TAG_EXTERNAL_ID] = g.stored_external_id(data.external_id, policy, keys)
     ram = deps.cloud.ram
     for _attempt in range(_PLAN_ATTEMPTS):
         listed = ram.list_policies(g.managed_filter(g.KIND_ASSUME, data.ticket))
         existing = g.find_managed(listed, policy)
+        tags = g.with_seal(g.clear_dropped(record, existing.tags if existing else None), policy, keys)
         other = g.other_ticket([existing.tags] if existing else [], data.ticket)
         if other is not None:
             raise g.name_collision(data.ticket, other)
@@ -238,6 +240,10 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             steps.append(
                 Step("TagResources", policy_arn, {"resource_type": "policy", "name": policy, "tags": tags}, "record")
             )
+        if verifier and _verify_policy_sealed_before(ram, verify_policy, keys):
+            resealed = g.with_seal(_verify_tags(data.owner_account_id), verify_policy, keys)
+            params = {"resource_type": "policy", "name": verify_policy, "tags": resealed}
+            steps.append(Step("TagResources", g.policy_arn(own, verify_policy), params, "seal under the current key"))
         if dry_run:
             return Outcome("dry-run", data.ticket, tuple(steps))
         if not steps:
@@ -276,6 +282,7 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
         and p.tags.get(g.TAG_TICKET) == ticket
         and (owner is None or p.tags.get(g.TAG_OWNER_ACCOUNT) == owner)
     ]
+    _alert_unverified(deps, ticket, [p for p in listed if p not in mine and g.is_unsealed(p.tags, p.name, keys)])
     steps: list[Step] = []
     for policy in mine:
         user = policy.tags.get(g.TAG_PARTNER_USER, "")
@@ -291,8 +298,11 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
             g.TAG_EVENT_TIME: g.format_time(revoked_time),
             g.TAG_REVOKED_AT: g.format_time(now),
         }
+        external_id = seal.decrypt(keys, policy.name, policy.tags.get(g.TAG_EXTERNAL_ID, ""))
+        if external_id:  # written under the current key with the rest, so no older key stays needed for it
+            tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(external_id, policy.name, keys)
         tags = g.with_seal(tags, policy.name, keys)
-        if any(policy.tags.get(k) != v for k, v in tags.items() if k not in (g.TAG_REVOKED_AT, g.TAG_SEAL)):
+        if g.record_differs(policy.tags, {k: v for k, v in tags.items() if k != g.TAG_REVOKED_AT}, policy.name, keys):
             record = {"resource_type": "policy", "name": policy.name, "tags": tags}
             steps.append(Step("TagResources", g.policy_arn(own, policy.name), record, "record the revocation"))
     if dry_run:
@@ -308,6 +318,28 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
     if not steps:
         return Outcome("duplicate", ticket)
     return Outcome("applied", ticket, tuple(steps), {"results": results})
+
+
+def _verify_policy_sealed_before(ram: RamApi, name: str, keys: SealKeys | None) -> bool:
+    """Whether the owner's verifier policy is ours but sealed under an older key than the current one. It lives as
+    long as that owner keeps granting, longer than any grant, so each grant seals it again (its tags never change)
+    instead of leaving it to a key that will be dropped. One list call, and only while more than one key is held."""
+    if keys is None or len(keys.all) == 1:
+        return False
+    found = g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), name, keys)
+    return found is not None and g.sealed_by(found.tags, name, keys) != keys.current
+
+
+def _alert_unverified(deps: Deps, ticket: str, policies: list[TaggedResource]) -> None:
+    """Assume policies of the ticket with our tags but no seal this function can verify (a forgery, or a seal key it
+    does not hold) are not detached: said loudly. The owner's side, which deleted the role, is what ends the access."""
+    if policies:
+        names = ", ".join(p.name for p in policies)
+        deps.critical_alert(
+            f"ram-delegate: partner revocation of {ticket} left {names}",
+            f"{names} carries ram-delegate's tags without a seal this function can verify; it was not detached. "
+            "The owner's role is gone; an operator must look.",
+        )
 
 
 def _due(tags: Mapping[str, str], now: datetime) -> bool:
@@ -403,8 +435,26 @@ def sweep_partner(deps: Deps, *, now: datetime, dry_run: bool = False, progress:
         steps=tuple(all_steps),
         errors=tuple(errors),
         dry_run=dry_run,
-        detail=g.previous_key_report(policies, keys, deps.settings.tombstone_hours),
+        detail=_previous_key_report(deps, policies, keys),
     )
+
+
+def _previous_key_report(deps: Deps, policies: list[TaggedResource], keys: SealKeys | None) -> dict[str, object]:
+    """The sweep's report of what still needs an older seal key: the assume policies, and (one more list call, only
+    while more than one key is held) the verifier policies, which end with their owner's last grant."""
+    if keys is None or len(keys.all) == 1:
+        return {}
+    last_grant: dict[str, datetime] = {}
+    for policy in policies:
+        owner, expires_at = policy.tags.get(g.TAG_OWNER_ACCOUNT, ""), g.parse_time(policy.tags.get(g.TAG_EXPIRES_AT))
+        if expires_at is not None:
+            last_grant[owner] = max(expires_at, last_grant.get(owner, expires_at))
+    verifiers = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+
+    def end_of(verifier: TaggedResource) -> datetime | None:
+        return last_grant.get(verifier.tags.get(g.TAG_OWNER_ACCOUNT, ""))
+
+    return g.previous_key_report([*policies, *verifiers], keys, deps.settings.tombstone_hours, end_of=end_of)
 
 
 def _verifier_cleanup(deps: Deps, own: str, verifier: str | None, owners: set[str]) -> list[Step]:

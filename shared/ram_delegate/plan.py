@@ -97,8 +97,31 @@ _RUNNERS: dict[str, Runner] = {}
 (``owner.scoped``). The partner's functions never import those, so their packages carry no Resource Manager client."""
 
 
+_RAM_STEPS = frozenset(
+    {
+        "CreateRole",
+        "UpdateRole",
+        "DeleteRole",
+        "CreatePolicy",
+        "CreatePolicyVersion",
+        "DeletePolicy",
+        "TagResources",
+        "AttachPolicyToRole",
+        "DetachPolicyFromRole",
+        "CreateUser",
+        "DeleteUser",
+        "AttachPolicyToUser",
+        "DetachPolicyFromUser",
+    }
+)
+"""The steps ``_dispatch`` runs itself."""
+
+
 def add_runners(runners: Mapping[str, Runner]) -> None:
     """Let ``execute`` run these steps too (``action -> runner``); RAM's own steps cannot be replaced."""
+    taken = sorted(set(runners) & _RAM_STEPS)
+    if taken:
+        raise ValueError(f"RAM's own plan steps cannot be given another runner: {', '.join(taken)}")
     _RUNNERS.update(runners)
 
 

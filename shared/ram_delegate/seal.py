@@ -36,19 +36,28 @@ _SEPARATOR = b"\x1f"
 
 @dataclass(frozen=True, repr=False)
 class SealKeys:
-    """The seal keys a function holds: ``current`` seals and encrypts; it and every ``previous`` key verify and
-    decrypt (a rotation keeps the old key here until nothing sealed under it remains). Never shown in a repr."""
+    """The seal keys a function holds: ``current`` seals and encrypts; it, a ``pending`` key and every ``previous``
+    key verify and decrypt (a rotation keeps the old key here until nothing sealed under it remains). Never shown in
+    a repr."""
 
     current: str
     previous: tuple[str, ...] = ()
+    pending: str | None = None
+    """A newer key that verifies but does not seal yet (a KMS version that has not settled): the one that will."""
 
     @property
     def all(self) -> tuple[str, ...]:
-        """Every key, current first, without repeats."""
-        return tuple(dict.fromkeys((self.current, *self.previous)))
+        """Every key, current first, then the pending one, then the previous ones, without repeats."""
+        newer = (self.pending,) if self.pending else ()
+        return tuple(dict.fromkeys((self.current, *newer, *self.previous)))
+
+    @property
+    def newest(self) -> str:
+        """The key everything will be sealed with once the rotation settles: whatever else sealed is still needed."""
+        return self.pending or self.current
 
     def __repr__(self) -> str:
-        return f"SealKeys(current=..., previous={len(self.all) - 1})"
+        return f"SealKeys(current=..., pending={self.pending is not None}, previous={len(self.all) - 1})"
 
 
 def _message(name: str, fields: Mapping[str, str], keys: Iterable[str]) -> bytes:
@@ -73,12 +82,10 @@ def verify(secret: str, name: str, fields: Mapping[str, str], keys: Iterable[str
 
 def sealing_key(
     held: SealKeys, name: str, fields: Mapping[str, str], keys: Iterable[str], value: str | None
-) -> int | None:
-    """Which of the held keys (0: the current one, then the previous ones) sealed ``value``; None when none did."""
+) -> str | None:
+    """Which of the held keys sealed ``value``; None when none did."""
     sealed_keys = tuple(keys)
-    return next(
-        (index for index, secret in enumerate(held.all) if verify(secret, name, fields, sealed_keys, value)), None
-    )
+    return next((secret for secret in held.all if verify(secret, name, fields, sealed_keys, value)), None)
 
 
 def job_seal(secret: str, job: Mapping[str, Any]) -> str:

@@ -102,6 +102,10 @@ class Settings(BaseModel):
     seal_previous_secrets: Annotated[tuple[Annotated[str, Field(min_length=16)], ...], Field(repr=False)] = ()
     """Seal keys from before a rotation: they still verify and decrypt, never seal (``seal.SealKeys``)."""
     kms_seal_secret: Annotated[str | None, Field(pattern=KMS_SECRET_NAME)] = None
+    seal_pending_secret: Annotated[str | None, Field(repr=False)] = None
+    """A newer KMS version of the seal key that verifies but does not seal until it has settled (``kms_secrets``)."""
+    seal_read_from_kms: bool = False
+    """Set by ``kms_secrets`` once the KMS seal key is read: until then ``seal_keys`` refuses to answer."""
     allowed_owners: tuple[str, ...] = ()
     owner_secrets: Annotated[tuple[tuple[str, str], ...], Field(repr=False)] = ()
     adopt_existing_users: bool = False
@@ -159,15 +163,25 @@ class Settings(BaseModel):
 
     @property
     def uses_kms(self) -> bool:
-        """Whether any secret is read from KMS Secrets Manager (then the environment's secrets are not used)."""
+        """Whether any secret is read from KMS Secrets Manager (each one named there replaces its environment
+        variable; an environment seal key stays a verifying one)."""
         return bool(self.kms_webhook_secret or self.kms_hub_secret or self.kms_partner_secret or self.kms_seal_secret)
 
     @property
     def seal_keys(self) -> SealKeys | None:
-        """The seal keys: the current one and those kept from before a rotation; None when sealing is off."""
+        """The seal keys: the current one and those kept from before a rotation; None when sealing is off.
+
+        With the key in KMS and not read yet this raises instead of answering None, which would mean "the managed-by
+        tag alone is ownership": unverified settings never decide what is ram-delegate's.
+        """
+        if self.kms_seal_secret and not self.seal_read_from_kms:
+            problem = Problem(ENV_KMS_SEAL_SECRET, "the seal key is in KMS and has not been read yet")
+            raise ConfigurationError("the seal key has not been read from KMS", problems=[problem])
         if not self.seal_secret:
             return None
-        return SealKeys(self.seal_secret, tuple(k for k in self.seal_previous_secrets if k != self.seal_secret))
+        newer = (self.seal_secret, self.seal_pending_secret)
+        older = tuple(key for key in self.seal_previous_secrets if key not in newer)
+        return SealKeys(self.seal_secret, older, self.seal_pending_secret)
 
     def endpoint_for(
         self,

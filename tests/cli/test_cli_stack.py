@@ -128,6 +128,13 @@ def test_partner_grants_json_masks_the_external_id_unless_asked(stack: LocalStac
     [grant] = [g for g in json.loads(shown)["grants"] if g["ticket"] == TICKET]
     assert grant["external_id"] == external_id
 
+    # The key kept in KMS instead: the CLI reads it with the caller's credentials (never the tag alone).
+    stack.emulator.state.accounts[stack.partner.uid].kms.put("ram-delegate/partner/seal", stack.partner_seal_secret)
+    in_kms = {**keys(stack.partner), "RAM_DELEGATE_KMS_SEAL_SECRET": "ram-delegate/partner/seal"}
+    code, from_kms, _ = run_cli(*endpoint, "--json", "grants", "--side", "partner", "--show-external-id", env=in_kms)
+    [grant] = [g for g in json.loads(from_kms)["grants"] if g["ticket"] == TICKET]
+    assert (code, grant["external_id"]) == (0, external_id)
+
 
 def test_sweep_dry_run_plans_without_writing_then_sweep_removes(stack: LocalStack, tmp_path: Path) -> None:
     expires_at = expiry_after(stack.emulator.clock.now(), timedelta(minutes=20))

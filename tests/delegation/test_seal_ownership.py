@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alibabacloud_ram20150501 import models
 
+from aliyun_emulator.testing import PROD_RESOURCE_GROUP_ID
 from ram_delegate import grants as g
 from ram_delegate import owner, partner
 from ram_delegate.errors import GuardrailError, RamDelegateError, RetryableCloudError
@@ -210,3 +211,49 @@ def test_partner_never_deletes_a_user_whose_marker_is_forged(
     assert report.revoked == (event.data.ticket,)
     assert "DeleteUser" not in {s.action for s in report.steps}
     assert partner_root.get_user(models.GetUserRequest(user_name=user)).body.user.user_name == user
+
+
+def test_a_renewal_that_drops_a_recorded_field_keeps_the_grant_sealed_and_revocable(
+    linked: Any, owner_root: Any, approved: Any, revoked: Any, now: Any, writes: Any
+) -> None:
+    """Moving a grant from one resource group to account scope drops a sealed tag: TagResources never removes one, so
+    the field is written empty in the same call (the seal reads an absent tag as empty) and the grant stays ours."""
+    owner_deps, partner_deps = linked
+    scoped = approved(access__resource_group_id=PROD_RESOURCE_GROUP_ID)
+    assert owner.handle_approved(scoped, owner_deps, now=now).status == "applied"
+
+    widened = approved(at=60, event_id="evt-approved-0002")
+    assert owner.handle_approved(widened, owner_deps, now=now + timedelta(seconds=60)).status == "applied"
+
+    [role] = owner_deps.cloud.ram.list_roles(g.managed_filter(g.KIND_ROLE))
+    assert role.tags.get(g.TAG_RESOURCE_GROUP) == ""
+    assert g.is_sealed(role.tags, role.name, owner_deps.settings.seal_keys)
+    [grant] = g.list_owner_grants(owner_deps.cloud, now)
+    assert grant.resource_group_id is None
+    [assume] = partner_deps.cloud.ram.list_policies(g.managed_filter(g.KIND_ASSUME))
+    assert g.is_sealed(assume.tags, assume.name, partner_deps.settings.seal_keys)
+    written = writes()
+    assert owner.handle_approved(widened, owner_deps, now=now + timedelta(seconds=90)).status == "duplicate"
+    assert writes() == written
+    assert owner.handle_revoked(revoked(at=120), owner_deps, now=now + timedelta(seconds=120)).status == "applied"
+    assert not _exists(owner_root, "rd-ops-1234")
+
+
+def test_a_grant_given_again_after_its_revocation_stays_sealed_on_the_partner_side(
+    linked: Any, approved: Any, revoked: Any, now: Any
+) -> None:
+    """The revoked assume policy is kept until its expiry; a later approval of the ticket records over it, and the
+    revocation time it carried is cleared in the same write."""
+    owner_deps, partner_deps = linked
+    assert owner.handle_approved(approved(), owner_deps, now=now).status == "applied"
+    assert owner.handle_revoked(revoked(at=60), owner_deps, now=now + timedelta(seconds=60)).status == "applied"
+    later = now + timedelta(minutes=10)
+
+    again = owner.handle_approved(approved(at=600, event_id="evt-approved-0009"), owner_deps, now=later)
+
+    assert again.status == "applied"
+    [assume] = partner_deps.cloud.ram.list_policies(g.managed_filter(g.KIND_ASSUME))
+    assert (assume.tags[g.TAG_STATE], assume.tags.get(g.TAG_REVOKED_AT)) == ("active", "")
+    assert g.is_sealed(assume.tags, assume.name, partner_deps.settings.seal_keys)
+    [grant] = g.list_partner_grants(partner_deps.cloud, later)
+    assert grant.state == "active"

@@ -20,6 +20,11 @@ NEW_SEAL = "seal-rotated-secret-fedcba9876543210"
 ONLY_NEW = SealKeys(NEW_SEAL)
 ROLE = "rd-ops-1234"
 TOMBSTONE = "rd-tomb-ops-1234"
+VERIFIER = "ram-delegate-verifier"
+FC_TRUST = (
+    '{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
+    '"Principal":{"Service":["fc.aliyuncs.com"]}}]}'
+)
 
 
 def tags_of(root: Any, resource_type: str, name: str) -> dict[str, str]:
@@ -120,3 +125,57 @@ def test_a_key_dropped_too_early_makes_the_grant_foreign_reported_and_left_alone
     with pytest.raises(RetryableCloudError, match="may remain"):  # a revocation cannot vouch for it: never a 2xx
         owner.handle_revoked(revoked(), owner_deps, now=now + timedelta(seconds=60))
     assert role_exists(owner_root, ROLE)
+
+
+def test_a_forwarded_revocation_after_the_rotation_rewrites_the_external_id_under_the_new_key(
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, revoked: Any, now: Any
+) -> None:
+    before, _ = linked_pair(make_owner_deps, make_partner_deps)
+    assert owner.handle_approved(approved(days=7), before, now=now).status == "applied"
+    external_id = before.notifier.granted[0].data.external_id
+    owner_deps, partner_deps = linked_pair(make_owner_deps, make_partner_deps, **rotated(before))
+
+    assert owner.handle_revoked(revoked(), owner_deps, now=now + timedelta(seconds=60)).status == "applied"
+
+    assert partner.sweep_partner(partner_deps, now=now).detail == {"sealed_with_previous_key": 0}
+    only_new = make_partner_deps(seal_secret=NEW_SEAL)
+    [grant] = g.list_partner_grants(only_new.cloud, now)
+    assert (grant.state, grant.external_id) == ("revoked", external_id)  # readable without the old key
+
+
+def test_the_verifier_policy_is_sealed_again_by_the_owners_next_grant(
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, now: Any, partner_root: Any
+) -> None:
+    """The verifier policy outlives every grant while its owner keeps granting: it is counted, then sealed again."""
+    partner_root.create_role(models.CreateRoleRequest(role_name=VERIFIER, assume_role_policy_document=FC_TRUST))
+    before, _ = linked_pair(make_owner_deps, make_partner_deps, verifier_role=VERIFIER)
+    assert owner.handle_approved(approved(days=7), before, now=now).status == "applied"
+    owner_deps, partner_deps = linked_pair(
+        make_owner_deps, make_partner_deps, verifier_role=VERIFIER, **rotated(before)
+    )
+    expiry = g.format_time(now + timedelta(days=7))
+
+    report = partner.sweep_partner(partner_deps, now=now).detail
+    assert report == {"sealed_with_previous_key": 2, "previous_key_needed_until": expiry}  # assume + verifier policy
+
+    renewal = approved(at=120, days=14, event_id="evt-approved-0002")
+    assert owner.handle_approved(renewal, owner_deps, now=now + timedelta(seconds=120)).status == "applied"
+
+    assert partner.sweep_partner(partner_deps, now=now).detail == {"sealed_with_previous_key": 0}
+    [verifier_policy] = partner_deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+    assert g.is_sealed(verifier_policy.tags, verifier_policy.name, ONLY_NEW)
+
+
+def test_a_forwarded_revocation_says_loudly_what_it_could_not_verify(
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, revoked: Any, now: Any, caplog: Any
+) -> None:
+    before, _ = linked_pair(make_owner_deps, make_partner_deps)
+    assert owner.handle_approved(approved(), before, now=now).status == "applied"
+    owner_deps, partner_deps = linked_pair(make_owner_deps, make_partner_deps)
+    partner_deps.settings = partner_deps.settings.model_copy(update={"seal_secret": NEW_SEAL})  # the old key dropped
+
+    assert owner.handle_revoked(revoked(), owner_deps, now=now + timedelta(seconds=60)).status == "applied"
+
+    [forwarded] = owner_deps.notifier.partner_outcomes
+    assert forwarded.status == "unchanged"  # not detached: not verifiably ours ...
+    assert any(r.levelname == "CRITICAL" and "partner revocation of OPS-1234" in r.getMessage() for r in caplog.records)

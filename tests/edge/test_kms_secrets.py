@@ -95,20 +95,50 @@ def test_the_seal_key_from_kms_seals_with_the_current_version_and_keeps_the_olde
     assert "seal-two" not in repr(with_kms_secrets(settings, kms.fetch, now=NOW))
 
 
-def test_a_new_seal_key_version_only_verifies_until_it_has_settled() -> None:
+def test_a_new_seal_key_version_only_verifies_until_it_has_settled(caplog: pytest.LogCaptureFixture) -> None:
     ttl = 300
     young = SecretVersions("new-key", "old-key", NOW - timedelta(seconds=ttl + SEAL_KEY_SETTLE_SECONDS - 1))
     settled = SecretVersions("new-key", "old-key", NOW - timedelta(seconds=ttl + SEAL_KEY_SETTLE_SECONDS))
 
-    assert seal_keys_in_use(young, now=NOW, ttl_seconds=ttl) == ("old-key", ("new-key",))
-    assert seal_keys_in_use(settled, now=NOW, ttl_seconds=ttl) == ("new-key", ("old-key",))
-    assert seal_keys_in_use(SecretVersions("new-key", "old-key"), now=NOW, ttl_seconds=ttl) == ("new-key", ("old-key",))
-    assert seal_keys_in_use(SecretVersions("only-key", None, NOW), now=NOW, ttl_seconds=ttl) == ("only-key", ())
+    assert seal_keys_in_use(young, now=NOW, ttl_seconds=ttl) == SealKeys("old-key", pending="new-key")
+    assert seal_keys_in_use(settled, now=NOW, ttl_seconds=ttl) == SealKeys("new-key", ("old-key",))
+    assert seal_keys_in_use(SecretVersions("only-key", None, NOW), now=NOW, ttl_seconds=ttl) == SealKeys("only-key")
+    undated = seal_keys_in_use(SecretVersions("new-key", "old-key"), now=NOW, ttl_seconds=ttl)
+    assert undated == SealKeys("new-key", ("old-key",))  # cannot be held back forever, but said
+    assert "no creation time" in caplog.text
     kms = FakeKms()
     kms.rotate(OWNER_SEAL, "seal-one-0123456789")
     kms.rotate(OWNER_SEAL, "seal-two-0123456789", created=NOW - timedelta(minutes=5))
     keys = with_kms_secrets(Settings(kms_seal_secret=OWNER_SEAL), kms.fetch, now=NOW).seal_keys
-    assert keys == SealKeys("seal-one-0123456789", ("seal-two-0123456789",))
+    assert keys == SealKeys("seal-one-0123456789", pending="seal-two-0123456789")
+
+
+def test_unread_kms_seal_settings_never_answer_that_the_tag_alone_is_ownership() -> None:
+    """Settings naming a KMS seal key that has not been read refuse to give keys (None would mean: tag only)."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(kms_seal_secret=OWNER_SEAL).seal_keys  # noqa: B018 (the property raises)
+    assert refused.value.problems[0].path == "RAM_DELEGATE_KMS_SEAL_SECRET"
+    with pytest.raises(ConfigurationError):
+        Settings(kms_seal_secret=OWNER_SEAL, seal_secret="seal-env-0123456789").seal_keys  # noqa: B018
+
+
+def test_moving_the_seal_key_from_the_environment_into_kms_keeps_what_it_sealed() -> None:
+    """The environment key stays a verifying key, and the first KMS version settles against it like a rotation."""
+    kms = FakeKms()
+    kms.rotate(OWNER_SEAL, "seal-kms-0123456789", created=NOW - timedelta(minutes=1))
+    settings = Settings(kms_seal_secret=OWNER_SEAL, seal_secret="seal-env-0123456789")
+
+    assert with_kms_secrets(settings, kms.fetch, now=NOW).seal_keys == SealKeys(
+        "seal-env-0123456789", pending="seal-kms-0123456789"
+    )
+    later = NOW + timedelta(hours=1)
+    assert with_kms_secrets(settings, kms.fetch, now=later).seal_keys == SealKeys(
+        "seal-kms-0123456789", ("seal-env-0123456789",)
+    )
+    kms.rotate(OWNER_SEAL, "seal-kms-two-0123456789", created=NOW - timedelta(days=1))  # a later, settled rotation
+    assert with_kms_secrets(settings, kms.fetch, now=later).seal_keys == SealKeys(
+        "seal-kms-two-0123456789", ("seal-kms-0123456789", "seal-env-0123456789")
+    )
 
 
 def test_a_short_seal_key_in_kms_stops_the_cold_start() -> None:
@@ -420,7 +450,7 @@ def test_a_revocation_during_a_kms_rotation_is_seen_by_an_instance_that_read_the
     rotated_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     kms.put(OWNER_SEAL, second, created=rotated_at)  # rotated now: the stale instance still holds only the first
     fresh = app.warm_instance("owner", webhook=True, env=env, monotonic=Clock())
-    assert fresh.deps(None).settings.seal_keys == SealKeys(first, (second,))  # the new version only verifies yet
+    assert fresh.deps(None).settings.seal_keys == SealKeys(first, pending=second)  # the new version only verifies
 
     revocation = {**approval, "id": "evt-revoked-kms", "type": "partner.access.revoked", "data": {"ticket": "OPS-1234"}}
     assert app.owner_onboard(_signed(webhook, revocation, now), None, instance=fresh)["statusCode"] == 200

@@ -199,3 +199,34 @@ def test_a_record_differs_by_what_it_says_not_by_its_seal_or_the_key_of_its_exte
     assert g.record_differs(stored, {**same, g.TAG_EXTERNAL_ID: other}, name, ROTATED)
     plain = {**stored, g.TAG_EXTERNAL_ID: "external-id-0123456789"}  # stored before encryption existed
     assert g.record_differs(plain, same, name, ROTATED)  # rewritten encrypted
+
+
+def test_while_a_new_key_settles_what_the_current_one_sealed_still_counts_as_needing_an_older_key() -> None:
+    settling = seal.SealKeys(OLD, pending="n" * 32)  # the new KMS version verifies, the previous one still seals
+    grant = _resource("rd-ops-1", g.with_seal(_GRANT_TAGS, "rd-ops-1", settling))
+
+    assert g.is_sealed(grant.tags, "rd-ops-1", settling)
+    assert g.is_sealed(g.with_seal(_GRANT_TAGS, "rd-ops-1", seal.SealKeys("n" * 32)), "rd-ops-1", settling)
+    assert g.previous_key_report([grant], settling, 96) == {
+        "sealed_with_previous_key": 1,
+        "previous_key_needed_until": "2030-01-01T00:00:00Z",
+        "seal_key_settling": True,
+    }
+    assert settling.newest == "n" * 32
+    assert "n" * 32 not in repr(settling)
+
+
+def test_clearing_dropped_fields_touches_only_our_tags_and_never_the_seal() -> None:
+    existing = {
+        g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE,
+        g.TAG_RESOURCE_GROUP: "rg-1",
+        g.TAG_REVOKED_AT: "",  # cleared before: nothing more to clear
+        g.TAG_SEAL: "v1.old",
+        "team": "payments",  # not ours
+    }
+    desired = {g.TAG_MANAGED_BY: g.MANAGED_BY_VALUE, g.TAG_TICKET: "OPS-1"}
+
+    assert g.clear_dropped(desired, existing) == {**desired, g.TAG_RESOURCE_GROUP: ""}
+    assert g.clear_dropped(desired, None) == desired
+    sealed = g.with_seal(g.clear_dropped(desired, existing), "rd-ops-1", HELD)
+    assert g.is_sealed({**existing, **sealed}, "rd-ops-1", HELD)  # what RAM holds after the one TagResources

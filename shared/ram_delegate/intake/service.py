@@ -180,9 +180,8 @@ def build_runtime(env: Mapping[str, str], cloud: CloudClients, account_id: str |
     region = cloud.settings.region
     endpoint = env.get(ENV_FC_ENDPOINT, "").strip() or f"{account_id}.{region}.fc.aliyuncs.com"
     function_name = env.get(ENV_FUNCTION_NAME, "").strip() or "ram-delegate-owner-onboard"
-    return IntakeRuntime(
-        file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name, cloud.settings.seal_keys)
-    )
+    # No seal keys yet: they may still be in KMS; each invocation binds its own (IntakeRuntime.bound).
+    return IntakeRuntime(file, build_adapters(file, env), FcAsyncDispatcher(cloud, endpoint, function_name))
 
 
 def serve(source: str, request: HttpRequest, runtime: IntakeRuntime | None) -> dict[str, Any]:

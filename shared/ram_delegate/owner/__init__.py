@@ -9,7 +9,9 @@ the second one is refused (422), never merged.
 Why a revocation always wins, although RAM has no conditional writes:
 
 * The revocation retires in rounds: cut access, delete, record the tombstone (T), then observe again, until an
-  observation made after T finds nothing of the grant. It answers 2xx only then.
+  observation made after T finds nothing of the grant. It answers 2xx only then; if that observation finds a role or
+  access policy with the ticket's names and our tags but no seal it can verify (a forgery, or a seal key it does not
+  hold), which it may not touch, it answers 503 with a critical alert instead.
 * The approval, after its last write, reads the ticket's tombstone once more (C). If C sees a tombstone the approval
   is not newer than, the approval retires everything of the ticket itself and answers ``stale``. If C does not see
   it, C happened before T, so all the approval's writes happened before T, and the revocation's final observation

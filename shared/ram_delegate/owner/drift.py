@@ -96,7 +96,7 @@ def _owner_drift(
                 "heal access",
             )
         )
-    group = tags.get(g.TAG_RESOURCE_GROUP)
+    group = tags.get(g.TAG_RESOURCE_GROUP) or None  # an empty value is a group no longer named (clear_dropped)
     for ref in attached:
         if ref.name == policy and ref.policy_type == "Custom" and group is None:
             continue

@@ -175,8 +175,12 @@ def _trust_for(event: ApprovedEvent, deps: Deps, external_id: str) -> PolicyDocu
 def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, seal_keys: SealKeys | None) -> list[Step]:
     steps: list[Step] = []
     role, policy = desired.role, desired.policy
-    role_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, role, seal_keys)
-    policy_tags = g.with_seal({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, policy, seal_keys)
+    recorded_role = observed.role_tags if observed.role is not None else None
+    recorded_access = observed.access.tags if observed.access is not None else None
+    role_tags = g.with_seal(g.clear_dropped({**desired.tags, g.TAG_KIND: g.KIND_ROLE}, recorded_role), role, seal_keys)
+    policy_tags = g.with_seal(
+        g.clear_dropped({**desired.tags, g.TAG_KIND: g.KIND_ACCESS}, recorded_access), policy, seal_keys
+    )
     trust_json = to_json(trust)
     ticket = desired.tags[g.TAG_TICKET]
     if observed.role is None:
@@ -331,7 +335,7 @@ def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
                     "access": {
                         "profile": tags[g.TAG_PROFILE],
                         "region": tags[g.TAG_REGION],
-                        "resource_group_id": tags.get(g.TAG_RESOURCE_GROUP),
+                        "resource_group_id": tags.get(g.TAG_RESOURCE_GROUP) or None,
                         "resource_ids": _recorded_resource_ids(tags),
                     },
                     "expires_at": tags[g.TAG_EXPIRES_AT],

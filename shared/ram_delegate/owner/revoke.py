@@ -63,13 +63,15 @@ def handle_revoked(event: RevokedEvent, deps: Deps, *, now: datetime, dry_run: b
     if _already_applied(event, observed) and not observed.unverified:
         _forward_revocation(event, deps, now, observed.tombstone)
         return Outcome("duplicate", ticket)
-    steps = retire(deps, ticket, tombstone_for, reason="revoked", event_id=event.id, observed=observed)
+    steps, final = retire(deps, ticket, tombstone_for, reason="revoked", event_id=event.id, observed=observed)
     tombstone = g.find_managed(
         deps.cloud.ram.list_policies(g.managed_filter(g.KIND_TOMBSTONE, ticket)), g.tombstone_policy_name(ticket)
     )
     _forward_revocation(event, deps, now, tombstone)
-    if observed.unverified:
-        _unconfirmed(deps, ticket, observed.unverified)
+    # The last observation, made after the tombstone: what a racing approval wrote under a key this instance does
+    # not hold shows there, and must not be confirmed as gone.
+    if final.unverified:
+        _unconfirmed(deps, ticket, final.unverified)
     return Outcome("applied", ticket, tuple(steps))
 
 

@@ -255,8 +255,9 @@ def retire(
     event_id: str | None,
     proceed: Callable[[Observed], bool] = lambda _observed: True,
     observed: Observed | None = None,
-) -> list[Step]:
-    """Retire the ticket's grant until an observation finds it clean; returns the steps that ran.
+) -> tuple[list[Step], Observed]:
+    """Retire the ticket's grant until an observation finds it clean; returns the steps that ran and that last
+    observation (a revocation checks it for what it could not verify: see ``Observed.unverified``).
 
     ``observed``: the caller's own fresh observation, used for the first round instead of reading again.
 
@@ -271,10 +272,10 @@ def retire(
         if observed.other_ticket is not None:
             raise g.name_collision(ticket, observed.other_ticket)
         if not proceed(observed):
-            return ran
+            return ran, observed
         steps = retire_steps(deps, ticket, observed, tombstone_for(observed.tombstone), reason)
         if not steps:
-            return ran
+            return ran, observed
         observed = None  # every later round observes what the writes left
         try:
             execute(steps, deps.cloud, deps.audit, ticket=ticket, event_id=event_id)

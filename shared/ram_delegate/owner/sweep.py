@@ -77,7 +77,7 @@ def sweep_owner(deps: Deps, *, now: datetime, dry_run: bool = False, progress: P
                 observed = observe(deps, ticket)
                 all_steps += retire_steps(deps, ticket, observed, tombstone_for(observed.tombstone), "expired")
                 continue
-            steps = retire(
+            steps, _final = retire(
                 deps, ticket, tombstone_for, reason="expired", event_id=None, proceed=_still_expired(role, now)
             )
             if not steps:
