@@ -121,7 +121,7 @@ def _send_native(run: Invocation) -> int:
 def command_grants(run: Invocation) -> int:
     from ram_delegate.grants import list_owner_grants, list_partner_grants
 
-    settings = run.with_account_id(run.settings())
+    settings = run.with_seal_key(run.with_account_id(run.settings()))
     side = run.args.side or settings.side
     cloud = run.cloud(settings)
     now = run.now()

@@ -90,12 +90,14 @@ class Invocation:
         if self.endpoint:
             overrides["endpoint"] = self.endpoint
             overrides["protocol"] = "http"
-        settings = Settings.from_env(self.env, **overrides)
-        return self._with_kms_seal_key(settings) if settings.kms_seal_secret else settings
+        return Settings.from_env(self.env, **overrides)
 
-    def _with_kms_seal_key(self, settings: Settings) -> Settings:
-        """The seal key read from KMS with the caller's credentials (``RAM_DELEGATE_KMS_SEAL_SECRET``): the CLI decides
-        ownership with the functions' keys, never with the managed-by tag alone."""
+    def with_seal_key(self, settings: Settings) -> Settings:
+        """``settings`` with the seal key read from KMS with the caller's credentials when one is named
+        (``RAM_DELEGATE_KMS_SEAL_SECRET``), for the commands that decide ownership: with the functions' keys, never
+        with the managed-by tag alone. Commands that do not read grants never ask KMS."""
+        if not settings.kms_seal_secret:
+            return settings
         from ram_delegate.kms_secrets import with_kms_seal_key
 
         kms = self.cloud(settings).kms
@@ -152,6 +154,7 @@ class Invocation:
         from ram_delegate.notify import HttpNotifier
         from ram_delegate.policy import load_profiles
 
+        settings = self.with_seal_key(settings)
         now = self.now()
         offset = now - datetime.now(timezone.utc)
         return Deps(

@@ -114,7 +114,8 @@ def with_kms_seal_key(settings: Settings, fetch: Fetch, *, now: datetime) -> Set
 
     A seal key set in the environment as well (a deployment moving its key into KMS) stays a verifying key, and the
     first KMS version settles against it as against an ``ACSPrevious``: what the environment key sealed stays ours,
-    and no instance still holding only that key meets a seal it cannot verify."""
+    and, when that version is fresh at the switch, no instance still holding only the environment key meets a seal it
+    cannot verify (settling counts from the version's creation)."""
     name = settings.kms_seal_secret
     if not name:
         return settings

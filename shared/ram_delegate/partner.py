@@ -240,7 +240,8 @@ def handle_granted(event: GrantedEvent, deps: Deps, *, now: datetime, dry_run: b
             steps.append(
                 Step("TagResources", policy_arn, {"resource_type": "policy", "name": policy, "tags": tags}, "record")
             )
-        if verifier and _verify_policy_sealed_before(ram, verify_policy, keys):
+        if steps and verifier and _verify_policy_sealed_before(ram, verify_policy, keys):
+            # Only with a change this delivery writes anyway: a duplicate writes nothing.
             resealed = g.with_seal(_verify_tags(data.owner_account_id), verify_policy, keys)
             params = {"resource_type": "policy", "name": verify_policy, "tags": resealed}
             steps.append(Step("TagResources", g.policy_arn(own, verify_policy), params, "seal under the current key"))
@@ -298,12 +299,11 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
             g.TAG_EVENT_TIME: g.format_time(revoked_time),
             g.TAG_REVOKED_AT: g.format_time(now),
         }
-        external_id = seal.decrypt(keys, policy.name, policy.tags.get(g.TAG_EXTERNAL_ID, ""))
-        if external_id:  # written under the current key with the rest, so no older key stays needed for it
-            tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(external_id, policy.name, keys)
-        tags = g.with_seal(tags, policy.name, keys)
         if g.record_differs(policy.tags, {k: v for k, v in tags.items() if k != g.TAG_REVOKED_AT}, policy.name, keys):
-            record = {"resource_type": "policy", "name": policy.name, "tags": tags}
+            external_id = seal.decrypt(keys, policy.name, policy.tags.get(g.TAG_EXTERNAL_ID, ""))
+            if external_id:  # rewritten under the current key with the rest: no older key stays needed for it
+                tags[g.TAG_EXTERNAL_ID] = g.stored_external_id(external_id, policy.name, keys)
+            record = {"resource_type": "policy", "name": policy.name, "tags": g.with_seal(tags, policy.name, keys)}
             steps.append(Step("TagResources", g.policy_arn(own, policy.name), record, "record the revocation"))
     if dry_run:
         return Outcome("dry-run", ticket, tuple(steps))
@@ -321,13 +321,15 @@ def handle_revoked_forward(event: RevokedEvent, deps: Deps, *, now: datetime, dr
 
 
 def _verify_policy_sealed_before(ram: RamApi, name: str, keys: SealKeys | None) -> bool:
-    """Whether the owner's verifier policy is ours but sealed under an older key than the current one. It lives as
-    long as that owner keeps granting, longer than any grant, so each grant seals it again (its tags never change)
-    instead of leaving it to a key that will be dropped. One list call, and only while more than one key is held."""
-    if keys is None or len(keys.all) == 1:
+    """Whether the owner's verifier policy is ours but sealed under a key from before a rotation (one of the previous
+    keys: never the current or a pending one, so instances on either side of a settling KMS version do not seal it
+    back and forth). It lives as long as that owner keeps granting, longer than any grant, so each new grant seals it
+    again (its tags never change) instead of leaving it to a key that will be dropped. One list call, and only while
+    a previous key is held."""
+    if keys is None or not keys.previous:
         return False
     found = g.find_sealed(ram.list_policies(g.managed_filter(g.KIND_VERIFY)), name, keys)
-    return found is not None and g.sealed_by(found.tags, name, keys) != keys.current
+    return found is not None and g.sealed_by(found.tags, name, keys) in keys.previous
 
 
 def _alert_unverified(deps: Deps, ticket: str, policies: list[TaggedResource]) -> None:
@@ -449,7 +451,11 @@ def _previous_key_report(deps: Deps, policies: list[TaggedResource], keys: SealK
         owner, expires_at = policy.tags.get(g.TAG_OWNER_ACCOUNT, ""), g.parse_time(policy.tags.get(g.TAG_EXPIRES_AT))
         if expires_at is not None:
             last_grant[owner] = max(expires_at, last_grant.get(owner, expires_at))
-    verifiers = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+    try:
+        verifiers = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+    except RamDelegateError as exc:  # the report must not cost the sweep its answer
+        logger.warning("previous seal key report: verifier policies cannot be listed: %s", exc.code)
+        return {**g.previous_key_report(policies, keys, deps.settings.tombstone_hours), "verifier_policies": "unknown"}
 
     def end_of(verifier: TaggedResource) -> datetime | None:
         return last_grant.get(verifier.tags.get(g.TAG_OWNER_ACCOUNT, ""))

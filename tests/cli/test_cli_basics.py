@@ -295,3 +295,17 @@ def test_invoke_without_endpoint_or_account_is_a_usage_error() -> None:
     code, _, err = run_cli("invoke", "owner-expire", env=env)
     assert code == 2
     assert "--endpoint" in err
+
+
+def test_commands_that_read_no_grants_never_ask_kms_for_the_seal_key() -> None:
+    """With RAM_DELEGATE_KMS_SEAL_SECRET set, lint and invoke run as before (only the commands that decide ownership
+    read the key, with the caller's credentials)."""
+    env = {"RAM_DELEGATE_KMS_SEAL_SECRET": "ram-delegate/owner/seal"}
+    code, _, err = run_cli("lint", "--profiles", env=env)
+    assert (code, err) == (0, "")
+    keys = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKIDEXAMPLE", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "example-secret"}
+    code, _, err = run_cli("invoke", "owner-expire", env={**env, **keys})
+    assert (code, "--endpoint" in err) == (2, True)  # its own usage error, no KMS call (which could not succeed)
+    code, _, err = run_cli("grants", "--side", "partner", env=env)
+    assert code != 0  # the key is needed here: it is read, and without credentials cannot be
+    assert "credentials" in err.lower()

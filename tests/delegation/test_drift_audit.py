@@ -450,3 +450,52 @@ def test_a_principal_is_inside_only_when_provably_of_this_account(principal: str
     from ram_delegate.inventory import is_external
 
     assert is_external(principal, ENTERPRISE_A_UID) is external
+
+
+OPERATOR = {"profile": "slb-operator", "region": "cn-hangzhou", "resource_ids": ["lb-bp1prod000000000001"]}
+
+
+@pytest.fixture
+def scoped(make_owner_deps: Any, approved: Any, now: Any) -> Any:
+    """A grant on one named load balancer (the slb-operator profile requires the instances)."""
+    owner_deps = make_owner_deps(alert_webhook=ALERTS)
+    assert owner.handle_approved(approved(access=OPERATOR), owner_deps, now=now).status == "applied"
+    return owner_deps
+
+
+def test_an_instance_scoped_grant_is_audited_not_refused(scoped: Any, now: Any) -> None:
+    """Its instances render its access policy again, so a clean audit finds nothing (it used to stop the whole audit
+    with a refusal: the profile requires instances, and none were passed)."""
+    assert audit_owner_grants(scoped, now=now) == []
+
+
+def test_an_instance_scoped_grant_is_revoked_not_healed_toward_its_unsealed_record(
+    scoped: Any, owner_root: Any, now: Any
+) -> None:
+    """Its instance list is recorded outside the seal: healing toward it could widen the grant (an edited record),
+    so a difference revokes instead. Here the record is edited to name every load balancer."""
+    request = models.TagResourcesRequest(
+        resource_type="role",
+        resource_names=[ROLE],
+        tag=[
+            models.TagResourcesRequestTag(key=g.TAG_RESOURCE_IDS, value="lb-bp1prod000000000001,lb-bp1prod000000000002")
+        ],
+    )
+    owner_root.tag_resources(request)
+    before = owner_root.get_policy(models.GetPolicyRequest(policy_name=ACCESS, policy_type="Custom")).body
+
+    [finding] = audit_owner_grants(scoped, now=now)
+
+    assert (finding.kind, finding.action) == ("tampered-grant", "revoked")
+    assert not any(r.role_name == ROLE for r in owner_root.list_roles(models.ListRolesRequest()).body.roles.role)
+    assert "lb-bp1prod000000000002" not in before.default_policy_version.policy_document  # never written wider
+
+
+def test_an_instance_scoped_grant_whose_record_lost_its_instances_is_revoked(
+    scoped: Any, owner_root: Any, now: Any
+) -> None:
+    owner_root.untag_resources(
+        models.UntagResourcesRequest(resource_type="role", resource_names=[ROLE], tag_keys=[g.TAG_RESOURCE_IDS])
+    )
+    [finding] = audit_owner_grants(scoped, now=now)
+    assert finding.action == "revoked"

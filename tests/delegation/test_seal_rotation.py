@@ -179,3 +179,47 @@ def test_a_forwarded_revocation_says_loudly_what_it_could_not_verify(
     [forwarded] = owner_deps.notifier.partner_outcomes
     assert forwarded.status == "unchanged"  # not detached: not verifiably ours ...
     assert any(r.levelname == "CRITICAL" and "partner revocation of OPS-1234" in r.getMessage() for r in caplog.records)
+
+
+def test_a_redelivery_after_the_rotation_writes_nothing_even_with_an_old_verifier_policy(
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, now: Any, partner_root: Any, writes: Any
+) -> None:
+    partner_root.create_role(models.CreateRoleRequest(role_name=VERIFIER, assume_role_policy_document=FC_TRUST))
+    before, _ = linked_pair(make_owner_deps, make_partner_deps, verifier_role=VERIFIER)
+    assert owner.handle_approved(approved(), before, now=now).status == "applied"
+    owner_deps, _ = linked_pair(make_owner_deps, make_partner_deps, verifier_role=VERIFIER, **rotated(before))
+    written = writes()
+
+    outcome = owner.handle_approved(approved(), owner_deps, now=now + timedelta(seconds=30))
+
+    assert outcome.status == "duplicate"
+    [forwarded] = owner_deps.notifier.partner_outcomes  # the owner tells the partner again; it changes nothing
+    assert forwarded.status == "duplicate"
+    assert writes() == written
+
+
+def test_instances_on_both_sides_of_a_settling_key_do_not_seal_the_verifier_policy_back_and_forth(
+    make_owner_deps: Any, make_partner_deps: Any, approved: Any, now: Any, partner_root: Any
+) -> None:
+    """While a KMS version settles, one instance seals with the previous key (the new one pending) and another,
+    which read KMS later, with the new key. A verifier policy the new key sealed is never sealed back."""
+    partner_root.create_role(models.CreateRoleRequest(role_name=VERIFIER, assume_role_policy_document=FC_TRUST))
+    owner_deps, _ = linked_pair(make_owner_deps, make_partner_deps, verifier_role=VERIFIER)
+    assert owner.handle_approved(approved(), owner_deps, now=now).status == "applied"
+    old = owner_deps.settings.seal_secret
+    settled = make_partner_deps(verifier_role=VERIFIER, seal_secret=NEW_SEAL, seal_previous_secrets=(old,))
+    settling = make_partner_deps(verifier_role=VERIFIER, seal_secret=old, seal_pending_secret=NEW_SEAL)
+
+    def verifier_policy() -> Any:
+        [policy] = settled.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
+        return policy
+
+    owner_deps.notifier.forward_to = settled  # a renewal reaches the instance holding the new key: sealed again
+    renewal = approved(at=60, days=14, event_id="evt-approved-0002")
+    assert owner.handle_approved(renewal, owner_deps, now=now + timedelta(seconds=60)).status == "applied"
+    assert g.is_sealed(verifier_policy().tags, verifier_policy().name, ONLY_NEW)
+    owner_deps.notifier.forward_to = settling  # the next one reaches an instance where the new key is pending
+    later = approved(at=120, days=21, event_id="evt-approved-0003")
+    assert owner.handle_approved(later, owner_deps, now=now + timedelta(seconds=120)).status == "applied"
+
+    assert g.is_sealed(verifier_policy().tags, verifier_policy().name, ONLY_NEW)  # not sealed back to the old key

@@ -19,6 +19,7 @@ from ram_delegate.deps import Deps
 from ram_delegate.drift import Action, AuditFinding, TrustFacts, trust_facts
 from ram_delegate.errors import NotFoundError, RamDelegateError
 from ram_delegate.events import RevokedEvent
+from ram_delegate.owner.grant import recorded_resource_ids
 from ram_delegate.owner.revoke import handle_revoked
 from ram_delegate.plan import Step, execute
 from ram_delegate.policy import PolicyDocument, owner_access_policy, owner_trust_policy, same_policy, to_json
@@ -76,9 +77,24 @@ def _owner_drift(
     if not same_policy(info.trust_policy, trust, "trust"):
         drift.differences.append(f"trust: {_trust_change(facts, trust)}")
         drift.steps.append(Step("UpdateRole", arn, {"role": role.name, "trust_policy": to_json(trust)}, "heal trust"))
-    access = owner_access_policy(
-        profile=profile, owner_account_id=account_id, region=tags.get(g.TAG_REGION, ""), expires_at=expires_at
-    )
+    # The named instances are recorded in a tag outside the seal (or, when too many, only as a digest): the access
+    # document of a profile that scopes by instance is compared with that record but never healed toward it (an edited
+    # record must not widen a grant); a difference revokes the grant instead.
+    by_instance = profile.resource_ids != "refuse"
+    try:
+        access: PolicyDocument | None = owner_access_policy(
+            profile=profile,
+            owner_account_id=account_id,
+            region=tags.get(g.TAG_REGION, ""),
+            expires_at=expires_at,
+            resource_ids=recorded_resource_ids(tags),
+        )
+    except KeyError:  # only a digest of the instances is recorded: the document cannot be re-rendered
+        access = None
+        logger.info("drift audit: %s names its instances by digest only; its access document is not compared", ticket)
+    except RamDelegateError:
+        drift.unsafe = "the grant's recorded instances no longer render an access policy (the record was edited)"
+        return drift, facts, names
     try:
         document: str | None = ram.get_policy(policy).document
     except NotFoundError:
@@ -86,8 +102,10 @@ def _owner_drift(
         # without its access policy grants nothing by itself; other attachments are still detached below.
         document = None
         drift.differences.append(f"access: {policy} is missing (an approval in flight, or deleted); reported")
-    if document is not None and not same_policy(document, access, "custom"):
+    if document is not None and access is not None and not same_policy(document, access, "custom"):
         drift.differences.append(f"access: {policy} differs from the profile's rendering (widened or edited)")
+        if by_instance:
+            drift.unsafe = "the access policy of an instance-scoped grant differs from its unsealed record of instances"
         drift.steps.append(
             Step(
                 "CreatePolicyVersion",

@@ -336,7 +336,7 @@ def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
                         "profile": tags[g.TAG_PROFILE],
                         "region": tags[g.TAG_REGION],
                         "resource_group_id": tags.get(g.TAG_RESOURCE_GROUP) or None,
-                        "resource_ids": _recorded_resource_ids(tags),
+                        "resource_ids": recorded_resource_ids(tags),
                     },
                     "expires_at": tags[g.TAG_EXPIRES_AT],
                     "requested_by": "recorded requester",
@@ -348,7 +348,7 @@ def _recorded_approval(tags: Mapping[str, str]) -> ApprovedEvent | None:
         return None
 
 
-def _recorded_resource_ids(tags: Mapping[str, str]) -> list[str] | None:
+def recorded_resource_ids(tags: Mapping[str, str]) -> list[str] | None:
     """The named instances a grant's tags record; KeyError when only their digest was recorded (not re-renderable)."""
     recorded = tags.get(g.TAG_RESOURCE_IDS)
     if not recorded:
