@@ -455,7 +455,8 @@ def _previous_key_report(deps: Deps, policies: list[TaggedResource], keys: SealK
         verifiers = deps.cloud.ram.list_policies(g.managed_filter(g.KIND_VERIFY))
     except RamDelegateError as exc:  # the report must not cost the sweep its answer
         logger.warning("previous seal key report: verifier policies cannot be listed: %s", exc.code)
-        return {**g.previous_key_report(policies, keys, deps.settings.tombstone_hours), "verifier_policies": "unknown"}
+        report = g.previous_key_report(policies, keys, deps.settings.tombstone_hours)
+        return {**report, "verifier_policies": "unknown", "previous_key_needed_until": "unknown"}
 
     def end_of(verifier: TaggedResource) -> datetime | None:
         return last_grant.get(verifier.tags.get(g.TAG_OWNER_ACCOUNT, ""))

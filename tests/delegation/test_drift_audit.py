@@ -469,33 +469,116 @@ def test_an_instance_scoped_grant_is_audited_not_refused(scoped: Any, now: Any) 
     assert audit_owner_grants(scoped, now=now) == []
 
 
-def test_an_instance_scoped_grant_is_revoked_not_healed_toward_its_unsealed_record(
-    scoped: Any, owner_root: Any, now: Any
+def _access_document(ram: Any) -> dict[str, Any]:
+    body = ram.get_policy(models.GetPolicyRequest(policy_name=ACCESS, policy_type="Custom")).body
+    document: dict[str, Any] = json.loads(body.default_policy_version.policy_document)
+    return document
+
+
+def _tag_instances(ram: Any, value: str) -> None:
+    tag = [models.TagResourcesRequestTag(key=g.TAG_RESOURCE_IDS, value=value)]
+    ram.tag_resources(models.TagResourcesRequest(resource_type="role", resource_names=[ROLE], tag=tag))
+
+
+def _instance_statement(document: dict[str, Any]) -> dict[str, Any]:
+    return next(st for st in document["Statement"] if "loadbalancer/" in json.dumps(st["Resource"]))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param("lb-bp1prod000000000001,lb-bp1prod000000000002", id="record-widened"),
+        pytest.param(None, id="record-removed"),
+        pytest.param("lb-bp1prod000000000002", id="record-disjoint"),  # also a renewal between its two writes
+    ],
+)
+def test_an_edited_instance_record_never_widens_the_grant(
+    scoped: Any, owner_root: Any, aliyun_emulator: Any, now: Any, record: str | None
 ) -> None:
-    """Its instance list is recorded outside the seal: healing toward it could widen the grant (an edited record),
-    so a difference revokes instead. Here the record is edited to name every load balancer."""
-    request = models.TagResourcesRequest(
-        resource_type="role",
-        resource_names=[ROLE],
-        tag=[
-            models.TagResourcesRequestTag(key=g.TAG_RESOURCE_IDS, value="lb-bp1prod000000000001,lb-bp1prod000000000002")
-        ],
+    """The instance list is a tag outside the seal: whatever it says, the audit renders no instance the access
+    policy does not already name, and revokes nothing for it."""
+    before = _access_document(owner_root)
+    if record is None:
+        owner_root.untag_resources(
+            models.UntagResourcesRequest(resource_type="role", resource_names=[ROLE], tag_keys=[g.TAG_RESOURCE_IDS])
+        )
+    else:
+        _tag_instances(owner_root, record)
+    versions = aliyun_emulator.requests.counts().get("CreatePolicyVersion", 0)
+
+    findings = audit_owner_grants(scoped, now=now)
+
+    assert [f.action for f in findings] == (["reported"] if record == "lb-bp1prod000000000002" else [])
+    assert aliyun_emulator.requests.counts().get("CreatePolicyVersion", 0) == versions
+    assert _access_document(owner_root) == before
+    assert any(r.role_name == ROLE for r in owner_root.list_roles(models.ListRolesRequest()).body.roles.role)
+
+
+@pytest.mark.parametrize(
+    "widen",
+    [
+        pytest.param(
+            lambda st: st.update(Resource=[st["Resource"], st["Resource"].replace("01", "02")]), id="one-more"
+        ),
+        pytest.param(lambda st: st.update(Resource=st["Resource"].rsplit("/", 1)[0] + "/*"), id="every-instance"),
+    ],
+)
+def test_a_widened_instance_scoped_access_policy_is_healed_back_to_its_instances(
+    scoped: Any, owner_root: Any, now: Any, widen: Callable[[dict[str, Any]], None]
+) -> None:
+    before = _access_document(owner_root)
+    edited = json.loads(json.dumps(before))
+    widen(_instance_statement(edited))
+    owner_root.create_policy_version(
+        models.CreatePolicyVersionRequest(policy_name=ACCESS, policy_document=json.dumps(edited), set_as_default=True)
     )
-    owner_root.tag_resources(request)
-    before = owner_root.get_policy(models.GetPolicyRequest(policy_name=ACCESS, policy_type="Custom")).body
 
     [finding] = audit_owner_grants(scoped, now=now)
 
-    assert (finding.kind, finding.action) == ("tampered-grant", "revoked")
-    assert not any(r.role_name == ROLE for r in owner_root.list_roles(models.ListRolesRequest()).body.roles.role)
-    assert "lb-bp1prod000000000002" not in before.default_policy_version.policy_document  # never written wider
+    assert finding.action == "healed"
+    assert _access_document(owner_root) == before
 
 
-def test_an_instance_scoped_grant_whose_record_lost_its_instances_is_revoked(
+def test_an_instance_scoped_access_policy_replaced_wholesale_is_healed_from_its_record(
     scoped: Any, owner_root: Any, now: Any
 ) -> None:
-    owner_root.untag_resources(
-        models.UntagResourcesRequest(resource_type="role", resource_names=[ROLE], tag_keys=[g.TAG_RESOURCE_IDS])
-    )
+    before = _access_document(owner_root)
+    widen_access(owner_root)  # Action * on Resource *: no instance named at all
     [finding] = audit_owner_grants(scoped, now=now)
-    assert finding.action == "revoked"
+    assert finding.action == "healed"
+    assert _access_document(owner_root) == before
+
+
+def test_a_forged_instance_digest_does_not_hide_a_widened_read_only_grant(
+    granted: tuple[Any, Any], owner_root: Any, now: Any
+) -> None:
+    """A profile without instance scoping ignores an instance record: forging one (a digest) switches nothing off."""
+    owner_deps, _ = granted
+    _tag_instances(owner_root, "sha256:" + "0" * 32)
+    widen_access(owner_root)
+    [finding] = audit_owner_grants(owner_deps, now=now)
+    assert finding.action == "healed"
+
+
+MANY = [f"lb-bp1many{n:012d}" for n in range(7)]  # too long for one tag: recorded as a digest
+
+
+def test_a_digest_recorded_grant_is_checked_against_its_digest(
+    make_owner_deps: Any, approved: Any, owner_root: Any, now: Any
+) -> None:
+    owner_deps = make_owner_deps(alert_webhook=ALERTS)
+    access = {**OPERATOR, "resource_ids": MANY}
+    assert owner.handle_approved(approved(access=access), owner_deps, now=now).status == "applied"
+    assert audit_owner_grants(owner_deps, now=now) == []  # its own instances match the digest
+    edited = _access_document(owner_root)
+    statement = _instance_statement(edited)
+    statement["Resource"] = [*statement["Resource"], statement["Resource"][0].replace("many", "evil")]
+    owner_root.create_policy_version(
+        models.CreatePolicyVersionRequest(policy_name=ACCESS, policy_document=json.dumps(edited), set_as_default=True)
+    )
+
+    [finding] = audit_owner_grants(owner_deps, now=now)
+
+    assert (finding.action, finding.severity) == ("reported", "critical")
+    assert "differ from the recorded digest" in finding.detail
+    assert owner_deps.notifier.alerts

@@ -9,7 +9,9 @@ no Resource Manager client.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +24,14 @@ from ram_delegate.events import RevokedEvent
 from ram_delegate.owner.grant import recorded_resource_ids
 from ram_delegate.owner.revoke import handle_revoked
 from ram_delegate.plan import Step, execute
-from ram_delegate.policy import PolicyDocument, owner_access_policy, owner_trust_policy, same_policy, to_json
+from ram_delegate.policy import (
+    AccessProfile,
+    PolicyDocument,
+    owner_access_policy,
+    owner_trust_policy,
+    same_policy,
+    to_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +41,8 @@ class _Drift:
     differences: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     unsafe: str | None = None
+    access_missing: bool = False
+    """The access policy is gone: an approval in flight looks the same, so alone it is only an orphan to report."""
 
 
 def _owner_drift(
@@ -77,43 +88,40 @@ def _owner_drift(
     if not same_policy(info.trust_policy, trust, "trust"):
         drift.differences.append(f"trust: {_trust_change(facts, trust)}")
         drift.steps.append(Step("UpdateRole", arn, {"role": role.name, "trust_policy": to_json(trust)}, "heal trust"))
-    # The named instances are recorded in a tag outside the seal (or, when too many, only as a digest): the access
-    # document of a profile that scopes by instance is compared with that record but never healed toward it (an edited
-    # record must not widen a grant); a difference revokes the grant instead.
-    by_instance = profile.resource_ids != "refuse"
-    try:
-        access: PolicyDocument | None = owner_access_policy(
-            profile=profile,
-            owner_account_id=account_id,
-            region=tags.get(g.TAG_REGION, ""),
-            expires_at=expires_at,
-            resource_ids=recorded_resource_ids(tags),
-        )
-    except KeyError:  # only a digest of the instances is recorded: the document cannot be re-rendered
-        access = None
-        logger.info("drift audit: %s names its instances by digest only; its access document is not compared", ticket)
-    except RamDelegateError:
-        drift.unsafe = "the grant's recorded instances no longer render an access policy (the record was edited)"
-        return drift, facts, names
     try:
         document: str | None = ram.get_policy(policy).document
     except NotFoundError:
         # An approval between CreateRole and CreatePolicy looks like this: never revoke or re-create it here. A role
         # without its access policy grants nothing by itself; other attachments are still detached below.
         document = None
+        drift.access_missing = True
         drift.differences.append(f"access: {policy} is missing (an approval in flight, or deleted); reported")
-    if document is not None and access is not None and not same_policy(document, access, "custom"):
-        drift.differences.append(f"access: {policy} differs from the profile's rendering (widened or edited)")
-        if by_instance:
-            drift.unsafe = "the access policy of an instance-scoped grant differs from its unsealed record of instances"
-        drift.steps.append(
-            Step(
-                "CreatePolicyVersion",
-                g.policy_arn(account_id, policy),
-                {"policy": policy, "document": to_json(access)},
-                "heal access",
+    region = tags.get(g.TAG_REGION, "")
+    if document is not None:
+        instances = _instances_to_render(drift, profile, tags, document, region, account_id)
+        if drift.unsafe is not None:
+            return drift, facts, names
+        try:
+            access = owner_access_policy(
+                profile=profile,
+                owner_account_id=account_id,
+                region=region,
+                expires_at=expires_at,
+                resource_ids=instances,
             )
-        )
+        except RamDelegateError:
+            drift.unsafe = "the grant's instances no longer render an access policy"
+            return drift, facts, names
+        if not same_policy(document, access, "custom"):
+            drift.differences.append(f"access: {policy} differs from the profile's rendering (widened or edited)")
+            drift.steps.append(
+                Step(
+                    "CreatePolicyVersion",
+                    g.policy_arn(account_id, policy),
+                    {"policy": policy, "document": to_json(access)},
+                    "heal access",
+                )
+            )
     group = tags.get(g.TAG_RESOURCE_GROUP) or None  # an empty value is a group no longer named (clear_dropped)
     for ref in attached:
         if ref.name == policy and ref.policy_type == "Custom" and group is None:
@@ -134,6 +142,64 @@ def _owner_drift(
         params = {"policy": policy, "principal_name": principal, "resource_group_id": group}
         drift.steps.append(Step("AttachPolicy", arn, params, "heal attachments"))
     return drift, facts, names
+
+
+def _instances_to_render(
+    drift: _Drift, profile: AccessProfile, tags: Mapping[str, str], document: str, region: str, account_id: str
+) -> list[str] | None:
+    """The named instances to render a grant's access policy with, never more than its current document names.
+
+    The grant records its instances in a tag outside the seal (or only their digest, when too many): anyone allowed
+    ``ram:TagResources`` may edit it. So the rendering takes the recorded instances the document also names (all of
+    them when the document names every instance), and the document's own when nothing usable is recorded: healing
+    then narrows or keeps, never widens. A document naming none of them cannot be rendered from an authentic record
+    (unsafe: the grant is revoked); a record and a document naming disjoint instances (a renewal between its two
+    writes, or an edit) is reported and left alone.
+    """
+    if profile.resource_ids == "refuse" or profile.instances is None:
+        return None  # a profile without instance scoping: a resource-ids tag, if any, means nothing
+    named = _document_instances(document, profile, region, account_id)
+    try:
+        recorded = recorded_resource_ids(tags)
+    except KeyError:  # a digest only: the document's instances are all there is, checked against it
+        if g.resource_ids_tag(named) != tags.get(g.TAG_RESOURCE_IDS):
+            drift.differences.append("access: the instances named differ from the recorded digest; reported")
+        recorded = None
+    if not named:
+        if recorded is None and profile.resource_ids == "require":
+            drift.unsafe = "the access policy names none of the grant's instances and no record can render them"
+        return recorded
+    if recorded is None:
+        return None if named == ["*"] else named
+    kept = [item for item in recorded if item in named or "*" in named]
+    if not kept:
+        drift.differences.append("access: the recorded instances and the access policy's are disjoint; reported")
+        return None if named == ["*"] else named
+    return kept
+
+
+def _document_instances(document: str, profile: AccessProfile, region: str, account_id: str) -> list[str]:
+    """The instance ids an access document allows, in order (``*`` for every instance)."""
+    assert profile.instances is not None
+    prefix, _, suffix = profile.instances.arn(region=region, account_id=account_id, resource_id="\x00").partition(
+        "\x00"
+    )
+    try:
+        raw = json.loads(document)
+    except ValueError:
+        return []
+    statements = raw.get("Statement", []) if isinstance(raw, dict) else []
+    found: list[str] = []
+    for statement in statements if isinstance(statements, list) else []:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        resource = statement.get("Resource")
+        for arn in [resource] if isinstance(resource, str) else resource if isinstance(resource, list) else []:
+            if isinstance(arn, str) and len(arn) > len(prefix) + len(suffix) and arn.startswith(prefix):
+                item = arn[len(prefix) : len(arn) - len(suffix)] if suffix else arn[len(prefix) :]
+                if (not suffix or arn.endswith(suffix)) and item not in found:
+                    found.append(item)
+    return found
 
 
 def _holds_own_in_group(deps: Deps, held: list[RgAttachment] | None, role: str, policy: str, group: str) -> bool:
@@ -275,7 +341,8 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
                 drift.unsafe = f"healing failed: {exc}"
         if heal and drift.unsafe is not None and _revoke(deps, ticket, now, drift.unsafe):
             action = "revoked"
-        incomplete = not drift.steps and drift.unsafe is None  # only the access policy is missing: grants nothing
+        # Only the access policy is missing: the role grants nothing by itself.
+        incomplete = drift.access_missing and not drift.steps and drift.unsafe is None and len(drift.differences) == 1
         if not incomplete:
             deps.critical_alert(f"ram-delegate: grant {ticket} was tampered with ({action})", text)
         findings.append(
