@@ -22,6 +22,7 @@ from ram_delegate.cli import main
 from ram_delegate.drift import audit_partner_grants
 from ram_delegate.inventory import owner_audit, partner_audit
 from ram_delegate.owner.drift import audit_owner_grants
+from ram_delegate.policy import load_profiles
 
 THIRD = "3333333333333333"
 ROLE = "rd-ops-1234"
@@ -508,7 +509,7 @@ def test_an_edited_instance_record_never_widens_the_grant(
 
     findings = audit_owner_grants(scoped, now=now)
 
-    assert [f.action for f in findings] == (["reported"] if record == "lb-bp1prod000000000002" else [])
+    assert [f.action for f in findings] == ([] if record is None else ["reported"])  # never a heal toward the record
     assert aliyun_emulator.requests.counts().get("CreatePolicyVersion", 0) == versions
     assert _access_document(owner_root) == before
     assert any(r.role_name == ROLE for r in owner_root.list_roles(models.ListRolesRequest()).body.roles.role)
@@ -539,14 +540,14 @@ def test_a_widened_instance_scoped_access_policy_is_healed_back_to_its_instances
     assert _access_document(owner_root) == before
 
 
-def test_an_instance_scoped_access_policy_replaced_wholesale_is_healed_from_its_record(
+def test_an_instance_scoped_access_policy_naming_none_of_its_instances_revokes_the_grant(
     scoped: Any, owner_root: Any, now: Any
 ) -> None:
-    before = _access_document(owner_root)
-    widen_access(owner_root)  # Action * on Resource *: no instance named at all
+    """Nothing authentic says which instances it had (the record is unsealed): less access, never a guess."""
+    widen_access(owner_root)  # Action * on Resource *: no instance statement at all
     [finding] = audit_owner_grants(scoped, now=now)
-    assert finding.action == "healed"
-    assert _access_document(owner_root) == before
+    assert finding.action == "revoked"
+    assert not any(r.role_name == ROLE for r in owner_root.list_roles(models.ListRolesRequest()).body.roles.role)
 
 
 def test_a_forged_instance_digest_does_not_hide_a_widened_read_only_grant(
@@ -582,3 +583,40 @@ def test_a_digest_recorded_grant_is_checked_against_its_digest(
     assert (finding.action, finding.severity) == ("reported", "critical")
     assert "differ from the recorded digest" in finding.detail
     assert owner_deps.notifier.alerts
+
+
+def test_only_the_instance_statement_says_which_instances_a_grant_has(
+    make_owner_deps: Any, approved: Any, owner_root: Any, aliyun_emulator: Any, now: Any, tmp_path: Any
+) -> None:
+    """A profile whose region-wide statement covers ``instance/*`` (describe) beside instance actions on named ones:
+    that statement is not read as "every instance", so a record edited to name another instance widens nothing."""
+    profiles = {
+        "profiles": {
+            "ecs-restarter": {
+                "description": "describe every instance, stop and start the named ones",
+                "actions": ["ecs:DescribeInstances"],
+                "resource_template": "acs:ecs:{region}:{account_id}:instance/*",
+                "instances": {
+                    "arn_template": "acs:ecs:{region}:{account_id}:instance/{id}",
+                    "id_pattern": "i-[a-z0-9]{4,30}",
+                    "actions": ["ecs:StopInstance", "ecs:StartInstance"],
+                },
+                "scoping": {"resource_ids": "require", "resource_group": "accept"},
+                "probes": {"positive": {"call": "ecs:DescribeInstances"}},
+            }
+        }
+    }
+    path = tmp_path / "profiles.json"
+    path.write_text(json.dumps(profiles))
+    owner_deps = make_owner_deps(alert_webhook=ALERTS, profiles_file=str(path))
+    owner_deps.profiles = load_profiles(str(path))
+    access = {"profile": "ecs-restarter", "region": "cn-hangzhou", "resource_ids": ["i-legit0001"]}
+    assert owner.handle_approved(approved(access=access), owner_deps, now=now).status == "applied"
+    before = _access_document(owner_root)
+    _tag_instances(owner_root, "i-legit0001,i-victim0002")
+
+    findings = audit_owner_grants(owner_deps, now=now)
+
+    assert [f.action for f in findings] == ["reported"]
+    assert _access_document(owner_root) == before
+    assert "i-victim0002" not in json.dumps(before)

@@ -150,48 +150,54 @@ def _instances_to_render(
     """The named instances to render a grant's access policy with, never more than its current document names.
 
     The grant records its instances in a tag outside the seal (or only their digest, when too many): anyone allowed
-    ``ram:TagResources`` may edit it. So the rendering takes the recorded instances the document also names (all of
-    them when the document names every instance), and the document's own when nothing usable is recorded: healing
-    then narrows or keeps, never widens. A document naming none of them cannot be rendered from an authentic record
-    (unsafe: the grant is revoked); a record and a document naming disjoint instances (a renewal between its two
-    writes, or an edit) is reported and left alone.
+    ``ram:TagResources`` may edit it. So the record can only narrow what the document names: instances the document
+    names beyond the record are healed away (every instance, ``*``, down to the record); instances the record names
+    beyond the document are never added, only reported (a renewal between its two writes, or an edit), and the
+    document's own are kept. A document naming none of its instances cannot be rendered from an authentic record
+    (unsafe: the grant is revoked). In the document's order, so the record's order or repeats change nothing.
     """
     if profile.resource_ids == "refuse" or profile.instances is None:
         return None  # a profile without instance scoping: a resource-ids tag, if any, means nothing
     named = _document_instances(document, profile, region, account_id)
+    if not named:
+        drift.unsafe = "the access policy names none of the grant's instances"
+        return None
     try:
         recorded = recorded_resource_ids(tags)
     except KeyError:  # a digest only: the document's instances are all there is, checked against it
         if g.resource_ids_tag(named) != tags.get(g.TAG_RESOURCE_IDS):
             drift.differences.append("access: the instances named differ from the recorded digest; reported")
         recorded = None
-    if not named:
-        if recorded is None and profile.resource_ids == "require":
-            drift.unsafe = "the access policy names none of the grant's instances and no record can render them"
-        return recorded
     if recorded is None:
         return None if named == ["*"] else named
-    kept = [item for item in recorded if item in named or "*" in named]
-    if not kept:
-        drift.differences.append("access: the recorded instances and the access policy's are disjoint; reported")
-        return None if named == ["*"] else named
-    return kept
+    if "*" in named:
+        return list(dict.fromkeys(recorded))
+    lacking = [item for item in recorded if item not in named]
+    if lacking:
+        drift.differences.append("access: the record names instances the access policy does not; reported")
+        return named
+    return [item for item in named if item in recorded]
 
 
 def _document_instances(document: str, profile: AccessProfile, region: str, account_id: str) -> list[str]:
-    """The instance ids an access document allows, in order (``*`` for every instance)."""
+    """The instance ids an access document allows in its instance statement (the one with exactly the profile's
+    instance actions), in order (``*`` for every instance)."""
     assert profile.instances is not None
+    actions = set(profile.instances.actions)
     prefix, _, suffix = profile.instances.arn(region=region, account_id=account_id, resource_id="\x00").partition(
         "\x00"
     )
     try:
         raw = json.loads(document)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     statements = raw.get("Statement", []) if isinstance(raw, dict) else []
     found: list[str] = []
     for statement in statements if isinstance(statements, list) else []:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        action = statement.get("Action")
+        if set([action] if isinstance(action, str) else action if isinstance(action, list) else []) != actions:
             continue
         resource = statement.get("Resource")
         for arn in [resource] if isinstance(resource, str) else resource if isinstance(resource, list) else []:
@@ -329,6 +335,9 @@ def audit_owner_grants(deps: Deps, *, now: datetime, heal: bool = True) -> list[
             drift, facts, policies = _owner_drift(deps, role, account_id, held)
         except NotFoundError:
             continue  # removed meanwhile
+        except RamDelegateError as exc:  # one grant that cannot be read (throttled, refused) stops no other's check
+            logger.error("drift audit: grant %s could not be read: %s", ticket, exc.code)
+            continue
         if not drift.differences and drift.unsafe is None:
             continue
         action: Action = "reported"
