@@ -322,8 +322,10 @@ def record_differs(existing: Mapping[str, str], desired: Mapping[str, str], name
 
 
 def _same_encrypted(actual: str | None, value: str, name: str, keys: SealKeys | None) -> bool:
-    if keys is None or actual is None or not actual.startswith(seal.ENCRYPTED_PREFIX):
-        return False  # plain text, stored before encryption: rewritten encrypted
+    """Whether two ExternalId tags say the same; a plain value (stored before encryption) is re-encrypted with the
+    next change the record gets, never by a redelivery alone."""
+    if keys is None or actual is None:
+        return False
     plain = seal.decrypt(keys, name, actual)
     return plain is not None and plain == seal.decrypt(keys, name, value)
 

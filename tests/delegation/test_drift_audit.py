@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models
+from race_support import run_in_thread
 
 from aliyun_emulator.testing import ENTERPRISE_A_UID, ENTERPRISE_B_UID
 from ram_delegate import grants as g
@@ -620,3 +622,27 @@ def test_only_the_instance_statement_says_which_instances_a_grant_has(
     assert [f.action for f in findings] == ["reported"]
     assert _access_document(owner_root) == before
     assert "i-victim0002" not in json.dumps(before)
+
+
+@pytest.mark.parametrize("after", range(3, 12))
+def test_a_forged_record_during_a_renewal_never_widens_the_restored_grant(
+    gate: Any, scoped: Any, owner_root: Any, approved: Any, now: Any, after: int
+) -> None:
+    """The renewal stops after its k-th call; someone allowed only TagResources then dresses the access policy's
+    unsealed fields as a newer approval naming one more load balancer. Losing to that "newer" record, the renewal
+    restores it, but only with instances an authentic approval named."""
+    renewal = approved(access=OPERATOR, at=10, days=8, event_id="evt-approved-0002")
+    gate.arm("renewal", after)
+    thread, _ = run_in_thread("renewal", lambda: owner.handle_approved(renewal, scoped, now=now))
+    gate.paused.wait(10)
+    forged = {
+        g.TAG_EVENT_ID: "forged",
+        g.TAG_EVENT_TIME: g.format_time(renewal.time + timedelta(seconds=5)),
+        g.TAG_RESOURCE_IDS: "lb-bp1prod000000000001,lb-bp1prod000000000002",
+    }
+    tag = [models.TagResourcesRequestTag(key=k, value=v) for k, v in forged.items()]
+    owner_root.tag_resources(models.TagResourcesRequest(resource_type="policy", resource_names=[ACCESS], tag=tag))
+    gate.release.set()
+    thread.join(30)
+
+    assert "lb-bp1prod000000000002" not in json.dumps(_access_document(owner_root))

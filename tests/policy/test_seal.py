@@ -198,7 +198,8 @@ def test_a_record_differs_by_what_it_says_not_by_its_seal_or_the_key_of_its_exte
     other = g.stored_external_id("another-id-0123456789", name, ROTATED)
     assert g.record_differs(stored, {**same, g.TAG_EXTERNAL_ID: other}, name, ROTATED)
     plain = {**stored, g.TAG_EXTERNAL_ID: "external-id-0123456789"}  # stored before encryption existed
-    assert g.record_differs(plain, same, name, ROTATED)  # rewritten encrypted
+    assert not g.record_differs(plain, same, name, ROTATED)  # the same value: a redelivery writes nothing
+    assert g.record_differs(plain, {**same, g.TAG_STATE: "revoked"}, name, ROTATED)  # re-encrypted with a change
 
 
 def test_while_a_new_key_settles_what_the_current_one_sealed_still_counts_as_needing_an_older_key() -> None:

@@ -358,13 +358,28 @@ def recorded_resource_ids(tags: Mapping[str, str]) -> list[str] | None:
     return recorded.split(",")
 
 
-def _restore_recorded(deps: Deps, tags: Mapping[str, str], now: datetime) -> None:
-    """After losing a race to a newer approval, re-render what the newer one recorded over our writes."""
+def _restore_recorded(deps: Deps, tags: Mapping[str, str], now: datetime, ours: ApprovedEvent) -> None:
+    """After losing a race to a newer approval, re-render what the newer one recorded over our writes.
+
+    The record's instance list is a tag outside the seal, so it is re-rendered only with instances our own (authentic)
+    approval named as well: an edited record cannot widen the grant through this path; at worst it narrows it until
+    the newer approval's next delivery."""
     recorded = _recorded_approval(tags)
+    ticket = tags.get(g.TAG_TICKET, "")
     if recorded is None or recorded.data.access.profile not in deps.profiles:
-        ticket = tags.get(g.TAG_TICKET, "")
         logger.warning("ticket %s: the recorded approval cannot be re-rendered; the next delivery converges", ticket)
         return
+    named = recorded.data.access.resource_ids
+    if named:
+        if ours.data.access.resource_ids:
+            kept = [item for item in named if item in ours.data.access.resource_ids]
+        else:  # ours named no instance: every instance of its profile, if it is the same profile
+            kept = named if ours.data.access.profile == recorded.data.access.profile else []
+        if not kept:
+            logger.warning("ticket %s: the recorded instances are none of ours; the next delivery converges", ticket)
+            return
+        access = recorded.data.access.model_copy(update={"resource_ids": kept})
+        recorded = recorded.model_copy(update={"data": recorded.data.model_copy(update={"access": access})})
     _converge(recorded, _desired_for(recorded, deps), deps, now=now, dry_run=False, notify=False)
 
 
@@ -392,7 +407,7 @@ def _converge(
             return Outcome("stale", data.ticket, detail={"reason": "the ticket was revoked by a later or equal event"})
         if g.is_stale(event.time, event.id, recorded or None, inclusive=True):
             if written:
-                _restore_recorded(deps, recorded, now)
+                _restore_recorded(deps, recorded, now, event)
             return Outcome("stale", data.ticket, detail={"reason": "a newer approval is already applied"})
         if observed.role is not None and not observed.role_is_ours:
             raise GuardrailError(
