@@ -127,9 +127,9 @@ def is_sealed(tags: Mapping[str, str], name: str, keys: SealKeys | None) -> bool
 
     Without keys (a deployment that has not set one yet) only the tag counts, as before sealing existed.
     """
-    if not is_managed(tags):
-        return False
-    return keys is None or seal.sealing_key(keys, name, tags, SEALED_TAGS, tags.get(TAG_SEAL)) is not None
+    if keys is None:
+        return is_managed(tags)
+    return sealed_by(tags, name, keys) is not None
 
 
 def sealed_by(tags: Mapping[str, str], name: str, keys: SealKeys) -> str | None:
@@ -307,18 +307,20 @@ def refuse_changed_redelivery(recorded: Mapping[str, str] | None, desired: Mappi
         )
 
 
+def tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
+    """Whether writing ``desired`` would change the record. The seal is not compared: the observed resource is ours
+    (sealed under a key the function holds, perhaps one from before a rotation), so equal fields are the same record
+    and a redelivery writes nothing."""
+    return any(actual.get(key) != value for key, value in desired.items() if key != TAG_SEAL)
+
+
 def record_differs(existing: Mapping[str, str], desired: Mapping[str, str], name: str, keys: SealKeys | None) -> bool:
-    """Whether writing ``desired`` onto our resource ``name`` would change what it records. The seal is not compared
-    (the resource may be sealed under a key from before a rotation), nor the ExternalId's ciphertext when both say the
-    same under the held keys: a redelivery after a rotation writes nothing."""
-    for key, value in desired.items():
-        actual = existing.get(key)
-        if key == TAG_SEAL or actual == value:
-            continue
-        if key == TAG_EXTERNAL_ID and _same_encrypted(actual, value, name, keys):
-            continue
-        return True
-    return False
+    """``tags_differ`` for a record that keeps an encrypted ExternalId: its ciphertext is not compared either when
+    both say the same under the held keys, so a redelivery after a rotation writes nothing."""
+    external_id = desired.get(TAG_EXTERNAL_ID)
+    if external_id is not None and _same_encrypted(existing.get(TAG_EXTERNAL_ID), external_id, name, keys):
+        desired = {key: value for key, value in desired.items() if key != TAG_EXTERNAL_ID}
+    return tags_differ(existing, desired)
 
 
 def _same_encrypted(actual: str | None, value: str, name: str, keys: SealKeys | None) -> bool:

@@ -293,62 +293,6 @@ def test_the_verifier_role_reads_the_partner_seal_key_and_nothing_else(aliyun_em
         value_of(verifier, "ram-delegate/partner/forwarding")
 
 
-def _delivery(secret: str, now: datetime) -> bytes:
-    body = json.dumps(
-        {
-            "specversion": "1.0",
-            "id": "evt-kms-1",
-            "source": "https://tickets.example/ops",
-            "type": "partner.access.revoked",
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "data": {"ticket": "KMS-1"},
-        }
-    ).encode()
-    headers = sign(secret, "msg_kms_1", int(now.timestamp()), body)
-    event = {
-        "version": "v1",
-        "rawPath": "/",
-        "body": body.decode(),
-        "isBase64Encoded": False,
-        "headers": {"Content-Type": "application/json", **headers},
-        "requestContext": {"requestId": "kms", "timeEpoch": str(int(now.timestamp() * 1000))},
-    }
-    return json.dumps(event).encode()
-
-
-def test_the_owner_endpoint_verifies_with_kms_secrets_through_a_rotation(aliyun_emulator: Any) -> None:
-    old, new, forwarding = generate_secret(), generate_secret(), generate_secret()
-    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
-    kms.put(WEBHOOK, old)
-    kms.put(FORWARDING, forwarding)
-    env = {
-        "RAM_DELEGATE_SIDE": "owner",
-        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
-        "RAM_DELEGATE_ALLOWED_PARTNERS": "2222222222222222",
-        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
-        "RAM_DELEGATE_PROTOCOL": "http",
-        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
-        "RAM_DELEGATE_KMS_PARTNER_SECRET": FORWARDING,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
-    }
-    clock = Clock()
-    instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
-    now = aliyun_emulator.clock.now()
-
-    def status(secret: str) -> int:
-        return int(app.owner_onboard(_delivery(secret, now), None, instance=instance)["statusCode"])
-
-    assert status(old) == 200
-    assert instance.deps(None).settings.partner_signing_secret == forwarding
-    kms.put(WEBHOOK, new)  # rotated in KMS: this warm instance still holds only the old value
-    assert status(new) == 401  # within a minute of the last read: no re-read, refused
-    clock.now += MIN_REREAD_SECONDS
-    assert status(new) == 200  # the signature failure made the instance read KMS again
-    assert status(old) == 200  # ACSPrevious still verifies during the rotation
-    assert status(generate_secret()) == 401
-
-
 def _approval(now: datetime) -> dict[str, Any]:
     approval: dict[str, Any] = json.loads((REPO / "tests" / "events" / "approved.json").read_text())
     approval["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -370,6 +314,67 @@ def _signed(secret: str, document: dict[str, Any], now: datetime) -> bytes:
     return json.dumps(event).encode()
 
 
+def _delivery(secret: str, now: datetime) -> bytes:
+    revocation = {
+        "specversion": "1.0",
+        "id": "evt-kms-1",
+        "source": "https://tickets.example/ops",
+        "type": "partner.access.revoked",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"ticket": "KMS-1"},
+    }
+    return _signed(secret, revocation, now)
+
+
+def _owner_env(emulator: Any, **kms_names: str) -> dict[str, str]:
+    """owner-onboard's environment on the emulator with the root key, its secrets named in KMS."""
+    return {
+        "RAM_DELEGATE_SIDE": "owner",
+        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
+        "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
+        "RAM_DELEGATE_ENDPOINT": emulator.endpoint,
+        "RAM_DELEGATE_PROTOCOL": "http",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
+        **kms_names,
+    }
+
+
+def _seal_rotation_setup(emulator: Any) -> tuple[Any, dict[str, str], str, str, str]:
+    """KMS with a webhook secret and a first seal key; the env naming both; (kms, env, webhook, first, second)."""
+    webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
+    kms = emulator.state.accounts[ENTERPRISE_A_UID].kms
+    kms.put(WEBHOOK, webhook)
+    kms.put(OWNER_SEAL, first)
+    env = _owner_env(emulator, RAM_DELEGATE_KMS_WEBHOOK_SECRET=WEBHOOK, RAM_DELEGATE_KMS_SEAL_SECRET=OWNER_SEAL)
+    return kms, env, webhook, first, second
+
+
+def test_the_owner_endpoint_verifies_with_kms_secrets_through_a_rotation(aliyun_emulator: Any) -> None:
+    old, new, forwarding = generate_secret(), generate_secret(), generate_secret()
+    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
+    kms.put(WEBHOOK, old)
+    kms.put(FORWARDING, forwarding)
+    env = _owner_env(
+        aliyun_emulator, RAM_DELEGATE_KMS_WEBHOOK_SECRET=WEBHOOK, RAM_DELEGATE_KMS_PARTNER_SECRET=FORWARDING
+    )
+    clock = Clock()
+    instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
+    now = aliyun_emulator.clock.now()
+
+    def status(secret: str) -> int:
+        return int(app.owner_onboard(_delivery(secret, now), None, instance=instance)["statusCode"])
+
+    assert status(old) == 200
+    assert instance.deps(None).settings.partner_signing_secret == forwarding
+    kms.put(WEBHOOK, new)  # rotated in KMS: this warm instance still holds only the old value
+    assert status(new) == 401  # within a minute of the last read: no re-read, refused
+    clock.now += MIN_REREAD_SECONDS
+    assert status(new) == 200  # the signature failure made the instance read KMS again
+    assert status(old) == 200  # ACSPrevious still verifies during the rotation
+    assert status(generate_secret()) == 401
+
+
 def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotation(
     aliyun_emulator: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -379,21 +384,7 @@ def test_the_owner_function_seals_with_the_kms_key_and_revokes_across_its_rotati
 
     caplog.set_level(logging.DEBUG)
 
-    webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
-    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
-    kms.put(WEBHOOK, webhook)
-    kms.put(OWNER_SEAL, first)
-    env = {
-        "RAM_DELEGATE_SIDE": "owner",
-        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
-        "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
-        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
-        "RAM_DELEGATE_PROTOCOL": "http",
-        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
-        "RAM_DELEGATE_KMS_SEAL_SECRET": OWNER_SEAL,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
-    }
+    kms, env, webhook, first, second = _seal_rotation_setup(aliyun_emulator)
     clock = Clock()
     instance = app.warm_instance("owner", webhook=True, env=env, monotonic=clock)
     now = aliyun_emulator.clock.now().replace(microsecond=0)
@@ -428,21 +419,7 @@ def test_a_revocation_during_a_kms_rotation_is_seen_by_an_instance_that_read_the
     instance holds, or it would take it for a forgery and grant again what was just revoked."""
     from ram_delegate import grants as g
 
-    webhook, first, second = generate_secret(), "seal-first-" + generate_secret(), "seal-second-" + generate_secret()
-    kms = aliyun_emulator.state.accounts[ENTERPRISE_A_UID].kms
-    kms.put(WEBHOOK, webhook)
-    kms.put(OWNER_SEAL, first)
-    env = {
-        "RAM_DELEGATE_SIDE": "owner",
-        "RAM_DELEGATE_ACCOUNT_ID": ENTERPRISE_A_UID,
-        "RAM_DELEGATE_ALLOWED_PARTNERS": ENTERPRISE_B_UID,
-        "RAM_DELEGATE_ENDPOINT": aliyun_emulator.endpoint,
-        "RAM_DELEGATE_PROTOCOL": "http",
-        "RAM_DELEGATE_KMS_WEBHOOK_SECRET": WEBHOOK,
-        "RAM_DELEGATE_KMS_SEAL_SECRET": OWNER_SEAL,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": OWNER_ROOT.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": OWNER_ROOT.access_key_secret,
-    }
+    kms, env, webhook, first, second = _seal_rotation_setup(aliyun_emulator)
     stale = app.warm_instance("owner", webhook=True, env=env, monotonic=Clock())
     now = aliyun_emulator.clock.now().replace(microsecond=0)
     approval = _approval(now)

@@ -31,7 +31,7 @@ from ram_delegate.errors import (
 )
 from ram_delegate.events import APPROVED, GRANTED, ApprovedEvent, GrantedEvent
 from ram_delegate.outcome import Outcome
-from ram_delegate.owner.state import Observed, observe, retire, tags_differ
+from ram_delegate.owner.state import Observed, observe, retire
 from ram_delegate.plan import CreateConflict, Step, execute, execute_or_undo, undo_steps
 from ram_delegate.policy import (
     PolicyDocument,
@@ -211,10 +211,10 @@ def _plan_grant(desired: _Desired, observed: Observed, trust: PolicyDocument, se
     steps += _attachment_steps(desired, observed)
     # The record goes first: a concurrent older approval that reads it now backs off before writing anything.
     claims: list[Step] = []
-    if observed.access is not None and tags_differ(observed.access.tags, policy_tags):
+    if observed.access is not None and g.tags_differ(observed.access.tags, policy_tags):
         params = {"resource_type": "policy", "name": policy, "tags": policy_tags}
         claims.append(Step("TagResources", policy_arn, params, "record the event"))
-    if observed.role is not None and tags_differ(observed.role_tags, role_tags):
+    if observed.role is not None and g.tags_differ(observed.role_tags, role_tags):
         params = {"resource_type": "role", "name": role, "tags": role_tags}
         claims.append(Step("TagResources", desired.role_arn, params, "record the event"))
     return claims + steps
@@ -272,7 +272,7 @@ def _check_after_writes(deps: Deps, event: ApprovedEvent, desired: _Desired) -> 
     if _blocked_by_tombstone(event, g.find_managed(listed, g.tombstone_policy_name(event.data.ticket))):
         return "revoked"
     access = g.find_managed(listed, desired.policy)
-    if access is not None and not tags_differ(access.tags, {**desired.tags, g.TAG_KIND: g.KIND_ACCESS}):
+    if access is not None and not g.tags_differ(access.tags, {**desired.tags, g.TAG_KIND: g.KIND_ACCESS}):
         return "intact"
     return "changed"
 

@@ -141,13 +141,6 @@ def _is_attached_in_group(deps: Deps, role: str, policy: str, group: str) -> boo
     return any(g.is_role_principal(a.principal_name, role) and a.policy_name == policy for a in attachments)
 
 
-def tags_differ(actual: Mapping[str, str], desired: Mapping[str, str]) -> bool:
-    """Whether writing ``desired`` would change the record. The seal is not compared: the observed resource is ours
-    (sealed under a key the function holds, perhaps one from before a rotation), so equal fields are the same record
-    and a redelivery writes nothing."""
-    return any(actual.get(key) != value for key, value in desired.items() if key != g.TAG_SEAL)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Retirement
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,7 +230,7 @@ def _tombstone_steps(
             "tags": dict(tags),
         }
         return [Step("CreatePolicy", arn, params, "remember the revocation so older approvals stay refused")]
-    if tags_differ(existing.tags, {key: value for key, value in tags.items() if key != g.TAG_REVOKED_AT}):
+    if g.tags_differ(existing.tags, {key: value for key, value in tags.items() if key != g.TAG_REVOKED_AT}):
         params = {"resource_type": "policy", "name": name, "tags": dict(tags)}
         return [Step("TagResources", arn, params, "record the later revocation")]
     return []
